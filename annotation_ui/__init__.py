@@ -1,0 +1,1 @@
+"""Label Studio configuration and integration (annotation of mammograms)."""

@@ -1,0 +1,1 @@
+"""EMR domain: patients, DICOM index, linking, processing ledger. Plain Python, no Dagster."""

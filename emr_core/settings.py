@@ -1,0 +1,71 @@
+"""Typed platform settings, read from SGM_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the key and the fix."""
+
+
+class Settings(BaseSettings):
+    """Where the platform keeps its state and how it reaches its database."""
+
+    model_config = SettingsConfigDict(env_prefix="SGM_", extra="ignore")
+
+    home: Path = Field(default=Path(".sgm"), description="data folder holding all state")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data folder when unset"
+    )
+    ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
+    ingest_workers: int = Field(default=2, ge=1, le=64)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_dialect(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "mysql+pymysql", "mariadb+pymysql")):
+            raise ValueError(
+                "use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DB"
+            )
+        return value
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.root / "storage"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def conflicts_dir(self) -> Path:
+        return self.root / "conflicts"
+
+    @property
+    def incoming_dir(self) -> Path:
+        return self.root / "incoming"
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{self.root / 'emr.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning validation errors into ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [
+            f"SGM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("invalid setting(s): " + "; ".join(problems)) from None

@@ -1,0 +1,84 @@
+"""Shared fixtures: the EMR database on SQLite and on MariaDB, a data folder per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from emr_core.db import make_engine, make_session_factory
+from emr_core.migrate import upgrade
+from emr_core.models import Base
+from emr_core.settings import Settings
+
+MARIADB_SERVER = os.environ.get("SGM_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_peer(available: bool, reason: str) -> None:
+    """Skip a test whose external peer is missing, except in CI where that is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: peers are mandatory)")
+    pytest.skip(reason)
+
+
+def _mariadb_engine() -> Iterator[Engine]:
+    server = make_engine(MARIADB_SERVER)
+    name = f"sgm_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means the peer is absent
+        require_peer(False, f"MariaDB not reachable at {MARIADB_SERVER}: {exc}")
+    engine = make_engine(f"{MARIADB_SERVER}/{name}?charset=utf8mb4")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "mariadb"])
+def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One migrated database per backend for the whole run (MariaDB: created, then dropped)."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "emr.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    gen = _mariadb_engine()
+    engine = next(gen)
+    upgrade(engine)
+    yield engine
+    gen.close()
+
+
+@pytest.fixture
+def engine(migrated_engine: Engine) -> Iterator[Engine]:
+    """The migrated database, emptied after each test."""
+    yield migrated_engine
+    with migrated_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, engine: Engine) -> Settings:
+    """Settings whose data folder is a fresh temporary directory and database the test backend."""
+    return Settings(home=tmp_path / "sgm", database_url=engine.url.render_as_string(hide_password=False))
