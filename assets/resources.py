@@ -1,0 +1,50 @@
+"""Resource types the assets are typed against: the EMR database and DICOM storage."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import dagster as dg
+from sqlalchemy.orm import Session, sessionmaker
+
+from emr_core.db import make_engine, make_session_factory
+from emr_core.migrate import upgrade
+from emr_core.settings import Settings, load_settings
+
+
+class DicomStorageResource(dg.ConfigurableResource):
+    """The data folder: managed DICOM storage, quarantine, conflicts and the incoming folder."""
+
+    home: str = ""
+
+    def settings(self) -> Settings:
+        return load_settings(**({"home": self.home} if self.home else {}))
+
+
+class EmrDatabaseResource(dg.ConfigurableResource):
+    """The EMR database (SQLite in the data folder by default, MySQL/MariaDB in production)."""
+
+    home: str = ""
+    database_url: str = ""
+
+    def settings(self) -> Settings:
+        overrides: dict[str, object] = {}
+        if self.home:
+            overrides["home"] = self.home
+        if self.database_url:
+            overrides["database_url"] = self.database_url
+        return load_settings(**overrides)
+
+    def sessions(self) -> sessionmaker[Session]:
+        """A session factory on a database migrated to the latest schema."""
+        settings = self.settings()
+        settings.root.mkdir(parents=True, exist_ok=True)
+        return _migrated_sessions(settings.url)
+
+
+@lru_cache(maxsize=8)
+def _migrated_sessions(url: str) -> sessionmaker[Session]:
+    # One engine per database per process; migrating once keeps asset checks cheap.
+    engine = make_engine(url)
+    upgrade(engine)
+    return make_session_factory(engine)

@@ -1,0 +1,38 @@
+"""What every CLI command gets: settings, and a migrated database on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from emr_core.db import make_engine, make_session_factory
+from emr_core.migrate import is_up_to_date
+from emr_core.settings import Settings
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    _checked: bool = field(default=False, init=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        self.settings.root.mkdir(parents=True, exist_ok=True)
+        return make_engine(self.settings.url)
+
+    def sessions(self) -> sessionmaker[Session]:
+        """A session factory, refusing to run against a database that is not migrated."""
+        if not self._checked and not is_up_to_date(self.engine):
+            raise click.ClickException(
+                f"the database at {self.engine.url.render_as_string()} is not at the latest "
+                "schema; run `sgm db upgrade` first"
+            )
+        self._checked = True
+        return make_session_factory(self.engine)
+
+
+pass_cli = click.make_pass_decorator(CliContext)

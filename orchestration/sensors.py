@@ -1,0 +1,52 @@
+"""Sensors: react to files arriving in the incoming folder."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.resources import DicomStorageResource
+from emr_core.incoming import incoming_snapshot
+from orchestration.jobs import ingest_dicom_job
+
+# Files must be quiet this long before a run starts, so a copy in progress is not cut in half.
+SETTLE_SECONDS = 3.0
+
+
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _ingest_in_progress(instance: dg.DagsterInstance) -> bool:
+    # Two runs moving files out of the same folder would only race each other.
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=ingest_dicom_job.name, statuses=ACTIVE_STATUSES), limit=1
+    )
+    return bool(runs)
+
+
+@dg.sensor(
+    name="incoming_dicom_sensor",
+    job=ingest_dicom_job,
+    minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launch an ingest when files have settled in the incoming folder.",
+)
+def incoming_dicom_sensor(
+    context: dg.SensorEvaluationContext, dicom_storage: DicomStorageResource
+) -> dg.SensorResult | dg.SkipReason:
+    folder = dicom_storage.settings().incoming_dir
+    snapshot = incoming_snapshot(folder)
+    if not snapshot.settled(SETTLE_SECONDS):
+        return dg.SkipReason(f"{snapshot.files} file(s) in {folder}, nothing settled to ingest")
+    if _ingest_in_progress(context.instance):
+        return dg.SkipReason("an ingest run is still in progress; waiting for it to finish")
+    if context.cursor == snapshot.key:
+        return dg.SkipReason(f"{snapshot.files} file(s) in {folder} already handed to a run")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=snapshot.key, tags={"sgm/incoming_files": str(snapshot.files)})],
+        cursor=snapshot.key,
+    )

@@ -1,0 +1,41 @@
+"""The incoming-folder sensor starts one run per settled batch of files."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from assets.resources import DicomStorageResource
+from orchestration.sensors import incoming_dicom_sensor
+
+
+def _evaluate(home: Path, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"dicom_storage": DicomStorageResource(home=str(home))}
+    )
+    return incoming_dicom_sensor(context)
+
+
+def test_sensor_skips_empty_then_requests_once_files_settle(tmp_path: Path) -> None:
+    home = tmp_path / "sgm"
+    with dg.instance_for_test() as instance:
+        assert isinstance(_evaluate(home, instance), dg.SkipReason)
+
+        incoming = home / "incoming" / "study1"
+        incoming.mkdir(parents=True)
+        fresh = incoming / "a.dcm"
+        fresh.write_bytes(b"x")
+        assert isinstance(_evaluate(home, instance), dg.SkipReason), "a file still being written must wait"
+
+        old = time.time() - 60
+        os.utime(fresh, (old, old))
+        result = _evaluate(home, instance)
+        assert isinstance(result, dg.SensorResult)
+        assert len(result.run_requests) == 1
+        assert result.run_requests[0].tags["sgm/incoming_files"] == "1"
+
+        again = _evaluate(home, instance, cursor=result.cursor)
+        assert isinstance(again, dg.SkipReason), "the same files must not start a second run"
