@@ -42,3 +42,35 @@ class QuarantineReason(StrEnum):
     TRUNCATED = "truncated"
     MISSING_UID = "missing_uid"
     UNREADABLE = "unreadable"
+
+
+class AuditEventId(StrEnum):
+    """DICOM PS3.15 A.5 / DCM event ID codes (code value; meaning in the member name)."""
+
+    APPLICATION_ACTIVITY = "110100"
+    AUDIT_LOG_USED = "110101"
+    INSTANCES_ACCESSED = "110103"
+    INSTANCES_TRANSFERRED = "110104"
+    EXPORT = "110106"
+    IMPORT = "110107"
+    PATIENT_RECORD = "110110"
+    QUERY = "110112"
+    SECURITY_ALERT = "110113"
+    USER_AUTHENTICATION = "110114"
+
+
+class AuditAction(StrEnum):
+    CREATE = "C"
+    READ = "R"
+    UPDATE = "U"
+    DELETE = "D"
+    EXECUTE = "E"
+
+
+class AuditOutcome:
+    """EventOutcomeIndicator values."""
+
+    SUCCESS = 0
+    MINOR_FAILURE = 4
+    SERIOUS_FAILURE = 8
+    MAJOR_FAILURE = 12

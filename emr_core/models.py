@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -187,3 +188,40 @@ class LinkDecision(Base):
     is_current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     decided_by: Mapped[str] = mapped_column(String(64), default="linker")
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# MySQL's DATETIME drops microseconds unless asked; the audit hash chain needs exact round-trips.
+PRECISE_TIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class AuditEvent(Base):
+    """One audited event, shaped like DICOM PS3.15 A.5 / IHE ATNA, hash-chained to the previous."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(PRECISE_TIME, default=utcnow, index=True)
+    event_id: Mapped[str] = mapped_column(String(16), index=True)
+    event_type: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(1))
+    outcome: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    user_role: Mapped[str] = mapped_column(String(32), default="")
+    ae_title: Mapped[str] = mapped_column(String(16), default="")
+    network_address: Mapped[str] = mapped_column(String(64), default="")
+    patient_ref: Mapped[str] = mapped_column(String(64), default="", index=True)
+    study_uid: Mapped[str] = mapped_column(UID, default="")
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    sop_instance_uid: Mapped[str] = mapped_column(UID, default="")
+    instance_count: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The single row holding the newest hash; updating it first serialises writers of the chain."""
+
+    __tablename__ = "audit_chain_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

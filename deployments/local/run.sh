@@ -12,7 +12,7 @@ export DAGSTER_HOME=${DAGSTER_HOME:-$SGM_HOME/dagster}
 dagster_port=${SGM_DAGSTER_PORT:-3000}
 demo_dir="$SGM_HOME/demo"
 mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming"
-touch "$DAGSTER_HOME/dagster.yaml"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
 stop_all() {
