@@ -20,7 +20,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the database schema to the given revision (idempotent)."""
     config = alembic_config(engine)
     with engine.begin() as connection:
@@ -29,12 +29,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The applied revision(s), comma-joined when independent branches are applied."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    """The newest revision(s) of the migration scripts, comma-joined for branches."""
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def is_up_to_date(engine: Engine) -> bool:

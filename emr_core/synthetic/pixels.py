@@ -105,10 +105,11 @@ def upsample(low: np.ndarray, rows: int, columns: int) -> np.ndarray:
 def glandular_grid(rng: np.random.Generator, composition: str) -> np.ndarray:
     """Fibroglandular density on the coarse grid: a few noise octaves, thresholded by composition."""
     tex = 0.6 * upsample(rng.standard_normal((5, 4), np.float32), GRID_ROWS, GRID_COLS)
-    tex += 0.35 * upsample(rng.standard_normal((20, 16), np.float32), GRID_ROWS, GRID_COLS)
-    tex += 0.25 * rng.standard_normal((GRID_ROWS, GRID_COLS), np.float32)
+    tex += 0.4 * upsample(rng.standard_normal((14, 11), np.float32), GRID_ROWS, GRID_COLS)
+    tex += 0.25 * upsample(rng.standard_normal((40, 32), np.float32), GRID_ROWS, GRID_COLS)
+    tex += 0.08 * rng.standard_normal((GRID_ROWS, GRID_COLS), np.float32)
     tex /= max(float(tex.std()), 1e-6)
-    return np.clip((tex - COMPOSITION_THRESHOLD[composition]) * 0.7, 0.0, 1.0)
+    return np.clip((tex - COMPOSITION_THRESHOLD[composition]) * 0.45, 0.0, 1.0)
 
 
 def _mass_patch(m: Mass) -> tuple[int, int, np.ndarray]:
@@ -174,3 +175,73 @@ def _paste(signal: np.ndarray, lesion: Lesion) -> None:
     yb, xb = min(y0 + values.shape[0], rows), min(x0 + values.shape[1], cols)
     if ya < yb and xa < xb:
         signal[ya:yb, xa:xb] += values[ya - y0:yb - y0, xa - x0:xb - x0]
+
+
+def _thickness(shape: BreastShape, rows: int, columns: int, laterality: str) -> np.ndarray:
+    """Compressed-breast thickness proxy in [0, 1]: 0 outside the outline."""
+    xd = np.arange(columns, dtype=np.float32)
+    if laterality == "R":
+        xd = xd[::-1]
+    u = (xd / (shape.depth * columns)) ** 2
+    y = np.arange(rows, dtype=np.float32) - shape.center * rows
+    half = np.where(y < 0, shape.upper * rows, shape.lower * rows).astype(np.float32)
+    t = (y / half)[:, None] ** 2 + u[None, :]
+    np.subtract(1.0, t, out=t)
+    np.maximum(t, 0.0, out=t)
+    return np.sqrt(t, out=t)
+
+
+def _add_pectoral(signal: np.ndarray, shape: BreastShape, laterality: str) -> None:
+    """Bright pectoral muscle triangle in the upper chest-wall corner of MLO views."""
+    rows, cols = signal.shape
+    pw, ph = int(shape.pectoral_width * cols), int(shape.pectoral_height * rows)
+    if pw < 2 or ph < 2:
+        return
+    xd = np.arange(pw, dtype=np.float32) / pw
+    y = np.arange(ph, dtype=np.float32)[:, None] / ph
+    muscle = np.clip((1.0 - xd[None, :] - y) * 6.0, 0.0, 1.0) * 0.3
+    block = signal[:ph, :pw] if laterality == "L" else signal[:ph, cols - pw:]
+    block += muscle if laterality == "L" else muscle[:, ::-1]
+
+
+def render_signal(shape: BreastShape, laterality: str, rows: int, columns: int, composition: str,
+                  lesions: tuple[Lesion, ...], rng: np.random.Generator) -> np.ndarray:
+    """Float32 'density' image in about [0, 1] (bright = dense), before vendor encoding."""
+    t = _thickness(shape, rows, columns, laterality)
+    gland = upsample(glandular_grid(rng, composition), rows, columns)
+    if laterality == "R":
+        gland = gland[:, ::-1]
+    signal = gland * np.float32(0.5)
+    signal += np.float32(0.32)
+    signal *= t
+    _add_pectoral(signal, shape, laterality)
+    for lesion in lesions:
+        _paste(signal, lesion)
+    # Quantum noise only matters visually; float32 normals keep this cheap.
+    noise = rng.standard_normal((rows, columns), dtype=np.float32)
+    noise *= np.float32(0.012)
+    signal += noise
+    return signal
+
+
+def encoding(photometric: str, bits_stored: int) -> tuple[float, float]:
+    """(offset, scale) mapping signal to stored values; negative scale inverts MONOCHROME1."""
+    top = float(2 ** bits_stored - 1)
+    if photometric == "MONOCHROME1":
+        return top * 0.96, -top * 0.85
+    return top * 0.04, top * 0.85
+
+
+def window(photometric: str, bits_stored: int) -> tuple[int, int]:
+    """Window centre/width covering the breast signal band [0.05, 0.95]."""
+    offset, scale = encoding(photometric, bits_stored)
+    return int(round(offset + 0.5 * scale)), int(round(abs(scale) * 0.9))
+
+
+def to_stored(signal: np.ndarray, photometric: str, bits_stored: int) -> np.ndarray:
+    """Encode a signal image as unsigned 16-bit stored values within BitsStored."""
+    offset, scale = encoding(photometric, bits_stored)
+    signal *= np.float32(scale)
+    signal += np.float32(offset)
+    np.clip(signal, 0, 2 ** bits_stored - 1, out=signal)
+    return signal.astype(np.uint16)
