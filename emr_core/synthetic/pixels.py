@@ -146,10 +146,13 @@ def _calc_patch(c: CalcCluster) -> tuple[int, int, np.ndarray]:
     w = int(np.ceil(arr[:, 0].max())) + pad + 1 - x0
     h = int(np.ceil(arr[:, 1].max())) + pad + 1 - y0
     values = np.zeros((h, w), np.float32)
-    ys, xs = np.ogrid[0:h, 0:w]
-    for px, py in pts:
-        d = np.hypot(xs - (px - x0), ys - (py - y0))
-        np.maximum(values, np.clip(c.dot_radius + 0.5 - d, 0.0, 1.0) * c.contrast, out=values)
+    for px, py in pts:  # each dot only touches a small window around itself
+        cx, cy = px - x0, py - y0
+        xa, ya = int(cx) - pad + 1, int(cy) - pad + 1
+        ys, xs = np.ogrid[ya:ya + 2 * pad, xa:xa + 2 * pad]
+        dot = np.clip(c.dot_radius + 0.5 - np.hypot(xs - cx, ys - cy), 0.0, 1.0) * c.contrast
+        window = values[ya:ya + 2 * pad, xa:xa + 2 * pad]
+        np.maximum(window, dot.astype(np.float32), out=window)
     return x0, y0, values
 
 
@@ -208,18 +211,20 @@ def render_signal(shape: BreastShape, laterality: str, rows: int, columns: int, 
                   lesions: tuple[Lesion, ...], rng: np.random.Generator) -> np.ndarray:
     """Float32 'density' image in about [0, 1] (bright = dense), before vendor encoding."""
     t = _thickness(shape, rows, columns, laterality)
-    gland = upsample(glandular_grid(rng, composition), rows, columns)
-    if laterality == "R":
-        gland = gland[:, ::-1]
-    signal = gland * np.float32(0.5)
+    grid = glandular_grid(rng, composition)
+    if laterality == "R":  # mirror the small grid: strided full-size arrays are slow
+        grid = np.ascontiguousarray(grid[:, ::-1])
+    signal = upsample(grid, rows, columns)
+    signal *= np.float32(0.5)
     signal += np.float32(0.32)
     signal *= t
     _add_pectoral(signal, shape, laterality)
     for lesion in lesions:
         _paste(signal, lesion)
-    # Quantum noise only matters visually; float32 normals keep this cheap.
-    noise = rng.standard_normal((rows, columns), dtype=np.float32)
-    noise *= np.float32(0.012)
+    # Quantum noise only matters visually: uniform float32 is 5x cheaper than normals.
+    noise = rng.random((rows, columns), dtype=np.float32)
+    noise -= np.float32(0.5)
+    noise *= np.float32(0.04)
     signal += noise
     return signal
 

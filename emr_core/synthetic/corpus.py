@@ -1,0 +1,527 @@
+"""Deterministic synthetic mammography corpus: planning, ground truth and parallel image writing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from pydicom.uid import generate_uid
+
+from emr_core.synthetic import pixels
+from emr_core.synthetic.mg_dataset import (
+    DEVICES, Device, HeaderIdentity, ImageHeader, StudyHeader, build_dataset, write_dataset,
+)
+from emr_core.synthetic.people import REFERENCE_DATE, Person
+from emr_core.synthetic.registry import (
+    Cohort, assign_study_variants, build_cohort, header_identity, quota, write_registry,
+)
+
+FORMAT = "sgm-synthetic-corpus"
+VERSION = 1
+VIEWS: tuple[tuple[str, str], ...] = (("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
+COMPOSITIONS: tuple[tuple[str, float], ...] = (("a", 0.10), ("b", 0.43), ("c", 0.37), ("d", 0.10))
+FINDING_STUDY_FRACTION = 0.20
+BIRADS_ORDER = ("0", "1", "2", "3", "4A", "4B", "4C", "5")
+STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
+    ("no_view_position", 0.05), ("no_image_laterality", 0.05), ("desc_vn", 0.10),
+)
+# Layout of the ground-truth tables: other modules rely on these exact columns.
+GT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "persons": ("person_id", "registry_patient_id", "registry_issuer", "full_name", "birth_date", "sex"),
+    "studies": ("study_uid", "person_id", "accession_number", "study_date", "dicom_patient_id",
+                "dicom_issuer", "dicom_patient_name", "is_prior", "header_variant"),
+    "images": ("sop_instance_uid", "study_uid", "series_uid", "laterality", "view", "rows", "columns",
+               "photometric", "manufacturer", "path", "header_variant"),
+    "breasts": ("study_uid", "laterality", "composition", "assessment"),
+    "findings": ("finding_id", "study_uid", "laterality", "finding_type", "mass_shape", "mass_margin",
+                 "mass_density", "calc_morphology", "calc_distribution", "birads"),
+    "boxes": ("finding_id", "sop_instance_uid", "view", "xmin", "ymin", "xmax", "ymax"),
+}
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """What to generate; every field except `workers` changes the output."""
+
+    patients: int = 10
+    seed: int = 0
+    columns: int = 832
+    rows: int = 1024
+    registry_extra: int = 0
+    prior_fraction: float = 0.3
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    """Counts of what a corpus directory holds."""
+
+    out: Path
+    persons: int
+    registry_rows: int
+    studies: int
+    images: int
+    findings: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One BI-RADS finding, with its lesion geometry on the CC and MLO view of its side."""
+
+    finding_id: str
+    laterality: str
+    finding_type: str
+    attributes: dict[str, str]
+    birads: str
+    lesions: dict[str, pixels.Lesion]
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """Everything a worker process needs to render and write one image."""
+
+    study: StudyHeader
+    image: ImageHeader
+    shape: pixels.BreastShape
+    composition: str
+    lesions: tuple[pixels.Lesion, ...]
+    rng_key: tuple[int, ...]
+    rows: int
+    columns: int
+    path: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A planned exam: header, ground truth and its four image tasks."""
+
+    person: Person
+    is_prior: bool
+    variants: tuple[str, ...]
+    header: StudyHeader
+    compositions: dict[str, str]
+    assessments: dict[str, str]
+    findings: tuple[Finding, ...]
+    images: tuple[ImageTask, ...]
+    registry_knows_accession: bool
+
+# BI-RADS 5th lexicon with a suspicion score per descriptor (sums map to the assessment).
+MASS_SHAPE = {"oval": 0, "round": 0, "irregular": 2}
+MASS_MARGIN = {"circumscribed": 0, "obscured": 1, "microlobulated": 2, "indistinct": 2, "spiculated": 3}
+MASS_DENSITY = {"high": 1, "equal": 0, "low": 0, "fat-containing": -3}
+CALC_MORPHOLOGY = {"round/punctate": 0, "amorphous": 2, "coarse heterogeneous": 2,
+                   "fine pleomorphic": 3, "fine linear branching": 4}
+CALC_DISTRIBUTION = {"diffuse": -1, "regional": 0, "grouped": 0, "linear": 1, "segmental": 1}
+# Calcification spread (mm) and dot count range per distribution.
+CALC_SPREAD = {"diffuse": (25.0, 30, 45), "regional": (18.0, 20, 35), "grouped": (5.0, 5, 14),
+               "linear": (10.0, 6, 12), "segmental": (16.0, 14, 26)}
+CALC_DOT = {"round/punctate": (0.25, 0.30), "amorphous": (0.15, 0.15), "coarse heterogeneous": (0.4, 0.35),
+            "fine pleomorphic": (0.2, 0.3), "fine linear branching": (0.15, 0.3)}
+MASS_CONTRAST = {"high": 0.3, "equal": 0.18, "low": 0.11, "fat-containing": 0.2}
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    """Uniform choice from a sequence of strings."""
+    return options[int(rng.integers(len(options)))]
+
+
+def _birads_for(score: int) -> str:
+    """Suspicion score to assessment: findings are never below 3 (a finding was worked up)."""
+    return ("3", "3", "4A", "4B", "4C", "5")[int(np.clip(score, 0, 5))]
+
+
+def _mass_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
+    """Shape, margin, density and the matching assessment."""
+    density = "fat-containing" if rng.random() < 0.05 else _pick(rng, ("high", "equal", "low"))
+    shape = "oval" if density == "fat-containing" else _pick(rng, list(MASS_SHAPE))
+    margin = "circumscribed" if density == "fat-containing" else _pick(rng, list(MASS_MARGIN))
+    score = MASS_SHAPE[shape] + MASS_MARGIN[margin] + MASS_DENSITY[density]
+    return {"mass_shape": shape, "mass_margin": margin, "mass_density": density}, _birads_for(score)
+
+
+def _calc_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
+    """Morphology, distribution and the matching assessment."""
+    morphology, distribution = _pick(rng, list(CALC_MORPHOLOGY)), _pick(rng, list(CALC_DISTRIBUTION))
+    score = CALC_MORPHOLOGY[morphology] + CALC_DISTRIBUTION[distribution]
+    return {"calc_morphology": morphology, "calc_distribution": distribution}, _birads_for(score)
+
+
+def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, object]:
+    """View-independent mass parameters (pixel units) derived from the descriptors."""
+    radius = max(2.0, float(rng.uniform(4.0, 15.0)) / spacing)
+    shape, margin = attrs["mass_shape"], attrs["mass_margin"]
+    harmonics: list[tuple[int, float, float]] = []
+    if shape == "irregular":
+        harmonics += [(k, float(rng.uniform(0.08, 0.18)), float(rng.uniform(0, 6.3))) for k in (2, 3, 5)]
+    if margin == "microlobulated":
+        harmonics.append((int(rng.integers(10, 16)), 0.07, float(rng.uniform(0, 6.3))))
+    edge = {"circumscribed": 0.8, "obscured": 2.0, "microlobulated": 0.8,
+            "indistinct": max(1.0, 0.3 * radius), "spiculated": 1.2}[margin]
+    elong = {"round": 1.0, "oval": float(rng.uniform(1.3, 1.8)), "irregular": float(rng.uniform(1.0, 1.4))}
+    return {"radius": radius, "elongation": elong[shape], "harmonics": tuple(harmonics),
+            "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0, "edge": edge,
+            "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
+            "fat_core": attrs["mass_density"] == "fat-containing"}
+
+
+def _calc_offsets(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> np.ndarray:
+    """Dot offsets (pixels) around the cluster centre, shaped by the distribution."""
+    spread_mm, low, high = CALC_SPREAD[attrs["calc_distribution"]]
+    n, spread = int(rng.integers(low, high + 1)), spread_mm / spacing
+    kind = attrs["calc_distribution"]
+    if kind == "linear":
+        along = rng.uniform(-1, 1, n) * spread
+        return np.stack([along, rng.normal(0, 0.05 * spread, n)], axis=1)
+    if kind == "segmental":  # a wedge that widens away from the apex
+        along = rng.uniform(0, 1, n)
+        return np.stack([(along - 0.5) * 2 * spread, rng.uniform(-0.5, 0.5, n) * along * spread], axis=1)
+    radius, angle = np.sqrt(rng.uniform(0, 1, n)) * spread, rng.uniform(0, 2 * np.pi, n)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+
+
+@dataclass(frozen=True)
+class CalcPattern:
+    """View-independent calcification cluster: dot offsets (pixels), size and look."""
+
+    offsets: tuple[tuple[float, float], ...]
+    dot_mm: float
+    contrast: float
+    linear: bool
+
+
+def _lesion(rng: np.random.Generator, params: dict[str, object] | CalcPattern, center: tuple[float, float],
+            spacing: float, rows: int, columns: int) -> pixels.Lesion:
+    """Place a mass or calcification cluster at a pixel centre, kept inside the image."""
+    if isinstance(params, dict):
+        return pixels.Mass(center[0], center[1], angle=float(rng.uniform(0, np.pi)), **params)
+    pts = np.clip(np.array(params.offsets) + np.array(center), [1, 1], [columns - 2, rows - 2])
+    return pixels.CalcCluster(tuple((float(x), float(y)) for x, y in pts), max(0.6, params.dot_mm / spacing),
+                              params.linear, float(rng.uniform(0, np.pi)), params.contrast)
+
+
+def _plan_finding(rng: np.random.Generator, finding_id: str, laterality: str,
+                  shapes: dict[tuple[str, str], pixels.BreastShape], spacing: float,
+                  rows: int, columns: int) -> Finding:
+    """One finding: descriptors, assessment and a lesion at the same nipple distance on CC and MLO."""
+    ftype = "mass" if rng.random() < 0.6 else "calcification"
+    if ftype == "mass":
+        attrs, birads = _mass_attributes(rng)
+        params: dict[str, object] | CalcPattern = _mass_geometry(rng, attrs, spacing)
+    else:
+        attrs, birads = _calc_attributes(rng)
+        morph = attrs["calc_morphology"]
+        offsets = tuple((float(x), float(y)) for x, y in _calc_offsets(rng, attrs, spacing))
+        params = CalcPattern(offsets, *CALC_DOT[morph], morph == "fine linear branching")
+    distance = float(rng.uniform(0.25, 0.7))
+    lesions: dict[str, pixels.Lesion] = {}
+    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):
+        center = pixels.lesion_center(shapes[(laterality, view)], rows, columns, laterality, distance, float(offset))
+        lesions[view] = _lesion(rng, params, center, spacing, rows, columns)
+    return Finding(finding_id, laterality, ftype, attrs, birads, lesions)
+
+
+def _weighted(rng: np.random.Generator, table: Sequence[tuple[str, float]]) -> str:
+    """Pick from (value, weight) pairs."""
+    weights = np.array([w for _, w in table])
+    return table[int(rng.choice(len(table), p=weights / weights.sum()))][0]
+
+
+def _compositions(rng: np.random.Generator) -> dict[str, str]:
+    """Per-side composition; sides differ by one category in ~10% of women."""
+    left = _weighted(rng, COMPOSITIONS)
+    right = left
+    if rng.random() < 0.1:
+        right = "abcd"[int(np.clip("abcd".index(left) + rng.choice([-1, 1]), 0, 3))]
+    return {"L": left, "R": right}
+
+
+def _assessments(rng: np.random.Generator, findings: Sequence[Finding]) -> dict[str, str]:
+    """Side assessment: the most suspicious finding, else negative (1) or benign (2)."""
+    result = {}
+    for side in ("L", "R"):
+        side_birads = [f.birads for f in findings if f.laterality == side]
+        default = "1" if rng.random() < 0.8 else "2"
+        result[side] = max(side_birads, key=BIRADS_ORDER.index) if side_birads else default
+    return result
+
+
+def options_key(options: CorpusOptions) -> dict[str, object]:
+    """Options that determine the output (the worker count does not)."""
+    key = asdict(options)
+    key.pop("workers")
+    return key
+
+
+def _uid(key: str, *parts: object) -> str:
+    """Deterministic UID from the options fingerprint and a role-specific path."""
+    return generate_uid(entropy_srcs=[FORMAT, key, *(str(p) for p in parts)])
+
+
+def _study_slots(rng: np.random.Generator, persons: Sequence[Person],
+                 prior_fraction: float) -> list[tuple[Person, bool, date]]:
+    """(person, is_prior, study date): one current exam each, an earlier one for a fraction."""
+    n = len(persons)
+    with_prior = {int(i) for i in rng.choice(n, size=int(round(prior_fraction * n)), replace=False)} if n else set()
+    slots: list[tuple[Person, bool, date]] = []
+    for i, person in enumerate(persons):
+        current = REFERENCE_DATE - timedelta(days=int(rng.integers(0, 730)))
+        if i in with_prior:
+            slots.append((person, True, current - timedelta(days=int(rng.integers(330, 760)))))
+        slots.append((person, False, current))
+    return slots
+
+
+def _image_flags(rng: np.random.Generator, n: int) -> list[set[str]]:
+    """Per-study device quirks drawn by quota; missing ImageLaterality falls back to Laterality or text."""
+    flags: list[set[str]] = [set() for _ in range(n)]
+    for flag, fraction in STUDY_IMAGE_VARIANTS:
+        for i in rng.choice(n, size=min(quota(fraction, n), n), replace=False) if n else ():
+            flags[int(i)].add(flag)
+    for f in flags:
+        if "no_image_laterality" in f:
+            f.add("series_laterality_only" if rng.random() < 0.5 else "description_only")
+    return flags
+
+
+def _study_header(rng: np.random.Generator, key: str, index: int, slot: tuple[Person, bool, date],
+                  identity: HeaderIdentity, flags: set[str], columns: int) -> StudyHeader:
+    """Device, accession, time and identity of one exam."""
+    device: Device = DEVICES[int(rng.choice(len(DEVICES), p=_device_weights()))]
+    spacing = device.native_spacing_mm * 3328 / columns  # same field of view at any matrix
+    if "desc_vn" in flags:
+        device = replace(device, description_style="vn")
+    time = f"{int(rng.integers(7, 17)):02d}{int(rng.integers(60)):02d}{int(rng.integers(60)):02d}"
+    accession = f"A{slot[2]:%y%m%d}{index + 1:06d}"
+    return StudyHeader(_uid(key, "study", index), accession, slot[2], time, identity, device, spacing)
+
+
+def _device_weights() -> np.ndarray:
+    """Normalised device market shares."""
+    weights = np.array([d.weight for d in DEVICES])
+    return weights / weights.sum()
+
+
+def _image_variant(flags: set[str], device: Device) -> str:
+    """images.csv header_variant: the quirks this image's header carries."""
+    tokens = set(flags)
+    if device.legacy_view_codes:
+        tokens.add("legacy_view_code")
+    return ";".join(sorted(tokens)) or "standard"
+
+
+def _image_tasks(key: str, index: int, seed: int, person_id: str, header: StudyHeader, flags: set[str],
+                 shapes: dict[tuple[str, str], pixels.BreastShape], compositions: dict[str, str],
+                 findings: Sequence[Finding], rows: int, columns: int) -> tuple[ImageTask, ...]:
+    """The four views of one exam."""
+    device, tasks = header.device, []
+    center, width = pixels.window(device.photometric, device.bits_stored)
+    for j, (lat, view) in enumerate(VIEWS):
+        sop = _uid(key, "image", index, j)
+        series_index = j if device.one_series_per_view else 0
+        image = ImageHeader(sop, _uid(key, "series", index, series_index), series_index + 1, j + 1, lat, view,
+                            "no_image_laterality" not in flags, "series_laterality_only" in flags,
+                            "no_view_position" not in flags, center, width)
+        lesions = tuple(f.lesions[view] for f in findings if f.laterality == lat)
+        path = f"dicom/{person_id}/{header.study_uid}/{sop}.dcm"
+        tasks.append(ImageTask(header, image, shapes[(lat, view)], compositions[lat], lesions,
+                               (seed, index, j), rows, columns, path, _image_variant(flags, device)))
+    return tuple(tasks)
+
+
+def _plan_study(rng: np.random.Generator, options: CorpusOptions, key: str, index: int,
+                slot: tuple[Person, bool, date], variants: tuple[str, ...], flags: set[str],
+                n_findings: int) -> StudyPlan:
+    """Plan one exam: identity as written, device, breasts, findings and image tasks."""
+    person, is_prior, _ = slot
+    identity = header_identity(person, variants, rng)
+    header = _study_header(rng, key, index, slot, identity, flags, options.columns)
+    shapes = {(lat, view): pixels.random_shape(rng, view) for lat, view in VIEWS}
+    compositions = _compositions(rng)
+    findings = tuple(
+        _plan_finding(rng, f"F{index + 1:06d}-{k + 1}", _pick(rng, ("L", "R")), shapes,
+                      header.spacing_mm, options.rows, options.columns) for k in range(n_findings))
+    assessments = _assessments(rng, findings)
+    tasks = _image_tasks(key, index, options.seed, person.person_id, header, flags, shapes, compositions,
+                         findings, options.rows, options.columns)
+    knows = bool(person.registry_patient_id) and bool(rng.random() < 0.5)
+    return StudyPlan(person, is_prior, variants, header, compositions, assessments, findings, tasks, knows)
+
+
+def plan_corpus(options: CorpusOptions) -> tuple[Cohort, list[StudyPlan]]:
+    """Plan the whole corpus in one deterministic pass (no pixels yet)."""
+    rng = np.random.default_rng([options.seed, VERSION])
+    key = json.dumps(options_key(options), sort_keys=True)
+    cohort = build_cohort(rng, options.patients, options.registry_extra)
+    slots = _study_slots(rng, cohort.persons, options.prior_fraction)
+    variants = assign_study_variants(rng, [s[0] for s in slots], cohort.tags)
+    flags = _image_flags(rng, len(slots))
+    n_with = quota(FINDING_STUDY_FRACTION, len(slots), forced_from=5)
+    with_findings = {int(i) for i in rng.choice(len(slots), size=min(n_with, len(slots)), replace=False)}
+    plans = []
+    for i, slot in enumerate(slots):
+        n_findings = (2 if rng.random() < 0.2 else 1) if i in with_findings else 0
+        plans.append(_plan_study(rng, options, key, i, slot, variants[i], flags[i], n_findings))
+    return cohort, plans
+
+
+def render_image(task: ImageTask, out: Path) -> None:
+    """Render and write one DICOM file (runs in worker processes)."""
+    rng = np.random.default_rng(list(task.rng_key))
+    device = task.study.device
+    signal = pixels.render_signal(task.shape, task.image.laterality, task.rows, task.columns,
+                                  task.composition, task.lesions, rng)
+    stored = pixels.to_stored(signal, device.photometric, device.bits_stored)
+    write_dataset(out / task.path, build_dataset(task.study, task.image, stored))
+
+
+def _render_study(tasks: tuple[ImageTask, ...], out: str) -> int:
+    """Write one exam's images; returns how many were written."""
+    for task in tasks:
+        render_image(task, Path(out))
+    return len(tasks)
+
+
+def _single_thread_blas() -> None:
+    """Stop BLAS threads in workers from oversubscribing the cores the pool already uses."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: only costs some parallel speed
+        return
+    threadpool_limits(1)
+
+
+def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int,
+                  progress: Callable[[int], None] | None) -> None:
+    """Write all images, in parallel when asked; output does not depend on the worker count."""
+    units = [p.images for p in plans]
+    if workers <= 1:
+        done: Iterable[int] = (_render_study(u, str(out)) for u in units)
+        for n in done:
+            if progress:
+                progress(n)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread_blas) as pool:
+        for n in pool.map(_render_study, units, [str(out)] * len(units)):
+            if progress:
+                progress(n)
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """UTF-8 CSV with Unix newlines (byte-stable across platforms)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def _person_rows(cohort: Cohort) -> list[list[object]]:
+    """persons.csv rows."""
+    return [[p.person_id, p.registry_patient_id, p.registry_issuer, p.name.full, p.birth_date.isoformat(), p.sex]
+            for p in cohort.persons]
+
+
+def _study_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
+    """studies.csv rows."""
+    return [[p.header.study_uid, p.person.person_id, p.header.accession, p.header.study_date.isoformat(),
+             p.header.identity.patient_id, p.header.identity.issuer, p.header.identity.patient_name,
+             "true" if p.is_prior else "false", ";".join(p.variants)] for p in plans]
+
+
+def _image_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
+    """images.csv rows."""
+    return [[t.image.sop_uid, t.study.study_uid, t.image.series_uid, t.image.laterality, t.image.view,
+             t.rows, t.columns, t.study.device.photometric, t.study.device.manufacturer, t.path, t.variant]
+            for p in plans for t in p.images]
+
+
+def _finding_rows(plans: Sequence[StudyPlan]) -> tuple[list[list[object]], list[list[object]]]:
+    """findings.csv and boxes.csv rows (boxes in DICOM pixel coordinates)."""
+    findings, boxes = [], []
+    for plan in plans:
+        for f in plan.findings:
+            a = f.attributes
+            findings.append([f.finding_id, plan.header.study_uid, f.laterality, f.finding_type,
+                             a.get("mass_shape", ""), a.get("mass_margin", ""), a.get("mass_density", ""),
+                             a.get("calc_morphology", ""), a.get("calc_distribution", ""), f.birads])
+            for task in plan.images:
+                if task.image.laterality == f.laterality:
+                    box = pixels.lesion_box(f.lesions[task.image.view], task.rows, task.columns)
+                    boxes.append([f.finding_id, task.image.sop_uid, task.image.view, *box])
+    return findings, boxes
+
+
+def _write_ground_truth(out: Path, cohort: Cohort, plans: Sequence[StudyPlan]) -> int:
+    """Write ground_truth/*.csv; returns the number of findings."""
+    gt = out / "ground_truth"
+    findings, boxes = _finding_rows(plans)
+    breasts = [[p.header.study_uid, side, p.compositions[side], p.assessments[side]]
+               for p in plans for side in ("L", "R")]
+    tables = {"persons": _person_rows(cohort), "studies": _study_rows(plans), "images": _image_rows(plans),
+              "breasts": breasts, "findings": findings, "boxes": boxes}
+    for name, rows in tables.items():
+        _write_csv(gt / f"{name}.csv", GT_COLUMNS[name], rows)
+    return len(findings)
+
+
+def _validate(options: CorpusOptions) -> None:
+    """Reject options that cannot produce a sensible corpus."""
+    if options.patients < 0 or options.registry_extra < 0:
+        raise ValueError("patients and registry_extra must be >= 0")
+    if options.columns < 64 or options.rows < 64:
+        raise ValueError(f"matrix {options.columns}x{options.rows} too small (minimum 64x64)")
+    if not 0.0 <= options.prior_fraction <= 1.0:
+        raise ValueError(f"prior_fraction must be within [0, 1], got {options.prior_fraction}")
+    if options.workers < 1:
+        raise ValueError("workers must be >= 1")
+
+
+def _existing_summary(out: Path, options: CorpusOptions) -> CorpusSummary | None:
+    """The summary of an identical corpus already in `out`, None if `out` may be (re)written."""
+    meta = out / "corpus.json"
+    if meta.exists():
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        stored, wanted = data.get("options", {}), options_key(options)
+        if stored != wanted:
+            diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+            raise ValueError(f"{out} already holds a corpus generated with different options "
+                             f"(option: (existing, requested)): {diff}; use another directory")
+        return CorpusSummary(out=out, **data["counts"])
+    # An interrupted run leaves only our own files: rewriting them is safe (output is deterministic).
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in {"dicom", "ground_truth", "registry.csv"}) \
+        if out.exists() else []
+    if foreign:
+        raise ValueError(f"{out} is not empty and holds no corpus.json (found {foreign[:5]})")
+    return None
+
+
+def generate_corpus(out: Path, options: CorpusOptions,
+                    progress: Callable[[int], None] | None = None) -> CorpusSummary:
+    """Generate (or find already generated) the synthetic corpus in `out`."""
+    _validate(options)
+    out = Path(out)
+    existing = _existing_summary(out, options)
+    if existing is not None:
+        return existing
+    out.mkdir(parents=True, exist_ok=True)
+    cohort, plans = plan_corpus(options)
+    accessions: dict[str, list[str]] = {}
+    for plan in plans:
+        if plan.registry_knows_accession:
+            accessions.setdefault(plan.person.person_id, []).append(plan.header.accession)
+    registry_rows = write_registry(out / "registry.csv", cohort, accessions)
+    n_findings = _write_ground_truth(out, cohort, plans)
+    _write_images(plans, out, options.workers, progress)
+    counts = {"persons": len(cohort.persons), "registry_rows": registry_rows, "studies": len(plans),
+              "images": sum(len(p.images) for p in plans), "findings": n_findings}
+    # Written last: its presence marks a complete corpus.
+    meta = {"format": FORMAT, "version": VERSION, "options": options_key(options), "counts": counts}
+    (out / "corpus.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return CorpusSummary(out=out, **counts)
