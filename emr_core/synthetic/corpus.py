@@ -17,6 +17,9 @@ from emr_core.synthetic import pixels
 from emr_core.synthetic.mg_dataset import (
     DEVICES, Device, HeaderIdentity, ImageHeader, StudyHeader, build_dataset, write_dataset,
 )
+from emr_core.synthetic.findings import (
+    Finding, pick, plan_compositions, plan_finding, side_assessments,
+)
 from emr_core.synthetic.people import REFERENCE_DATE, Person
 from emr_core.synthetic.registry import (
     Cohort, assign_study_variants, build_cohort, header_identity, quota, write_registry,
@@ -25,9 +28,7 @@ from emr_core.synthetic.registry import (
 FORMAT = "sgm-synthetic-corpus"
 VERSION = 1
 VIEWS: tuple[tuple[str, str], ...] = (("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
-COMPOSITIONS: tuple[tuple[str, float], ...] = (("a", 0.10), ("b", 0.43), ("c", 0.37), ("d", 0.10))
 FINDING_STUDY_FRACTION = 0.20
-BIRADS_ORDER = ("0", "1", "2", "3", "4A", "4B", "4C", "5")
 STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
     ("no_view_position", 0.05), ("no_image_laterality", 0.05), ("desc_vn", 0.10),
 )
@@ -71,18 +72,6 @@ class CorpusSummary:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One BI-RADS finding, with its lesion geometry on the CC and MLO view of its side."""
-
-    finding_id: str
-    laterality: str
-    finding_type: str
-    attributes: dict[str, str]
-    birads: str
-    lesions: dict[str, pixels.Lesion]
-
-
-@dataclass(frozen=True)
 class ImageTask:
     """Everything a worker process needs to render and write one image."""
 
@@ -113,145 +102,6 @@ class StudyPlan:
     registry_knows_accession: bool
 
 # BI-RADS 5th lexicon with a suspicion score per descriptor (sums map to the assessment).
-MASS_SHAPE = {"oval": 0, "round": 0, "irregular": 2}
-MASS_MARGIN = {"circumscribed": 0, "obscured": 1, "microlobulated": 2, "indistinct": 2, "spiculated": 3}
-MASS_DENSITY = {"high": 1, "equal": 0, "low": 0, "fat-containing": -3}
-CALC_MORPHOLOGY = {"round/punctate": 0, "amorphous": 2, "coarse heterogeneous": 2,
-                   "fine pleomorphic": 3, "fine linear branching": 4}
-CALC_DISTRIBUTION = {"diffuse": -1, "regional": 0, "grouped": 0, "linear": 1, "segmental": 1}
-# Calcification spread (mm) and dot count range per distribution.
-CALC_SPREAD = {"diffuse": (25.0, 30, 45), "regional": (18.0, 20, 35), "grouped": (5.0, 5, 14),
-               "linear": (10.0, 6, 12), "segmental": (16.0, 14, 26)}
-CALC_DOT = {"round/punctate": (0.25, 0.30), "amorphous": (0.15, 0.15), "coarse heterogeneous": (0.4, 0.35),
-            "fine pleomorphic": (0.2, 0.3), "fine linear branching": (0.15, 0.3)}
-MASS_CONTRAST = {"high": 0.3, "equal": 0.18, "low": 0.11, "fat-containing": 0.2}
-
-
-def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
-    """Uniform choice from a sequence of strings."""
-    return options[int(rng.integers(len(options)))]
-
-
-def _birads_for(score: int) -> str:
-    """Suspicion score to assessment: findings are never below 3 (a finding was worked up)."""
-    return ("3", "3", "4A", "4B", "4C", "5")[int(np.clip(score, 0, 5))]
-
-
-def _mass_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
-    """Shape, margin, density and the matching assessment."""
-    density = "fat-containing" if rng.random() < 0.05 else _pick(rng, ("high", "equal", "low"))
-    shape = "oval" if density == "fat-containing" else _pick(rng, list(MASS_SHAPE))
-    margin = "circumscribed" if density == "fat-containing" else _pick(rng, list(MASS_MARGIN))
-    score = MASS_SHAPE[shape] + MASS_MARGIN[margin] + MASS_DENSITY[density]
-    return {"mass_shape": shape, "mass_margin": margin, "mass_density": density}, _birads_for(score)
-
-
-def _calc_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
-    """Morphology, distribution and the matching assessment."""
-    morphology, distribution = _pick(rng, list(CALC_MORPHOLOGY)), _pick(rng, list(CALC_DISTRIBUTION))
-    score = CALC_MORPHOLOGY[morphology] + CALC_DISTRIBUTION[distribution]
-    return {"calc_morphology": morphology, "calc_distribution": distribution}, _birads_for(score)
-
-
-def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, object]:
-    """View-independent mass parameters (pixel units) derived from the descriptors."""
-    radius = max(2.0, float(rng.uniform(4.0, 15.0)) / spacing)
-    shape, margin = attrs["mass_shape"], attrs["mass_margin"]
-    harmonics: list[tuple[int, float, float]] = []
-    if shape == "irregular":
-        harmonics += [(k, float(rng.uniform(0.08, 0.18)), float(rng.uniform(0, 6.3))) for k in (2, 3, 5)]
-    if margin == "microlobulated":
-        harmonics.append((int(rng.integers(10, 16)), 0.07, float(rng.uniform(0, 6.3))))
-    edge = {"circumscribed": 0.8, "obscured": 2.0, "microlobulated": 0.8,
-            "indistinct": max(1.0, 0.3 * radius), "spiculated": 1.2}[margin]
-    elong = {"round": 1.0, "oval": float(rng.uniform(1.3, 1.8)), "irregular": float(rng.uniform(1.0, 1.4))}
-    return {"radius": radius, "elongation": elong[shape], "harmonics": tuple(harmonics),
-            "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0, "edge": edge,
-            "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
-            "fat_core": attrs["mass_density"] == "fat-containing"}
-
-
-def _calc_offsets(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> np.ndarray:
-    """Dot offsets (pixels) around the cluster centre, shaped by the distribution."""
-    spread_mm, low, high = CALC_SPREAD[attrs["calc_distribution"]]
-    n, spread = int(rng.integers(low, high + 1)), spread_mm / spacing
-    kind = attrs["calc_distribution"]
-    if kind == "linear":
-        along = rng.uniform(-1, 1, n) * spread
-        return np.stack([along, rng.normal(0, 0.05 * spread, n)], axis=1)
-    if kind == "segmental":  # a wedge that widens away from the apex
-        along = rng.uniform(0, 1, n)
-        return np.stack([(along - 0.5) * 2 * spread, rng.uniform(-0.5, 0.5, n) * along * spread], axis=1)
-    radius, angle = np.sqrt(rng.uniform(0, 1, n)) * spread, rng.uniform(0, 2 * np.pi, n)
-    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
-
-
-@dataclass(frozen=True)
-class CalcPattern:
-    """View-independent calcification cluster: dot offsets (pixels), size and look."""
-
-    offsets: tuple[tuple[float, float], ...]
-    dot_mm: float
-    contrast: float
-    linear: bool
-
-
-def _lesion(rng: np.random.Generator, params: dict[str, object] | CalcPattern, center: tuple[float, float],
-            spacing: float, rows: int, columns: int) -> pixels.Lesion:
-    """Place a mass or calcification cluster at a pixel centre, kept inside the image."""
-    if isinstance(params, dict):
-        return pixels.Mass(center[0], center[1], angle=float(rng.uniform(0, np.pi)), **params)
-    pts = np.clip(np.array(params.offsets) + np.array(center), [1, 1], [columns - 2, rows - 2])
-    return pixels.CalcCluster(tuple((float(x), float(y)) for x, y in pts), max(0.6, params.dot_mm / spacing),
-                              params.linear, float(rng.uniform(0, np.pi)), params.contrast)
-
-
-def _plan_finding(rng: np.random.Generator, finding_id: str, laterality: str,
-                  shapes: dict[tuple[str, str], pixels.BreastShape], spacing: float,
-                  rows: int, columns: int) -> Finding:
-    """One finding: descriptors, assessment and a lesion at the same nipple distance on CC and MLO."""
-    ftype = "mass" if rng.random() < 0.6 else "calcification"
-    if ftype == "mass":
-        attrs, birads = _mass_attributes(rng)
-        params: dict[str, object] | CalcPattern = _mass_geometry(rng, attrs, spacing)
-    else:
-        attrs, birads = _calc_attributes(rng)
-        morph = attrs["calc_morphology"]
-        offsets = tuple((float(x), float(y)) for x, y in _calc_offsets(rng, attrs, spacing))
-        params = CalcPattern(offsets, *CALC_DOT[morph], morph == "fine linear branching")
-    distance = float(rng.uniform(0.25, 0.7))
-    lesions: dict[str, pixels.Lesion] = {}
-    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):
-        center = pixels.lesion_center(shapes[(laterality, view)], rows, columns, laterality, distance, float(offset))
-        lesions[view] = _lesion(rng, params, center, spacing, rows, columns)
-    return Finding(finding_id, laterality, ftype, attrs, birads, lesions)
-
-
-def _weighted(rng: np.random.Generator, table: Sequence[tuple[str, float]]) -> str:
-    """Pick from (value, weight) pairs."""
-    weights = np.array([w for _, w in table])
-    return table[int(rng.choice(len(table), p=weights / weights.sum()))][0]
-
-
-def _compositions(rng: np.random.Generator) -> dict[str, str]:
-    """Per-side composition; sides differ by one category in ~10% of women."""
-    left = _weighted(rng, COMPOSITIONS)
-    right = left
-    if rng.random() < 0.1:
-        right = "abcd"[int(np.clip("abcd".index(left) + rng.choice([-1, 1]), 0, 3))]
-    return {"L": left, "R": right}
-
-
-def _assessments(rng: np.random.Generator, findings: Sequence[Finding]) -> dict[str, str]:
-    """Side assessment: the most suspicious finding, else negative (1) or benign (2)."""
-    result = {}
-    for side in ("L", "R"):
-        side_birads = [f.birads for f in findings if f.laterality == side]
-        default = "1" if rng.random() < 0.8 else "2"
-        result[side] = max(side_birads, key=BIRADS_ORDER.index) if side_birads else default
-    return result
-
-
 def options_key(options: CorpusOptions) -> dict[str, object]:
     """Options that determine the output (the worker count does not)."""
     key = asdict(options)
@@ -343,11 +193,11 @@ def _plan_study(rng: np.random.Generator, options: CorpusOptions, key: str, inde
     identity = header_identity(person, variants, rng)
     header = _study_header(rng, key, index, slot, identity, flags, options.columns)
     shapes = {(lat, view): pixels.random_shape(rng, view) for lat, view in VIEWS}
-    compositions = _compositions(rng)
+    compositions = plan_compositions(rng)
     findings = tuple(
-        _plan_finding(rng, f"F{index + 1:06d}-{k + 1}", _pick(rng, ("L", "R")), shapes,
+        plan_finding(rng, f"F{index + 1:06d}-{k + 1}", pick(rng, ("L", "R")), shapes,
                       header.spacing_mm, options.rows, options.columns) for k in range(n_findings))
-    assessments = _assessments(rng, findings)
+    assessments = side_assessments(rng, findings)
     tasks = _image_tasks(key, index, options.seed, person.person_id, header, flags, shapes, compositions,
                          findings, options.rows, options.columns)
     knows = bool(person.registry_patient_id) and bool(rng.random() < 0.5)
