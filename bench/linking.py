@@ -1,0 +1,170 @@
+"""Benchmark patient linking on a synthetic corpus: time, peak memory, precision, recall, merges.
+
+    python bench/linking.py [--out DIR] [--patients 3500] [--registry-extra 6500] [--seed 11]
+                            [--database-url URL]
+
+The corpus (registry.csv, DICOM files, ground truth) is generated once and reused. Studies
+are indexed from one DICOM header per study, as ingest would, then linked in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from emr_core.db import make_engine, make_session_factory, session_scope
+from emr_core.dicom.header import InstanceHeader, read_header
+from emr_core.enums import LedgerStage, LinkStatus
+from emr_core.linking import import_registry, link_studies
+from emr_core.migrate import upgrade
+from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study
+from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Linking quality against the corpus ground truth."""
+
+    studies: int
+    auto_links: int  # automatic links to registry (non-provisional) patients
+    correct_auto_links: int
+    registered_studies: int
+    review_queue: int
+    provisional_links: int
+    merges: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct_auto_links / self.auto_links if self.auto_links else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct_auto_links / self.registered_studies if self.registered_studies else 1.0
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def study_headers(out: Path) -> list[InstanceHeader]:
+    """The header of the first image of each study (all four carry the same identity)."""
+    first: dict[str, str] = {}
+    for row in _read_csv(out / "ground_truth" / "images.csv"):
+        first.setdefault(row["study_uid"], row["path"])
+    headers = [read_header(out / path) for path in first.values()]
+    bad = [h for h in headers if not isinstance(h, InstanceHeader)]
+    if bad:
+        raise RuntimeError(f"{len(bad)} unreadable corpus headers, e.g. {bad[0]}")
+    return headers  # type: ignore[return-value]
+
+
+def load_studies(factory: sessionmaker[Session], headers: list[InstanceHeader]) -> None:
+    """Insert Study rows and their `received` ledger stage, as DICOM ingest does."""
+    with session_scope(factory) as session:
+        studies = [Study(study_uid=h.study_uid, accession_number=h.accession_number,
+                         study_date=h.study_date, description=h.study_description,
+                         dicom_patient_id=h.patient_id, dicom_issuer=h.issuer_of_patient_id,
+                         dicom_patient_name=h.patient_name, dicom_birth_date=h.patient_birth_date,
+                         dicom_sex=h.patient_sex) for h in headers]
+        session.add_all(studies)
+        session.flush()
+        session.add_all(LedgerEntry(study_id=s.id, stage=LedgerStage.RECEIVED.value)
+                        for s in studies)
+
+
+def measure_quality(session: Session, out: Path) -> Quality:
+    """Compare current decisions with ground_truth/studies.csv and persons.csv."""
+    gt = out / "ground_truth"
+    registry_of = {p["person_id"]: (p["registry_patient_id"], p["registry_issuer"])
+                   for p in _read_csv(gt / "persons.csv")}
+    person_of = {s["study_uid"]: s["person_id"] for s in _read_csv(gt / "studies.csv")}
+    identifiers = {(v, i): pid for pid, v, i in session.execute(
+        select(PatientIdentifier.patient_id, PatientIdentifier.value, PatientIdentifier.issuer))}
+    provisional_ids = set(session.scalars(select(Patient.id).where(Patient.provisional.is_(True))))
+    rows = session.execute(select(Study.study_uid, LinkDecision.patient_id, LinkDecision.status)
+                           .join(LinkDecision, LinkDecision.study_id == Study.id)
+                           .where(LinkDecision.is_current.is_(True))).all()
+    auto = correct = review = provisional = 0
+    persons_by_patient: dict[int, set[str]] = defaultdict(set)
+    for uid, patient_id, status in rows:
+        person = person_of[uid]
+        review += status == LinkStatus.REVIEW.value
+        if patient_id is None:
+            continue
+        persons_by_patient[patient_id].add(person)
+        if patient_id in provisional_ids:  # a registered person linked here is a miss
+            provisional += 1
+            continue
+        auto += 1
+        correct += identifiers.get(registry_of[person]) == patient_id
+    registered = sum(1 for uid in person_of if registry_of[person_of[uid]][0])
+    merges = sum(1 for persons in persons_by_patient.values() if len(persons) > 1)
+    return Quality(len(person_of), auto, correct, registered, review, provisional, merges)
+
+
+def run(out: Path, options: CorpusOptions, database_url: str | None) -> dict[str, float]:
+    """Generate (or reuse) the corpus, import the registry, link, and measure."""
+    summary = generate_corpus(out, options)
+    workdir = Path(tempfile.mkdtemp(prefix="sgm-bench-link-"))
+    engine = make_engine(database_url or f"sqlite:///{workdir / 'emr.db'}")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    started = time.perf_counter()
+    with session_scope(factory) as session:
+        registry = import_registry(session, out / "registry.csv")
+    import_seconds = time.perf_counter() - started
+    load_studies(factory, study_headers(out))
+    tracemalloc.start()
+    report = link_studies(factory, progress=sys.stderr.isatty())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    with session_scope(factory) as session:
+        quality = measure_quality(session, out)
+    again = link_studies(factory)
+    return {
+        "images": summary.images, "studies": summary.studies, "registry_rows": registry.created,
+        "import_s": round(import_seconds, 2), "link_s": report.seconds,
+        "link_peak_traced_mb": round(peak / 2**20, 1),
+        "process_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "auto_links": quality.auto_links, "precision": round(quality.precision, 4),
+        "recall": round(quality.recall, 4), "merges": quality.merges,
+        "review_queue": quality.review_queue, "provisional_links": quality.provisional_links,
+        "provisional_patients": report.provisional_patients,
+        "rerun_changed": again.examined - again.unchanged,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sgm-bench-linking")
+    parser.add_argument("--patients", type=int, default=3500)
+    parser.add_argument("--registry-extra", type=int, default=6500)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--workers", type=int, default=2, help="processes writing the corpus images")
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
+    args = parser.parse_args(argv)
+    options = CorpusOptions(patients=args.patients, registry_extra=args.registry_extra, columns=64,
+                            rows=80, seed=args.seed, workers=args.workers)
+    figures = run(args.out, options, args.database_url)
+    for key, value in figures.items():
+        print(f"{key:<22} {value}")
+    ok = (figures["precision"] >= 0.99 and figures["recall"] >= 0.97 and figures["merges"] == 0
+          and figures["link_s"] < 30 and figures["rerun_changed"] == 0)
+    print("PASS" if ok else "FAIL: targets are precision >= 0.99, recall >= 0.97, 0 merges, < 30 s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
