@@ -5,6 +5,11 @@ SGM_HOME ?= $(CURDIR)/.sgm
 export SGM_HOME
 
 STAMP := $(VENV)/.installed
+# Label Studio pins its own Django stack, so it lives in a venv of its own.
+LS_VENV ?= .venv-labelstudio
+LS_VERSION ?= 1.23.2
+LS_STAMP := $(LS_VENV)/.installed
+export SGM_LABEL_STUDIO_BIN ?= $(CURDIR)/$(LS_VENV)/bin/label-studio
 
 .PHONY: help setup run test bench-ingest bench-linking clean
 
@@ -17,7 +22,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(STAMP)  ## Create the virtual environment and install the platform
+$(LS_STAMP):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/pip install --quiet 'label-studio==$(LS_VERSION)'
+	touch $@
+
+setup: $(STAMP) $(LS_STAMP)  ## Create the virtual environments and install the platform and Label Studio
 
 run: setup  ## Set up and start the platform on embedded defaults with a demo corpus
 	bash deployments/local/run.sh
@@ -32,4 +43,4 @@ bench-linking: setup  ## Linking 18,000 images against 10,000 registry patients
 	$(VENV)/bin/python bench/linking.py
 
 clean:  ## Remove the virtual environment (keeps the data folder)
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LS_VENV)
