@@ -1,6 +1,6 @@
 """DICOM ingest: files in the incoming folder become indexed instances in managed storage."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import dagster as dg
 

@@ -1,6 +1,6 @@
 """Patient linking: each study is attached to an EMR patient, or queued for review."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import dagster as dg
 

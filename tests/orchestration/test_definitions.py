@@ -23,7 +23,7 @@ def test_every_job_schedule_and_sensor_resolves() -> None:
 def test_assets_and_checks_are_real_and_connected() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"dicom_instances", "linked_studies"}
+    assert {"dicom_instances", "linked_studies"} <= keys
     assert graph.get(dg.AssetKey("linked_studies")).parent_keys == {dg.AssetKey("dicom_instances")}
     checks = {key.name for key in graph.asset_check_keys}
     assert {
