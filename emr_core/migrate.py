@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic narrates every connection at INFO; our commands say what changed themselves.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(engine: Engine) -> Config:

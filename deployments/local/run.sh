@@ -22,7 +22,8 @@ stop_all() {
   wait 2>/dev/null || true
   echo "stopped."
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'exit 0' INT TERM  # Ctrl-C is how a user stops the platform: not an error
 
 "$sgm" db upgrade
 "$sgm" demo-data --patients "${SGM_DEMO_PATIENTS:-12}" --seed 7 --out "$demo_dir"
