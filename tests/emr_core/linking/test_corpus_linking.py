@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import session_scope
+from emr_core.dicom.ingest import ingest_paths
 from emr_core.linking import import_registry, link_studies
+from emr_core.linking.evaluation import measure_quality
+from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "linking.py"
-
-
-def _bench() -> ModuleType:
-    """bench/linking.py holds the study loader and the quality measure; reuse them."""
-    spec = importlib.util.spec_from_file_location("bench_linking", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +23,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_small_corpus_precision_recall_and_no_merges(
-    session_factory: sessionmaker[Session], corpus: Path
+    session_factory: sessionmaker[Session], settings: Settings, corpus: Path
 ) -> None:
-    bench = _bench()
     with session_scope(session_factory) as session:
         assert not import_registry(session, corpus / "registry.csv").errors
-    bench.load_studies(session_factory, bench.study_headers(corpus))
+    ingested = ingest_paths(session_factory, settings, [corpus / "dicom"])
+    assert ingested.stored == ingested.files_seen and ingested.quarantined == 0
     report = link_studies(session_factory)
     with session_scope(session_factory) as session:
-        quality = bench.measure_quality(session, corpus)
+        quality = measure_quality(session, corpus)
     assert report.examined == quality.studies == 78
     assert quality.merges == 0
     assert quality.precision >= 0.99
