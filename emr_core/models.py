@@ -11,7 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Float,
+    Double,
     ForeignKey,
     Integer,
     MetaData,
@@ -31,6 +31,9 @@ NAMING_CONVENTION = {
 }
 
 UID = String(64)  # DICOM UIDs are at most 64 characters
+# Explicit MySQL types: importing Dagster re-compiles plain DateTime/Float for MySQL (DATETIME(6),
+# FLOAT(32) = DOUBLE), so the schema would depend on which process ran the migration.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def utcnow() -> datetime:
@@ -51,7 +54,7 @@ class Patient(Base):
     birth_date: Mapped[date | None] = mapped_column(Date, index=True)
     sex: Mapped[str | None] = mapped_column(String(1))
     provisional: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     identifiers: Mapped[list[PatientIdentifier]] = relationship(
         back_populates="patient", lazy="raise", cascade="all, delete-orphan"
     )
@@ -93,7 +96,7 @@ class Study(Base):
     dicom_patient_name: Mapped[str] = mapped_column(String(200), default="")
     dicom_birth_date: Mapped[date | None] = mapped_column(Date)
     dicom_sex: Mapped[str] = mapped_column(String(16), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Series(Base):
@@ -123,14 +126,14 @@ class Instance(Base):
     photometric_interpretation: Mapped[str] = mapped_column(String(16), default="")
     rows: Mapped[int | None] = mapped_column(Integer)
     columns: Mapped[int | None] = mapped_column(Integer)
-    pixel_spacing_row: Mapped[float | None] = mapped_column(Float)
-    pixel_spacing_col: Mapped[float | None] = mapped_column(Float)
+    pixel_spacing_row: Mapped[float | None] = mapped_column(Double)
+    pixel_spacing_col: Mapped[float | None] = mapped_column(Double)
     manufacturer: Mapped[str] = mapped_column(String(64), default="")
     transfer_syntax_uid: Mapped[str] = mapped_column(UID, default="")
     stored_path: Mapped[str] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class InstanceConflict(Base):
@@ -144,7 +147,7 @@ class InstanceConflict(Base):
     new_sha256: Mapped[str] = mapped_column(String(64))
     kept_path: Mapped[str] = mapped_column(String(512))
     source_path: Mapped[str] = mapped_column(String(1024), default="")
-    detected_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    detected_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class QuarantinedFile(Base):
@@ -159,7 +162,7 @@ class QuarantinedFile(Base):
     source_path: Mapped[str] = mapped_column(String(1024), default="")
     quarantine_path: Mapped[str] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    quarantined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    quarantined_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class LedgerEntry(Base):
@@ -170,7 +173,7 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
     stage: Mapped[str] = mapped_column(String(16), index=True)
-    completed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     detail: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -183,15 +186,11 @@ class LinkDecision(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     method: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    score: Mapped[float] = mapped_column(Float, default=0.0)
+    score: Mapped[float] = mapped_column(Double, default=0.0)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     decided_by: Mapped[str] = mapped_column(String(64), default="linker")
-    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-
-
-# MySQL's DATETIME drops microseconds unless asked; the audit hash chain needs exact round-trips.
-PRECISE_TIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    decided_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class AuditEvent(Base):
@@ -199,7 +198,7 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(PRECISE_TIME, default=utcnow, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     event_id: Mapped[str] = mapped_column(String(16), index=True)
     event_type: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(1))

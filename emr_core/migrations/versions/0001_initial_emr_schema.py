@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 
 revision = '0001'
@@ -25,7 +26,7 @@ def upgrade() -> None:
     sa.Column('new_sha256', sa.String(length=64), nullable=False),
     sa.Column('kept_path', sa.String(length=512), nullable=False),
     sa.Column('source_path', sa.String(length=1024), nullable=False),
-    sa.Column('detected_at', sa.DateTime(), nullable=False),
+    sa.Column('detected_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instance_conflicts')),
     sa.UniqueConstraint('sop_instance_uid', 'new_sha256', name=op.f('uq_instance_conflicts_sop_instance_uid'))
     )
@@ -39,7 +40,7 @@ def upgrade() -> None:
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.Column('sex', sa.String(length=1), nullable=True),
     sa.Column('provisional', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients'))
     )
     with op.batch_alter_table('patients', schema=None) as batch_op:
@@ -54,7 +55,7 @@ def upgrade() -> None:
     sa.Column('source_path', sa.String(length=1024), nullable=False),
     sa.Column('quarantine_path', sa.String(length=512), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
-    sa.Column('quarantined_at', sa.DateTime(), nullable=False),
+    sa.Column('quarantined_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantined_files')),
     sa.UniqueConstraint('sha256', name=op.f('uq_quarantined_files_sha256'))
     )
@@ -97,7 +98,7 @@ def upgrade() -> None:
     sa.Column('dicom_patient_name', sa.String(length=200), nullable=False),
     sa.Column('dicom_birth_date', sa.Date(), nullable=True),
     sa.Column('dicom_sex', sa.String(length=16), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_studies_patient_id_patients')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_studies')),
     sa.UniqueConstraint('study_uid', name=op.f('uq_studies_study_uid'))
@@ -112,11 +113,11 @@ def upgrade() -> None:
     sa.Column('patient_id', sa.Integer(), nullable=True),
     sa.Column('method', sa.String(length=16), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('score', sa.Double(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('is_current', sa.Boolean(), nullable=False),
     sa.Column('decided_by', sa.String(length=64), nullable=False),
-    sa.Column('decided_at', sa.DateTime(), nullable=False),
+    sa.Column('decided_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_link_decisions_patient_id_patients')),
     sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_link_decisions_study_id_studies')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_link_decisions'))
@@ -146,7 +147,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('study_id', sa.Integer(), nullable=False),
     sa.Column('stage', sa.String(length=16), nullable=False),
-    sa.Column('completed_at', sa.DateTime(), nullable=False),
+    sa.Column('completed_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.Column('detail', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['study_id'], ['studies.id'], name=op.f('fk_study_ledger_study_id_studies')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_study_ledger')),
@@ -170,14 +171,14 @@ def upgrade() -> None:
     sa.Column('photometric_interpretation', sa.String(length=16), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=True),
     sa.Column('columns', sa.Integer(), nullable=True),
-    sa.Column('pixel_spacing_row', sa.Float(), nullable=True),
-    sa.Column('pixel_spacing_col', sa.Float(), nullable=True),
+    sa.Column('pixel_spacing_row', sa.Double(), nullable=True),
+    sa.Column('pixel_spacing_col', sa.Double(), nullable=True),
     sa.Column('manufacturer', sa.String(length=64), nullable=False),
     sa.Column('transfer_syntax_uid', sa.String(length=64), nullable=False),
     sa.Column('stored_path', sa.String(length=512), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb').with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=False),
     sa.ForeignKeyConstraint(['series_id'], ['series.id'], name=op.f('fk_instances_series_id_series')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_instances')),
     sa.UniqueConstraint('sop_instance_uid', name=op.f('uq_instances_sop_instance_uid'))
