@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,16 +16,15 @@ from datetime import date
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
-from pydicom.charset import convert_encodings, decode_bytes, default_encoding
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import data_element_generator
-from pydicom.tag import Tag
 from pydicom.uid import UID
-from pydicom.valuerep import PN_DELIMS, TEXT_VR_DELIMS
 
-from emr_core.dicom.views import VIEW_CODES, Code, resolve_view
+from emr_core.dicom.header_values import (
+    INDEX_TAGS, ascii_value, element_values, parse_date, parse_int, pixel_spacing, view_codes,
+)
+from emr_core.dicom.views import resolve_view
 from emr_core.enums import QuarantineReason
 
 MG_SOP_CLASSES = frozenset({
@@ -39,25 +37,8 @@ MG_SOP_CLASSES = frozenset({
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Mammogram headers are a few KB; one read of this size covers nearly all of them.
 PREFIX_BYTES = 16 * 1024
-_KEYWORDS = (
-    "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyDate", "AccessionNumber",
-    "Modality", "Manufacturer", "StudyDescription", "SeriesDescription", "PatientName",
-    "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "ProtocolName",
-    "ImagerPixelSpacing", "ViewPosition", "StudyInstanceUID", "SeriesInstanceUID",
-    "SeriesNumber", "Laterality", "ImageLaterality", "ImageComments",
-    "PhotometricInterpretation", "Rows", "Columns", "PixelSpacing", "ViewCodeSequence",
-)  # fmt: skip
-_TAGS = [Tag(keyword) for keyword in _KEYWORDS]
-_KEYWORD_BY_TAG = {int(tag): keyword for tag, keyword in zip(_TAGS, _KEYWORDS, strict=True)}
-_VR_BY_TAG = {int(tag): dictionary_VR(tag) for tag in _TAGS}
-_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT"})
-_CHARSET_TAG, _VIEW_CODE_TAG, _ROWS_TAG = 0x00080005, 0x00540220, 0x00280010
+_ROWS_TAG = 0x00280010
 _GROUP_LENGTH_TAG, _TRANSFER_SYNTAX_TAG = 0x00020000, 0x00020010
-_KNOWN_CODE = re.compile(
-    rb"(?<![0-9A-Za-z.-])("
-    + b"|".join(re.escape(c.encode()) for c in VIEW_CODES)
-    + rb")(?=[ \x00]|$)"
-)
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -196,12 +177,12 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
             if whole
             else "prefix too short"
         )
-    transfer_syntax = UID(_ascii(meta.get(_TRANSFER_SYNTAX_TAG)))
+    transfer_syntax = UID(ascii_value(meta.get(_TRANSFER_SYNTAX_TAG)))
     if not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         raise _Unusual(transfer_syntax)
     implicit, little = transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian
     at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731
-    elements = _elements(fp, implicit, little, at_pixels, _TAGS, whole)
+    elements = _elements(fp, implicit, little, at_pixels, INDEX_TAGS, whole)
     _check_complete(fp, elements, meta_end, available, size, whole, little)
     return _Parsed(str(transfer_syntax), elements)
 
@@ -222,7 +203,7 @@ def _elements(
 
 def _parse_with_dcmread(fp: BinaryIO) -> _Parsed:
     """Deflated or odd files: let dcmread inflate or guess the encoding (no completeness check)."""
-    ds = dcmread(fp, stop_before_pixels=True, specific_tags=_TAGS)
+    ds = dcmread(fp, stop_before_pixels=True, specific_tags=INDEX_TAGS)
     elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}
     return _Parsed(str(ds.file_meta.get("TransferSyntaxUID", "")), elements)
 
@@ -246,7 +227,7 @@ def _check_complete(
             raise _Incomplete(f"file ends ({size} bytes) before its data set")
         if pos > size or _last_value_overruns(elements, size):
             raise _Incomplete(f"file ends ({size} bytes) inside an element")
-        if _ROWS_TAG in elements or _ascii(elements.get(0x00080016)) in MG_SOP_CLASSES:
+        if _ROWS_TAG in elements or ascii_value(elements.get(0x00080016)) in MG_SOP_CLASSES:
             raise _Incomplete(f"file ends ({size} bytes) before its pixel data")
     elif pixel_end != _UNDEFINED_LENGTH and pixel_end > size:
         raise _Incomplete(f"pixel data cut: file has {size} bytes, header promises {pixel_end}")
@@ -280,14 +261,14 @@ def _pixel_data_end(fp: BinaryIO, pos: int, available: int, little: bool) -> int
 
 def _to_header(path: str, parsed: _Parsed) -> InstanceHeader | HeaderError:
     """Convert the parsed elements, refusing files without the UIDs that place them."""
-    text = _values(parsed.elements)
+    text = element_values(parsed.elements)
     missing = [uid for uid in REQUIRED_UIDS if not text.get(uid)]
     too_long = [uid for uid in REQUIRED_UIDS if len(text.get(uid, "")) > 64]
     if missing or too_long:
         detail = "missing " + ", ".join(missing) if missing else "UID over 64 chars: "
         return HeaderError(path, QuarantineReason.MISSING_UID, detail + ", ".join(too_long))
-    spacing = _spacing(text)
-    view = resolve_view(text, _view_codes(parsed.elements))
+    spacing = pixel_spacing(text)
+    view = resolve_view(text, view_codes(parsed.elements))
     return InstanceHeader(
         path=path,
         study_uid=text["StudyInstanceUID"],
@@ -297,19 +278,19 @@ def _to_header(path: str, parsed: _Parsed) -> InstanceHeader | HeaderError:
         transfer_syntax_uid=parsed.transfer_syntax,
         modality=text.get("Modality", "").upper(),
         accession_number=text.get("AccessionNumber", ""),
-        study_date=_date(text.get("StudyDate", "")),
+        study_date=parse_date(text.get("StudyDate", "")),
         study_description=text.get("StudyDescription", ""),
-        series_number=_int(text.get("SeriesNumber", "")),
+        series_number=parse_int(text.get("SeriesNumber", "")),
         series_description=text.get("SeriesDescription", ""),
         patient_id=text.get("PatientID", ""),
         issuer_of_patient_id=text.get("IssuerOfPatientID", ""),
         patient_name=text.get("PatientName", ""),
-        patient_birth_date=_date(text.get("PatientBirthDate", "")),
+        patient_birth_date=parse_date(text.get("PatientBirthDate", "")),
         patient_sex=text.get("PatientSex", "").upper(),
         manufacturer=text.get("Manufacturer", ""),
         photometric_interpretation=text.get("PhotometricInterpretation", "").upper(),
-        rows=_int(text.get("Rows", "")),
-        columns=_int(text.get("Columns", "")),
+        rows=parse_int(text.get("Rows", "")),
+        columns=parse_int(text.get("Columns", "")),
         pixel_spacing_row=spacing[0],
         pixel_spacing_col=spacing[1],
         laterality=view.laterality,
@@ -317,111 +298,3 @@ def _to_header(path: str, parsed: _Parsed) -> InstanceHeader | HeaderError:
         view=view.view,
         view_source=view.view_source,
     )
-
-
-def _values(elements: dict[int, Any]) -> dict[str, str]:
-    """Our attributes as text, decoded straight from the raw bytes.
-
-    pydicom's Dataset conversion (hooks, validation, value classes) cost more than the parse
-    itself; decoding the few values we need with pydicom's own character-set decoder gives
-    the same strings at a fraction of the cost.
-    """
-    encodings = _encodings(elements.get(_CHARSET_TAG))
-    values: dict[str, str] = {}
-    for tag, element in elements.items():
-        keyword = _KEYWORD_BY_TAG.get(tag)
-        if keyword is not None and tag != _VIEW_CODE_TAG:
-            values[keyword] = _decode(element, _VR_BY_TAG[tag], encodings).strip(" \x00")
-    return values
-
-
-def _encodings(element: Any) -> list[str]:
-    value = element.value if element is not None else None
-    if not value:
-        return [default_encoding]
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace").split("\\")
-    terms = [value] if isinstance(value, str) else list(value)
-    return convert_encodings([t.strip(" \x00") for t in terms])
-
-
-def _decode(element: Any, vr: str, encodings: list[str]) -> str:
-    value = element.value
-    if not isinstance(value, bytes):
-        return "" if value is None else str(value)
-    if vr == "US":
-        little = getattr(element, "is_little_endian", True)
-        return (
-            str(int.from_bytes(value[:2], "little" if little else "big")) if len(value) >= 2 else ""
-        )
-    if vr == "PN":
-        # As pydicom's PersonName: each "=" group decoded on its own, empty tail groups dropped.
-        groups = [decode_bytes(g, encodings, PN_DELIMS) for g in value.rstrip(b" \x00").split(b"=")]
-        while groups and not groups[-1]:
-            groups.pop()
-        return "=".join(groups)
-    if vr in _CHARSET_VRS:
-        return decode_bytes(value, encodings, TEXT_VR_DELIMS)
-    return value.decode("latin-1")  # UI, CS, DA, IS, DS: the default repertoire
-
-
-def _ascii(element: Any) -> str:
-    value = element.value if element is not None else None
-    if isinstance(value, bytes):
-        return value.decode("latin-1").strip(" \x00")
-    return "" if value is None else str(value)
-
-
-def _int(value: str) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
-def _date(value: str) -> date | None:
-    digits = value.replace(".", "").replace("-", "")
-    try:
-        return (
-            date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])) if len(digits) == 8 else None
-        )
-    except ValueError:
-        return None
-
-
-def _spacing(text: dict[str, str]) -> tuple[float | None, float | None]:
-    """Row and column spacing in mm: PixelSpacing when present, else ImagerPixelSpacing."""
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        parts = text.get(keyword, "").split("\\")
-        try:
-            if len(parts) == 2:
-                return float(parts[0]), float(parts[1])
-        except ValueError:
-            continue
-    return None, None
-
-
-def _view_codes(elements: dict[int, Any]) -> list[Code]:
-    """The coded view: a byte search for the known codes, else the parsed sequence."""
-    element = elements.get(_VIEW_CODE_TAG)
-    if element is None:
-        return []
-    # Converting the sequence into Datasets took ~20% of the per-file time; a known code
-    # value stands alone in its CodeValue element, so a bounded byte search finds it.
-    if isinstance(element.value, bytes) and (match := _KNOWN_CODE.search(element.value)):
-        return [Code(match.group().decode("ascii"))]
-    try:
-        if isinstance(element, RawDataElement):
-            element = convert_raw_data_element(
-                element, encoding=_encodings(elements.get(_CHARSET_TAG))
-            )
-        return [
-            Code(
-                str(i.get("CodeValue", "")),
-                str(i.get("CodingSchemeDesignator", "")),
-                str(i.get("CodeMeaning", "")),
-            )
-            for i in element.value or []
-        ]
-    except (TypeError, ValueError, AttributeError, EOFError):
-        return []
