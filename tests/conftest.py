@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,3 +84,27 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def settings(tmp_path: Path, engine: Engine) -> Settings:
     """Settings whose data folder is a fresh temporary directory and database the test backend."""
     return Settings(home=tmp_path / "sgm", database_url=engine.url.render_as_string(hide_password=False))
+
+
+@dataclass
+class SgmCli:
+    """Runs `sgm` in-process against the test's data folder and database."""
+
+    runner: CliRunner
+
+    def __call__(self, *args: str) -> Result:
+        from emr_core.cli import _register, cli
+
+        _register()
+        return self.runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def sgm(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> SgmCli:
+    """`sgm` with SGM_HOME and SGM_DATABASE_URL pointing at this test's data folder and database."""
+    monkeypatch.setenv("SGM_HOME", str(settings.home))
+    monkeypatch.setenv("SGM_DATABASE_URL", settings.url)
+    cli = SgmCli(CliRunner())
+    upgraded = cli("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    return cli

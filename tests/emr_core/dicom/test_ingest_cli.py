@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
+from click.testing import Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,46 +17,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dicom_factory import write_mg  # noqa: E402
 
 
-@pytest.fixture
-def sgm(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner whose environment points `sgm` at the test data folder and database."""
-    from emr_core.cli import _register, cli
-
-    try:
-        _register()
-    except ImportError:  # other command modules may not exist yet: ours is enough here
-        from emr_core.cli import ingest_commands
-
-        ingest_commands.register(cli)
-    monkeypatch.setenv("SGM_HOME", str(settings.home))
-    monkeypatch.setenv("SGM_DATABASE_URL", settings.url)
-    runner = CliRunner()
-    result = runner.invoke(cli, ["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    return runner
-
-
-def _invoke(runner: CliRunner, *args: str):
-    from emr_core.cli import cli
-
-    return runner.invoke(cli, list(args), catch_exceptions=False)
-
-
-def test_help_explains_the_command(sgm: CliRunner) -> None:
-    result = _invoke(sgm, "ingest", "--help")
+def test_help_explains_the_command(sgm: Callable[..., Result]) -> None:
+    result = sgm("ingest", "--help")
     assert result.exit_code == 0
     for text in ("PATHS...", "--move", "--workers", "quarantine", "conflicts/"):
         assert text in result.output
 
 
 def test_ingest_moves_and_reports_quarantined_files(
-    sgm: CliRunner, settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+    sgm: Callable[..., Result], settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     incoming = tmp_path / "incoming"
     write_mg(incoming / "a.dcm")
     write_mg(incoming / "b.dcm", ImageLaterality="R")
     (incoming / "readme.txt").write_text("hello")
-    result = _invoke(sgm, "ingest", str(incoming), "--move", "--workers", "2")
+    result = sgm("ingest", str(incoming), "--move", "--workers", "2")
     assert result.exit_code == 0, result.output
     assert "quarantined " + str(incoming / "readme.txt") + ": not_dicom" in result.output
     assert "3 files: 2 stored, 0 unchanged, 0 conflicts, 1 quarantined" in result.output
@@ -66,6 +41,6 @@ def test_ingest_moves_and_reports_quarantined_files(
         assert session.scalar(select(func.count()).select_from(QuarantinedFile)) == 1
 
 
-def test_rejects_missing_path(sgm: CliRunner, tmp_path: Path) -> None:
-    result = _invoke(sgm, "ingest", str(tmp_path / "nope"))
+def test_rejects_missing_path(sgm: Callable[..., Result], tmp_path: Path) -> None:
+    result = sgm("ingest", str(tmp_path / "nope"))
     assert result.exit_code == 2 and "does not exist" in result.output
