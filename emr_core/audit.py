@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -56,28 +57,52 @@ def event_hash(event: AuditEvent) -> str:
 
 
 def _lock_chain_head(session: Session) -> AuditChainHead:
-    # The UPDATE takes the write lock (SQLite) or row lock (MySQL) before we read the head,
-    # so two writers can never chain onto the same previous event.
-    locked = session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
-    if locked.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH))
+    """Lock and read the chain head: writers of the chain queue here, one at a time."""
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        # One round trip: the row lock and the read together.
+        head = session.execute(
+            select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+        ).scalar_one_or_none()
+    else:
+        # SQLite has no row locks: a write first takes the database lock before we read.
+        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
+        head = session.get(AuditChainHead, 1, populate_existing=True)
+    if head is None:  # tables emptied by hand (tests): start a new chain
+        head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
+        session.add(head)
         session.flush()
-    return session.execute(select(AuditChainHead).where(AuditChainHead.id == 1)).scalar_one()
+    return head
+
+
+def _new_event(record: AuditRecord, event_id: int, prev_hash: str) -> AuditEvent:
+    values = asdict(record)
+    values["event_id"], values["action"] = str(record.event_id), str(record.action)
+    event = AuditEvent(**values, id=event_id, occurred_at=utcnow(), prev_hash=prev_hash, row_hash="")
+    event.row_hash = event_hash(event)
+    return event
+
+
+def record_events(session: Session, records: Sequence[AuditRecord]) -> list[AuditEvent]:
+    """Append events to the chain inside the caller's transaction, in order."""
+    if not records:
+        return []
+    head = _lock_chain_head(session)
+    # Ids are assigned here, under the lock, because each id is part of its event's hash.
+    events: list[AuditEvent] = []
+    last_id, last_hash = head.last_event_id, head.last_hash
+    for record in records:
+        last_id += 1
+        events.append(_new_event(record, last_id, last_hash))
+        last_hash = events[-1].row_hash
+    session.add_all(events)
+    head.last_event_id, head.last_hash = last_id, last_hash
+    session.flush()
+    return events
 
 
 def record_event(session: Session, record: AuditRecord) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction."""
-    head = _lock_chain_head(session)
-    values = asdict(record)
-    values["event_id"] = str(record.event_id)
-    values["action"] = str(record.action)
-    event = AuditEvent(**values, occurred_at=utcnow(), prev_hash=head.last_hash, row_hash="")
-    session.add(event)
-    session.flush()  # assigns the id, which is part of the hash
-    event.row_hash = event_hash(event)
-    head.last_event_id, head.last_hash = event.id, event.row_hash
-    session.flush()
-    return event
+    return record_events(session, [record])[0]
 
 
 @dataclass(frozen=True)

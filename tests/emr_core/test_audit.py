@@ -7,7 +7,7 @@ import threading
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.audit import AuditRecord, record_event, verify_chain
+from emr_core.audit import AuditRecord, record_event, record_events, verify_chain
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import AuditEvent
@@ -63,4 +63,14 @@ def test_concurrent_writers_keep_one_chain(session_factory: sessionmaker[Session
         thread.join()
     with session_scope(session_factory) as session:
         assert session.query(AuditEvent).count() == 30
+        assert verify_chain(session) == []
+
+
+def test_batch_append_chains_in_order(session_factory: sessionmaker[Session]) -> None:
+    _write(session_factory, 2)
+    with session_scope(session_factory) as session:
+        events = record_events(session, [_record(n) for n in range(10, 15)])
+        assert [e.prev_hash for e in events[1:]] == [e.row_hash for e in events[:-1]]
+    with session_scope(session_factory) as session:
+        assert session.query(AuditEvent).count() == 7
         assert verify_chain(session) == []
