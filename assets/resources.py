@@ -7,6 +7,7 @@ from functools import lru_cache
 import dagster as dg
 from sqlalchemy.orm import Session, sessionmaker
 
+from annotation_ui.client import LabelStudioClient, admin_client
 from emr_core.db import make_engine, make_session_factory
 from emr_core.migrate import upgrade
 from emr_core.settings import Settings, load_settings
@@ -48,3 +49,17 @@ def _migrated_sessions(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
     upgrade(engine)
     return make_session_factory(engine)
+
+
+class LabelStudioResource(dg.ConfigurableResource):
+    """Our Label Studio: an explicit URL and admin token, else the one `sgm labelstudio start` runs for SGM_HOME."""
+
+    home: str = ""
+    url: str = ""
+    token: str = ""
+
+    def client(self) -> LabelStudioClient:
+        if self.url and self.token:
+            return LabelStudioClient(self.url, self.token)
+        return admin_client(load_settings(**({"home": self.home} if self.home else {})))
+

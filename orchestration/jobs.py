@@ -15,3 +15,21 @@ link_studies_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("linked_studies"),
     description="Link studies still pending (e.g. after a registry import or a manual decision).",
 )
+
+evaluate_followup_job = dg.define_asset_job(
+    name="evaluate_followup_job",
+    selection=dg.AssetSelection.assets("followup_tasks"),
+    description="Evaluate the follow-up rules and create or reschedule clinical tasks.",
+)
+
+render_annotation_images_job = dg.define_asset_job(
+    name="render_annotation_images_job",
+    selection=dg.AssetSelection.assets("annotation_images"),
+    description="Render new mammograms to PNG for annotation (cached per SOP Instance UID).",
+)
+
+consolidate_annotations_job = dg.define_asset_job(
+    name="consolidate_annotations_job",
+    selection=dg.AssetSelection.assets("consolidated_findings"),
+    description="Pull Label Studio reads, verify blinding, adjudicate, store consolidated findings.",
+)

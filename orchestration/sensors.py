@@ -4,9 +4,13 @@
 
 import dagster as dg
 
-from assets.resources import DicomStorageResource
+import requests
+
+from annotation_ui.consolidation import annotation_fingerprint
+from annotation_ui.server import LabelStudioError
+from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.incoming import incoming_snapshot
-from orchestration.jobs import ingest_dicom_job
+from orchestration.jobs import consolidate_annotations_job, ingest_dicom_job
 
 # Files must be quiet this long before a run starts, so a copy in progress is not cut in half.
 SETTLE_SECONDS = 3.0
@@ -50,3 +54,24 @@ def incoming_dicom_sensor(
         run_requests=[dg.RunRequest(run_key=snapshot.key, tags={"sgm/incoming_files": str(snapshot.files)})],
         cursor=snapshot.key,
     )
+
+
+@dg.sensor(
+    name="new_annotations_sensor",
+    job=consolidate_annotations_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Consolidate when the annotation counts of any campaign project change in Label Studio.",
+)
+def new_annotations_sensor(
+    context: dg.SensorEvaluationContext, emr_db: EmrDatabaseResource, label_studio: LabelStudioResource
+) -> dg.SensorResult | dg.SkipReason:
+    try:
+        fingerprint = annotation_fingerprint(emr_db.sessions(), label_studio.client())
+    except (LabelStudioError, requests.RequestException) as exc:
+        return dg.SkipReason(f"Label Studio not reachable: {exc}")
+    if not fingerprint:
+        return dg.SkipReason("no annotation campaign yet")
+    if fingerprint == context.cursor:
+        return dg.SkipReason("no new annotations since the last consolidation")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=fingerprint)], cursor=fingerprint)

@@ -32,14 +32,22 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 def _register() -> None:
     # Imported here so that each module can import `cli` without a cycle.
     from emr_core.cli import (
+        annotation_commands,
+        api_commands,
+        audit_commands,
         db_commands,
         demo_commands,
         ingest_commands,
         link_commands,
+        report_commands,
         status_commands,
+        user_commands,
     )
 
-    for module in (db_commands, demo_commands, ingest_commands, link_commands, status_commands):
+    for module in (
+        db_commands, demo_commands, ingest_commands, link_commands, status_commands,
+        api_commands, audit_commands, report_commands, user_commands, annotation_commands,
+    ):
         module.register(cli)
 
 

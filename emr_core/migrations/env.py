@@ -6,6 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from emr_core.models import Base
+import emr_core.models_annotation  # noqa: F401
+import emr_core.models_clinical  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

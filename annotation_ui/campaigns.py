@@ -1,0 +1,241 @@
+"""Campaigns: a set of exams read blindly by two readers, each in a project of their own, in their own order."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from annotation_ui.client import LabelStudioClient
+from annotation_ui.images import document_path, mammograms_of, render_instances
+from annotation_ui.labeling_config import labeling_config
+from annotation_ui.readers import reader_by_email
+from annotation_ui.schema import build_schema
+from emr_core.audit import AuditRecord, record_event
+from emr_core.db import session_scope
+from emr_core.enums import AuditAction, AuditEventId
+from emr_core.models import Instance, Series
+from emr_core.models_annotation import AnnotationCampaign, CampaignTask, LabelStudioTask, ReaderAssignment
+from emr_core.settings import Settings
+
+BLIND_ROLES = ("reader_1", "reader_2")
+ADJUDICATOR = "adjudicator"
+# What the blind projects must hide: other reads, predictions, history.
+BLIND_PROJECT_OPTIONS: dict[str, Any] = {
+    "maximum_annotations": 1,
+    "show_collab_predictions": False,
+    "show_annotation_history": False,
+    "show_overlap_first": False,
+    "sampling": "Sequential sampling",
+    "show_skip_button": True,
+}
+
+
+class CampaignError(ValueError):
+    """A campaign cannot be created as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProvisionReport:
+    """What a campaign was created with."""
+
+    campaign_id: int
+    exams: int
+    tasks: int
+    images_rendered: int
+    images_cached: int
+    projects: dict[str, int]
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SidePair:
+    study_id: int
+    laterality: str
+    cc: Instance
+    mlo: Instance
+
+
+def side_pairs(instances: list[Instance], series_study: dict[int, int]) -> tuple[list[SidePair], list[str]]:
+    """One CC + MLO pair per study and side (the latest of repeated views); sides lacking a view are skipped."""
+    views: dict[tuple[int, str], dict[str, Instance]] = {}
+    for inst in instances:  # ordered by id: a repeated view replaces the earlier one
+        if inst.laterality in ("L", "R") and inst.view in ("CC", "MLO"):
+            views.setdefault((series_study[inst.series_id], inst.laterality), {})[inst.view] = inst
+    pairs, skipped = [], []
+    for (study_id, side), found in sorted(views.items()):
+        if {"CC", "MLO"} <= found.keys():
+            pairs.append(SidePair(study_id, side, found["CC"], found["MLO"]))
+        else:
+            skipped.append(f"study {study_id} side {side}: no {'MLO' if 'CC' in found else 'CC'} image")
+    return pairs, skipped
+
+
+def _task_data(settings: Settings, pair: SidePair, task_id: int, long_side: int) -> dict[str, Any]:
+    """What a reader sees: the two images and the side, nothing about the patient or other reads."""
+    url = "/data/local-files/?d="
+    return {
+        "cc": url + document_path(settings, pair.cc.sop_instance_uid, long_side),
+        "mlo": url + document_path(settings, pair.mlo.sop_instance_uid, long_side),
+        "side": {"L": "left breast", "R": "right breast"}[pair.laterality],
+        "task_ref": task_id,
+    }
+
+
+def reading_order(task_ids: list[int], seed: int, role: str) -> list[int]:
+    """A reproducible random order, different per reader."""
+    order = sorted(task_ids)
+    random.Random(f"{seed}:{role}").shuffle(order)
+    return order
+
+
+def _create_projects(
+    admin: LabelStudioClient, settings: Settings, name: str, xml: str, long_side: int
+) -> dict[str, int]:
+    """Two blind projects and one adjudication project, each allowed to serve the rendered images."""
+    projects = {}
+    for role in (*BLIND_ROLES, ADJUDICATOR):
+        title = f"{name} · {'adjudication' if role == ADJUDICATOR else 'blind read ' + role[-1]}"
+        options = BLIND_PROJECT_OPTIONS if role != ADJUDICATOR else {"maximum_annotations": 1}
+        projects[role] = admin.create_project(title, xml, **options)
+        admin.add_local_storage(projects[role], str(settings.root / "rendered" / str(long_side)))
+    return projects
+
+
+def _check_new(session: Session, name: str, emails: dict[str, str]) -> dict[str, int]:
+    """Reader ids per role; the name must be new and the three readers distinct."""
+    if session.scalar(select(func.count()).where(AnnotationCampaign.name == name)):
+        raise CampaignError(f"a campaign named {name!r} already exists")
+    if len(set(emails.values())) != len(emails):
+        raise CampaignError("the two blind readers and the adjudicator must be three different people")
+    return {role: reader_by_email(session, email).id for role, email in emails.items()}
+
+
+def _load_pairs(session: Session, study_ids: list[int]) -> tuple[list[SidePair], list[str]]:
+    instances = mammograms_of(session, study_ids)
+    series_study = dict(
+        session.execute(select(Series.id, Series.study_id).where(Series.id.in_({i.series_id for i in instances}))).all()
+    )
+    return side_pairs(instances, series_study)
+
+
+def _import_blind(
+    session: Session,
+    admin: LabelStudioClient,
+    settings: Settings,
+    campaign: AnnotationCampaign,
+    assignment: ReaderAssignment,
+    tasks: dict[int, tuple[CampaignTask, SidePair]],
+) -> None:
+    """Import the campaign's tasks into one reader's project in that reader's random order."""
+    order = reading_order(list(tasks), campaign.seed, assignment.role)
+    data = [_task_data(settings, tasks[t][1], t, campaign.long_side) for t in order]
+    ls_ids = admin.import_tasks(assignment.ls_project_id, data)
+    if len(ls_ids) != len(order):
+        raise CampaignError(
+            f"Label Studio created {len(ls_ids)} of {len(order)} tasks in project {assignment.ls_project_id}"
+        )
+    session.add_all(
+        LabelStudioTask(assignment_id=assignment.id, campaign_task_id=t, ls_task_id=ls, position=i)
+        for i, (t, ls) in enumerate(zip(order, ls_ids))
+    )
+
+
+def provision_campaign(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    admin: LabelStudioClient,
+    name: str,
+    study_ids: list[int],
+    readers: tuple[str, str],
+    adjudicator: str,
+    *,
+    seed: int = 0,
+    long_side: int = 1024,
+    schema_config: dict[str, Any] | None = None,
+    workers: int = 2,
+) -> ProvisionReport:
+    """Render the exams, create the three projects and import one task per breast side for each blind reader."""
+    xml = labeling_config(build_schema(schema_config))
+    emails = {BLIND_ROLES[0]: readers[0], BLIND_ROLES[1]: readers[1], ADJUDICATOR: adjudicator}
+    with session_scope(session_factory) as session:
+        reader_ids = _check_new(session, name, emails)
+        pairs, skipped = _load_pairs(session, study_ids)
+        if not pairs:
+            raise CampaignError(f"none of the {len(study_ids)} studies has a CC and an MLO image of one side")
+        rendered = render_instances(settings, [i for p in pairs for i in (p.cc, p.mlo)], long_side, workers)
+        skipped += [f"image {uid}: {err}" for uid, err in rendered.failed.items()]
+        pairs = [p for p in pairs if not {p.cc.sop_instance_uid, p.mlo.sop_instance_uid} & rendered.failed.keys()]
+        campaign = AnnotationCampaign(name=name, seed=seed, long_side=long_side, schema_config=schema_config or {})
+        session.add(campaign)
+        session.flush()
+        tasks = {}
+        for pair in pairs:
+            task = CampaignTask(
+                campaign_id=campaign.id,
+                study_id=pair.study_id,
+                laterality=pair.laterality,
+                cc_instance_id=pair.cc.id,
+                mlo_instance_id=pair.mlo.id,
+            )
+            session.add(task)
+            session.flush()
+            tasks[task.id] = (task, pair)
+        projects = _create_projects(admin, settings, name, xml, long_side)
+        for role, project_id in projects.items():
+            assignment = ReaderAssignment(
+                campaign_id=campaign.id, reader_id=reader_ids[role], role=role, ls_project_id=project_id
+            )
+            session.add(assignment)
+            session.flush()
+            if role in BLIND_ROLES:
+                _import_blind(session, admin, settings, campaign, assignment, tasks)
+        record_event(
+            session,
+            AuditRecord(
+                event_id=AuditEventId.EXPORT,
+                action=AuditAction.READ,
+                event_type="annotation.campaign_provisioned",
+                instance_count=2 * len(pairs),
+                detail={
+                    "campaign": name,
+                    "studies": len({p.study_id for p in pairs}),
+                    "projects": projects,
+                    "readers": emails,
+                },
+            ),
+        )
+        return ProvisionReport(
+            campaign.id,
+            len({p.study_id for p in pairs}),
+            len(pairs),
+            rendered.rendered,
+            rendered.cached,
+            projects,
+            skipped,
+        )
+
+
+def campaign_by_name(session: Session, name: str) -> AnnotationCampaign:
+    campaign = session.scalars(select(AnnotationCampaign).where(AnnotationCampaign.name == name)).first()
+    if campaign is None:
+        raise CampaignError(f"no campaign named {name!r}")
+    return campaign
+
+
+def assignments_of(session: Session, campaign_id: int) -> dict[str, ReaderAssignment]:
+    rows = session.scalars(select(ReaderAssignment).where(ReaderAssignment.campaign_id == campaign_id))
+    return {a.role: a for a in rows}
+
+
+def campaign_status(session: Session, campaign_id: int) -> dict[str, int]:
+    """Tasks per state (pending, concordant, discordant, adjudicated, invalid)."""
+    rows = session.execute(
+        select(CampaignTask.state, func.count())
+        .where(CampaignTask.campaign_id == campaign_id)
+        .group_by(CampaignTask.state)
+    ).all()
+    return {state: int(n) for state, n in rows}

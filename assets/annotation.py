@@ -1,0 +1,76 @@
+"""Annotation: rendered images for Label Studio, and consolidated findings from blind double reading."""
+
+# No `from __future__ import annotations` here: Dagster 1.13 compares the `context` annotation
+# object itself and rejects the string that postponed evaluation would give it.
+import dagster as dg
+from sqlalchemy import func, select
+
+from annotation_ui.blinding import violation_count
+from annotation_ui.consolidation import consolidate_all
+from annotation_ui.images import render_pending
+from assets.metadata import report_metadata
+from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
+from emr_core.db import session_scope
+from emr_core.models_annotation import AnnotationRevision, CampaignTask
+
+LONG_SIDE = 1024
+
+
+@dg.asset(group_name="annotation", deps=["dicom_instances"], kinds={"dicom", "png"})
+def annotation_images(
+    context: dg.AssetExecutionContext,
+    emr_db: EmrDatabaseResource,
+    dicom_storage: DicomStorageResource,
+) -> dg.MaterializeResult:
+    """8-bit PNG renders (long side 1024) of every mammogram, once per SOP Instance UID, for Label Studio."""
+    settings = dicom_storage.settings()
+    report = render_pending(emr_db.sessions(), settings, LONG_SIDE, settings.ingest_workers)
+    context.log.info(f"rendering: {report.rendered} new, {report.cached} cached, {len(report.failed)} failed")
+    return dg.MaterializeResult(
+        metadata={
+            "rendered": report.rendered,
+            "cached": report.cached,
+            "failed": len(report.failed),
+            "studies_completed": report.studies_completed,
+        }
+    )
+
+
+@dg.asset(group_name="annotation", deps=[annotation_images], kinds={"sql"})
+def consolidated_findings(
+    context: dg.AssetExecutionContext,
+    emr_db: EmrDatabaseResource,
+    label_studio: LabelStudioResource,
+) -> dg.MaterializeResult:
+    """Findings agreed by two blind readers or adjudicated, with CC and MLO boxes in DICOM pixels."""
+    reports = consolidate_all(emr_db.sessions(), label_studio.client(), user="dagster")
+    metadata: dict[str, object] = {"campaigns": len(reports), "findings": sum(r.findings for r in reports)}
+    for r in reports:
+        context.log.info(f"campaign {r.campaign}: {r}")
+        metadata.update({f"{r.campaign}/{k}": v for k, v in report_metadata(r).items()})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=consolidated_findings,
+    blocking=True,
+    description="Every read was made and last changed only by the reader its project belongs to.",
+)
+def consolidated_findings_blinding(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
+    with session_scope(emr_db.sessions()) as session:
+        violations = violation_count(session)
+    return dg.AssetCheckResult(
+        passed=violations == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"blinding_violations": violations}
+    )
+
+
+@dg.asset_check(asset=consolidated_findings, description="No reader's latest read was rejected by the schema.")
+def consolidated_findings_valid(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
+    with session_scope(emr_db.sessions()) as session:
+        invalid = session.scalar(select(func.count()).where(CampaignTask.state == "invalid")) or 0
+        rejected = session.scalar(select(func.count()).where(AnnotationRevision.valid.is_(False))) or 0
+    return dg.AssetCheckResult(
+        passed=invalid == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"sides_with_invalid_read": invalid, "rejected_revisions": rejected},
+    )

@@ -1,0 +1,78 @@
+"""Group commit for audit events of reads: concurrent requests share one transaction, each waits for its own."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from emr_core.audit import AuditRecord, record_events
+from emr_core.db import session_scope
+
+MAX_BATCH = 256
+WAIT_SECONDS = 30.0
+_Item = tuple[AuditRecord, "Future[None]"]
+
+
+class AuditWriter:
+    """One thread appends queued events to the chain; a request returns only after its event is committed."""
+
+    def __init__(self, sessions: sessionmaker[Session], writer: Callable[[], AbstractContextManager[None]]) -> None:
+        self._sessions, self._writer = sessions, writer
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=WAIT_SECONDS)
+            self._thread = None
+
+    def append(self, record: AuditRecord) -> None:
+        """Append and wait until committed (the caller sees a failure as an exception)."""
+        if self._thread is None:  # not started (no lifespan): write directly
+            self._write([(record, Future())])
+            return
+        done: Future[None] = Future()
+        self._queue.put((record, done))
+        done.result(timeout=WAIT_SECONDS)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._settle(batch)
+            if stop:
+                return
+
+    def _settle(self, batch: list[_Item]) -> None:
+        try:
+            self._write(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiting request must learn of the failure
+            for _, done in batch:
+                done.set_exception(exc)
+            return
+        for _, done in batch:
+            done.set_result(None)
+
+    def _write(self, batch: list[_Item]) -> None:
+        with self._writer(), session_scope(self._sessions) as session:
+            record_events(session, [record for record, _ in batch])

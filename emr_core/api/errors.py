@@ -1,0 +1,50 @@
+"""Uniform 4xx bodies: `detail` says what is wrong in words, `errors` names each field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a message and optionally the field at fault."""
+
+    def __init__(
+        self, status: int, message: str, field: str | None = None, errors: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.errors = errors if errors is not None else ([{"field": field, "message": message}] if field else [])
+
+
+def field_error(exc: ValueError, status: int = 422) -> ApiError:
+    """Turn a domain ValueError 'field: message' into an ApiError naming that field."""
+    text = str(exc)
+    field, sep, message = text.partition(": ")
+    return ApiError(status, text, field if sep and " " not in field else None)
+
+
+def _body(message: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"detail": message, "errors": errors}
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for err in exc.errors():
+        # Drop the 'body'/'query'/'path' prefix: the client thinks in its own field names.
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        errors.append({"field": ".".join(loc) or "(body)", "message": err.get("msg", "invalid")})
+    message = "invalid input: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return JSONResponse(status_code=422, content=_body(message, errors))
+
+
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""Patient records: demographics updates and merging two records of one person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.orm import Session
+
+from emr_core.clinical.search import index_patients
+from emr_core.linking.names import name_key
+from emr_core.models import Accession, LinkDecision, Patient, PatientIdentifier, Study
+from emr_core.models_clinical import (
+    FormSubmission,
+    PatientFile,
+    PatientMerge,
+    PatientNameToken,
+    PatientSearchKey,
+    Task,
+)
+
+# Every table whose rows belong to a patient, moved as a whole on merge.
+_OWNED = {
+    "identifiers": PatientIdentifier,
+    "accessions": Accession,
+    "studies": Study,
+    "link_decisions": LinkDecision,
+    "tasks": Task,
+    "form_submissions": FormSubmission,
+    "files": PatientFile,
+}
+
+
+class PatientNotFound(LookupError):
+    """No patient with that id."""
+
+
+@dataclass(frozen=True)
+class Demographics:
+    """Fields a clinician may correct; None leaves a field unchanged."""
+
+    full_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+
+
+def get_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise PatientNotFound(f"patient {patient_id} not found")
+    return patient
+
+
+_MERGED_INTO = select(PatientMerge.target_patient_id).where(PatientMerge.source_patient_id == bindparam("pid"))
+
+
+def merged_into(session: Session, patient_id: int) -> int | None:
+    """The patient this record was merged into, if it was."""
+    return session.scalar(_MERGED_INTO, {"pid": patient_id})
+
+
+def update_demographics(session: Session, patient_id: int, change: Demographics) -> dict[str, Any]:
+    """Apply the change; returns {field: [old, new]} for what actually changed."""
+    patient = get_patient(session, patient_id)
+    changed: dict[str, Any] = {}
+    for field in ("full_name", "birth_date", "sex"):
+        new = getattr(change, field)
+        old = getattr(patient, field)
+        if new is not None and new != old:
+            setattr(patient, field, new)
+            changed[field] = [str(old) if old is not None else None, str(new)]
+    if "full_name" in changed:
+        patient.name_key = name_key(patient.full_name)
+        patient.provisional = False
+        index_patients(session, [(patient.id, patient.full_name)])
+    session.flush()
+    return changed
+
+
+def merge_patients(session: Session, source_id: int, target_id: int, merged_by: str) -> PatientMerge:
+    """Move everything of the source record to the target; the source stays, marked merged."""
+    if source_id == target_id:
+        raise ValueError("source_patient_id: cannot merge a patient into itself")
+    get_patient(session, source_id), get_patient(session, target_id)
+    for pid in (source_id, target_id):
+        if merged_into(session, pid) is not None:
+            raise ValueError(f"source_patient_id: patient {pid} was already merged")
+    moved: dict[str, list[int]] = {}
+    for name, model in _OWNED.items():
+        ids = list(session.scalars(select(model.id).where(model.patient_id == source_id)))
+        if ids:
+            session.execute(update(model).where(model.id.in_(ids)).values(patient_id=target_id))
+        moved[name] = ids
+    session.execute(delete(PatientNameToken).where(PatientNameToken.patient_id == source_id))
+    session.execute(delete(PatientSearchKey).where(PatientSearchKey.patient_id == source_id))
+    record = PatientMerge(source_patient_id=source_id, target_patient_id=target_id, merged_by=merged_by, moved=moved)
+    session.add(record)
+    session.flush()
+    return record
