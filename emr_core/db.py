@@ -15,7 +15,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    # The API serves from a thread pool: a pool of 5 made requests queue for connections.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=20, max_overflow=20)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
