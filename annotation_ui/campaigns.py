@@ -172,42 +172,10 @@ def provision_campaign(
         campaign = AnnotationCampaign(name=name, seed=seed, long_side=long_side, schema_config=schema_config or {})
         session.add(campaign)
         session.flush()
-        tasks = {}
-        for pair in pairs:
-            task = CampaignTask(
-                campaign_id=campaign.id,
-                study_id=pair.study_id,
-                laterality=pair.laterality,
-                cc_instance_id=pair.cc.id,
-                mlo_instance_id=pair.mlo.id,
-            )
-            session.add(task)
-            session.flush()
-            tasks[task.id] = (task, pair)
+        tasks = _add_tasks(session, campaign, pairs)
         projects = _create_projects(admin, settings, name, xml, long_side)
-        for role, project_id in projects.items():
-            assignment = ReaderAssignment(
-                campaign_id=campaign.id, reader_id=reader_ids[role], role=role, ls_project_id=project_id
-            )
-            session.add(assignment)
-            session.flush()
-            if role in BLIND_ROLES:
-                _import_blind(session, admin, settings, campaign, assignment, tasks)
-        record_event(
-            session,
-            AuditRecord(
-                event_id=AuditEventId.EXPORT,
-                action=AuditAction.READ,
-                event_type="annotation.campaign_provisioned",
-                instance_count=2 * len(pairs),
-                detail={
-                    "campaign": name,
-                    "studies": len({p.study_id for p in pairs}),
-                    "projects": projects,
-                    "readers": emails,
-                },
-            ),
-        )
+        _assign_readers(session, admin, settings, campaign, projects, reader_ids, tasks)
+        _audit_provisioning(session, name, pairs, projects, emails)
         return ProvisionReport(
             campaign.id,
             len({p.study_id for p in pairs}),
@@ -217,6 +185,63 @@ def provision_campaign(
             projects,
             skipped,
         )
+
+
+def _add_tasks(session: Session, campaign: AnnotationCampaign, pairs: list[Any]) -> dict[int, tuple[CampaignTask, Any]]:
+    """One campaign task per breast side with its CC and MLO image."""
+    tasks = {}
+    for pair in pairs:
+        task = CampaignTask(
+            campaign_id=campaign.id,
+            study_id=pair.study_id,
+            laterality=pair.laterality,
+            cc_instance_id=pair.cc.id,
+            mlo_instance_id=pair.mlo.id,
+        )
+        session.add(task)
+        session.flush()
+        tasks[task.id] = (task, pair)
+    return tasks
+
+
+def _assign_readers(
+    session: Session,
+    admin: LabelStudioClient,
+    settings: Settings,
+    campaign: AnnotationCampaign,
+    projects: dict[str, int],
+    reader_ids: dict[str, int],
+    tasks: dict[int, tuple[CampaignTask, Any]],
+) -> None:
+    """Give each role its project; the blind readers get the tasks in their own order."""
+    for role, project_id in projects.items():
+        assignment = ReaderAssignment(
+            campaign_id=campaign.id, reader_id=reader_ids[role], role=role, ls_project_id=project_id
+        )
+        session.add(assignment)
+        session.flush()
+        if role in BLIND_ROLES:
+            _import_blind(session, admin, settings, campaign, assignment, tasks)
+
+
+def _audit_provisioning(
+    session: Session, name: str, pairs: list[Any], projects: dict[str, int], emails: dict[str, str]
+) -> None:
+    record_event(
+        session,
+        AuditRecord(
+            event_id=AuditEventId.EXPORT,
+            action=AuditAction.READ,
+            event_type="annotation.campaign_provisioned",
+            instance_count=2 * len(pairs),
+            detail={
+                "campaign": name,
+                "studies": len({p.study_id for p in pairs}),
+                "projects": projects,
+                "readers": emails,
+            },
+        ),
+    )
 
 
 def campaign_by_name(session: Session, name: str) -> AnnotationCampaign:
