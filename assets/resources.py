@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.client import LabelStudioClient, admin_client
 from emr_core.db import make_engine, make_session_factory
+from emr_core.dimse.pacs import PacsClient
 from emr_core.migrate import upgrade
 from emr_core.settings import Settings, load_settings
 
@@ -63,3 +64,26 @@ class LabelStudioResource(dg.ConfigurableResource):
             return LabelStudioClient(self.url, self.token)
         return admin_client(load_settings(**({"home": self.home} if self.home else {})))
 
+
+class PacsResource(dg.ConfigurableResource):
+    """The hospital PACS we query (C-FIND) and retrieve from: C-MOVE to our receiver, or C-GET.
+
+    Unset fields come from SGM_PACS_AE_TITLE/HOST/PORT and SGM_DICOM_AE_TITLE (our AE title,
+    also the C-MOVE destination the PACS must know).
+    """
+
+    home: str = ""
+    ae_title: str = ""
+    host: str = ""
+    port: int = 0
+    method: str = "move"
+
+    def settings(self) -> Settings:
+        overrides: dict[str, object] = {"home": self.home} if self.home else {}
+        for key, value in (("pacs_ae_title", self.ae_title), ("pacs_host", self.host), ("pacs_port", self.port)):
+            if value:
+                overrides[key] = value
+        return load_settings(**overrides)
+
+    def client(self, sessions: sessionmaker[Session]) -> PacsClient:
+        return PacsClient(self.settings(), sessions)

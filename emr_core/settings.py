@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     )
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     ingest_workers: int = Field(default=2, ge=1, le=64)
+    # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
+    dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
+    dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")
+    dicom_port: int = Field(default=11112, ge=1, le=65535)
+    dicom_allowed_callers: str = Field(default="", description="comma-separated AE titles; empty allows any")
+    pacs_ae_title: str = Field(default="ORTHANC", min_length=1, max_length=16)
+    pacs_host: str = Field(default="127.0.0.1")
+    pacs_port: int = Field(default=4242, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod

@@ -33,3 +33,9 @@ consolidate_annotations_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("consolidated_findings"),
     description="Pull Label Studio reads, verify blinding, adjudicate, store consolidated findings.",
 )
+
+pull_mammography_job = dg.define_asset_job(
+    name="pull_mammography_job",
+    selection=dg.AssetSelection.assets("pacs_mammography_studies"),
+    description="Retrieve a day's mammography studies from the PACS, skipping studies already held.",
+)

@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
+from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource, PacsResource
 
 
 def _setting(name: str) -> str | dg.EnvVar:
@@ -20,6 +20,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             home=_setting("SGM_HOME"), database_url=_setting("SGM_DATABASE_URL")
         ),
         "dicom_storage": DicomStorageResource(home=_setting("SGM_HOME")),
+        "pacs": PacsResource(home=_setting("SGM_HOME")),  # the PACS itself: SGM_PACS_* at launch
         "label_studio": LabelStudioResource(
             home=_setting("SGM_HOME"), url=_setting("SGM_LABEL_STUDIO_URL"), token=_setting("SGM_LABEL_STUDIO_TOKEN")
         ),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the platform on embedded defaults: SQLite, dagster dev, the ingest sensor, a demo corpus.
+# Start the platform on embedded defaults: SQLite, dagster dev with the ingest sensor, the EMR API,
+# Label Studio, the DICOM receiver, and a demo corpus fed through the incoming folder.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 set -m  # job control: background jobs get their own process group, so a kill reaches their children
@@ -9,14 +10,18 @@ venv=${VENV:-$here/.venv}
 sgm="$venv/bin/sgm"
 export SGM_HOME=${SGM_HOME:-$here/.sgm}
 export DAGSTER_HOME=${DAGSTER_HOME:-$SGM_HOME/dagster}
+export SGM_API_PORT=${SGM_API_PORT:-8000}
+export SGM_LABEL_STUDIO_PORT=${SGM_LABEL_STUDIO_PORT:-8080}
+export SGM_DICOM_PORT=${SGM_DICOM_PORT:-11112}
 dagster_port=${SGM_DAGSTER_PORT:-3000}
 demo_dir="$SGM_HOME/demo"
+demo_users="$SGM_HOME/demo-users.txt"
 mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
 stop_all() {
-  trap - INT TERM EXIT
+  trap - EXIT
   echo; echo "stopping the platform..."
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -25,30 +30,61 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 0' INT TERM  # Ctrl-C is how a user stops the platform: not an error
 
+start() {  # start a long-running command in its own process group and remember it
+  "$@" &
+  pids+=($!)
+}
+
+wait_for() {  # wait_for NAME URL SECONDS
+  for _ in $(seq 1 "$3"); do curl -fsS -o /dev/null "$2" 2>/dev/null && return 0; sleep 1; done
+  echo "warning: $1 did not answer at $2 within $3 s" >&2
+}
+
 "$sgm" db upgrade
 "$sgm" demo-data --patients "${SGM_DEMO_PATIENTS:-12}" --seed 7 --out "$demo_dir"
 "$sgm" patients import "$demo_dir/registry.csv"
+
+start bash -c "cd '$here' && exec '$venv/bin/dagster' dev -w workspace.yaml -h 127.0.0.1 -p $dagster_port"
+start "$sgm" api serve
+start "$sgm" dicom serve
+start "$sgm" labelstudio start --foreground
+
 if [ ! -e "$SGM_HOME/.demo-fed" ]; then
-  # Copy (not move) the demo corpus in once; the sensor picks it up from the incoming folder.
+  # The demo corpus goes in like any delivery: the incoming-folder sensor ingests and links it.
   cp -r "$demo_dir/dicom/." "$SGM_HOME/incoming/"
   touch "$SGM_HOME/.demo-fed"
-  echo "demo corpus copied into $SGM_HOME/incoming; the ingest sensor will pick it up"
+  echo "demo corpus copied into $SGM_HOME/incoming; waiting for the ingest sensor..."
 fi
+wait_for "Dagster UI" "http://127.0.0.1:$dagster_port/server_info" 120
+wait_for "EMR API" "http://127.0.0.1:$SGM_API_PORT/health" 60
+"$sgm" labelstudio status --wait 240 >/dev/null || echo "warning: Label Studio is not up yet" >&2
 
-(cd "$here" && exec "$venv/bin/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$dagster_port") &
-pids+=($!)
-
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$dagster_port/server_info" >/dev/null 2>&1 && break
-  sleep 1
-done
+if ! "$sgm" campaign status demo >/dev/null 2>&1; then
+  for _ in $(seq 1 120); do  # the campaign needs the demo studies indexed
+    [ -z "$(find "$SGM_HOME/incoming" -type f -not -name '.*' -print -quit)" ] && break
+    sleep 1
+  done
+  umask 077
+  {
+    echo "# Demo accounts created by make run (keep private)"
+    "$sgm" users add demo.clinician --role clinician
+    "$sgm" users add demo.auditor --role admin
+    for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
+  } >> "$demo_users" 2>&1 || true
+  "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
+    --adjudicator adjudicator@demo.local --limit 5 || echo "warning: demo campaign not created" >&2
+fi
 
 cat <<MSG
 
   The platform is running (data folder $SGM_HOME):
     Dagster UI        http://127.0.0.1:$dagster_port
+    EMR API           http://127.0.0.1:$SGM_API_PORT/docs   (viewer: /patients/{id}/viewer after POST /auth/login)
+    Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (admin login in $SGM_HOME/labelstudio/credentials.json)
+    DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)
     EMR database      ${SGM_DATABASE_URL:-sqlite:///$SGM_HOME/emr.db}
+    demo accounts     $demo_users
     status            $sgm status
   Press Ctrl-C to stop.
 

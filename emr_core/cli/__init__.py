@@ -37,6 +37,7 @@ def _register() -> None:
         audit_commands,
         db_commands,
         demo_commands,
+        dicom_commands,
         ingest_commands,
         link_commands,
         report_commands,
@@ -46,7 +47,7 @@ def _register() -> None:
 
     for module in (
         db_commands, demo_commands, ingest_commands, link_commands, status_commands,
-        api_commands, audit_commands, report_commands, user_commands, annotation_commands,
+        api_commands, audit_commands, report_commands, user_commands, annotation_commands, dicom_commands,
     ):
         module.register(cli)
 

@@ -1,0 +1,1 @@
+"""The DICOM network interface: a storage receiver (SCP) and a query/retrieve client (SCU)."""

@@ -1,0 +1,94 @@
+"""Receiver configuration: identity, address, callers, PDU size and presentation contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import uid
+from pynetdicom.presentation import (
+    AllStoragePresentationContexts,
+    PresentationContext,
+    build_context,
+)
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from emr_core.settings import Settings
+
+# Everything modalities send; the receiver stores bytes as received, so no codec is needed.
+ACCEPTED_TRANSFER_SYNTAXES = (
+    uid.ImplicitVRLittleEndian,
+    uid.ExplicitVRLittleEndian,
+    uid.DeflatedExplicitVRLittleEndian,
+    uid.JPEGBaseline8Bit,
+    uid.JPEGExtended12Bit,
+    uid.JPEGLossless,
+    uid.JPEGLosslessSV1,
+    uid.JPEGLSLossless,
+    uid.JPEGLSNearLossless,
+    uid.JPEG2000Lossless,
+    uid.JPEG2000,
+    uid.HTJ2KLossless,
+    uid.HTJ2KLosslessRPCL,
+    uid.HTJ2K,
+    uid.RLELossless,
+)
+# 0 = no limit: the sender then uses its own largest PDU (dcmtk: 128 KB), the main lever
+# for throughput (bench/store.py); pynetdicom's default 16 KB is about 2x slower.
+UNLIMITED_PDU = 0
+
+
+def parse_callers(text: str) -> tuple[str, ...]:
+    """'A, B' -> ('A', 'B'): AE titles compare without surrounding spaces."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """How the storage receiver presents itself and where it spools what it receives."""
+
+    ae_title: str
+    host: str
+    port: int
+    spool_dir: Path
+    state_dir: Path
+    allowed_callers: tuple[str, ...] = ()
+    max_pdu: int = UNLIMITED_PDU
+    max_associations: int = 16
+    processes: int = 1
+    fast_transport: bool = True
+    stream_to_disk: bool = True
+    early_writeback: bool = True
+    background_writes: bool = False  # measured slower on 2 busy cores (GIL hand-offs); see bench/store.py
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> ReceiverConfig:
+        """The receiver for this data folder, from the SGM_DICOM_* settings."""
+        values: dict[str, object] = {
+            "ae_title": settings.dicom_ae_title,
+            "host": settings.dicom_host,
+            "port": settings.dicom_port,
+            "spool_dir": spool_dir(settings),
+            "state_dir": state_dir(settings),
+            "allowed_callers": parse_callers(settings.dicom_allowed_callers),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def spool_dir(settings: Settings) -> Path:
+    """Received files wait here for ingest; inside the incoming folder so nothing is missed."""
+    return settings.incoming_dir / "dimse"
+
+
+def state_dir(settings: Settings) -> Path:
+    """The receiver's own records (associations, partial receives), outside the incoming folder."""
+    return settings.root / "dimse"
+
+
+def storage_contexts() -> list[PresentationContext]:
+    """Verification plus every storage SOP class (mammography included), all our syntaxes."""
+    contexts = [build_context(Verification)]
+    for cx in AllStoragePresentationContexts:
+        contexts.append(build_context(cx.abstract_syntax, list(ACCEPTED_TRANSFER_SYNTAXES)))
+    return contexts

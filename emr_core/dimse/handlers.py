@@ -1,0 +1,175 @@
+"""pynetdicom event handlers of the receiver: spool each instance durably, then answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pynetdicom import evt
+
+from emr_core.dicom.header import HeaderError, read_header
+from emr_core.dimse.auditing import (
+    SUCCESS,
+    AssociationEnded,
+    AssociationRejected,
+    Received,
+    WorkItem,
+)
+from emr_core.dimse.spool import AssociationInfo, Spool, file_meta_bytes
+
+log = logging.getLogger(__name__)
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC210
+PROCESSING_FAILURE = 0xC211
+
+
+@dataclass
+class _Open:
+    """What we know of one open association."""
+
+    info: AssociationInfo
+    counts: Counter[str] = field(default_factory=Counter)
+    outcome: str = "closed"
+    seq: int = 0
+
+
+class ReceiverState:
+    """Shared by the handlers of all associations: the spool, the work queue, who is connected."""
+
+    def __init__(self, spool: Spool, submit: Callable[[WorkItem], None]) -> None:
+        self.spool = spool
+        self.submit = submit
+        self._open: dict[int, _Open] = {}
+        self._lock = threading.Lock()
+
+    def opened(self, assoc: Any) -> _Open:
+        """Start tracking an association; the remote side is the sender (C-STORE or C-GET)."""
+        remote, local = (assoc.acceptor, assoc.requestor) if assoc.is_requestor else (assoc.requestor, assoc.acceptor)
+        info = AssociationInfo.new(remote.ae_title, local.ae_title, _address(remote))
+        self.spool.open_association(info)
+        with self._lock:
+            self._open[id(assoc)] = current = _Open(info)
+        return current
+
+    def get(self, assoc: Any) -> _Open:
+        with self._lock:
+            current = self._open.get(id(assoc))
+        return current if current is not None else self.opened(assoc)
+
+    def mark(self, assoc: Any, outcome: str) -> None:
+        """Record how an association ended (the first of released/aborted wins)."""
+        with self._lock:
+            current = self._open.get(id(assoc))
+            if current is not None and current.outcome == "closed":
+                current.outcome = outcome
+
+    def pop(self, assoc: Any) -> _Open | None:
+        with self._lock:
+            return self._open.pop(id(assoc), None)
+
+    def pop_all(self) -> list[_Open]:
+        """Every association still tracked (a C-GET's, once it is over)."""
+        with self._lock:
+            current, self._open = list(self._open.values()), {}
+        return current
+
+
+def _address(side: Any) -> str:
+    return f"{side.address}:{side.port}"
+
+
+def handle_store(event: Any, state: ReceiverState) -> int:
+    """C-STORE: write file meta + the raw dataset bytes durably, check the header, answer."""
+    current = state.get(event.assoc)
+    request = event.request
+    sop = str(request.AffectedSOPInstanceUID or "")
+    current.seq += 1
+    try:
+        path = _spool(event, state, current, sop)
+    except OSError as exc:  # disk full, permissions: the sender may retry later
+        return _failed(state, current, sop, OUT_OF_RESOURCES, exc)
+    except Exception as exc:  # noqa: BLE001 - a broken request must not end the association
+        return _failed(state, current, sop, PROCESSING_FAILURE, exc)
+    return _checked(state, current, path, sop)
+
+
+def _failed(state: ReceiverState, current: _Open, sop: str, status: int, exc: BaseException) -> int:
+    """Nothing was kept: log, count, audit the failure, answer with status."""
+    log.error("could not spool %s from %s: %s", sop, current.info.calling_ae, exc)
+    current.counts["failed"] += 1
+    state.submit(Received(None, sop, current.info, status, f"{type(exc).__name__}: {exc}"))
+    return status
+
+
+def _spool(event: Any, state: ReceiverState, current: _Open, sop: str) -> Path:
+    """Publish the file pynetdicom streamed to disk, or write the data set it kept in memory."""
+    streamed = getattr(event.request, "_dataset_path", None)  # set in STORE_RECV_CHUNKED_DATASET mode
+    if streamed is not None:
+        finish = getattr(event.request._dataset_file, "finish", None)  # our PartialFile: wait for its writer
+        if finish is not None:
+            finish()
+        return state.spool.publish(Path(streamed), current.info.id, current.seq, sop)
+    request = event.request
+    meta = file_meta_bytes(str(request.AffectedSOPClassUID), sop, str(event.context.transfer_syntax))
+    return state.spool.write(current.info.id, current.seq, sop, (meta, request.DataSet.getbuffer()))
+
+
+def _checked(state: ReceiverState, current: _Open, path: Any, sop: str) -> int:
+    """Answer from the header of the durable file; ingest quarantines a bad one with its reason."""
+    header = read_header(path)
+    status, detail, indexed_as = SUCCESS, "", sop
+    if isinstance(header, HeaderError):
+        status, detail = CANNOT_UNDERSTAND, f"{header.reason}: {header.detail}"
+        log.warning("refused %s from %s (%s)", sop, current.info.calling_ae, detail)
+    elif header.sop_instance_uid != sop:
+        # Stored under the data set's own UID, which is what the index will hold.
+        indexed_as = header.sop_instance_uid
+        detail = f"request named SOP Instance UID {sop}; the data set has {indexed_as}"
+        log.warning("%s from %s: %s", sop, current.info.calling_ae, detail)
+    current.counts["stored" if status == SUCCESS else "failed"] += 1
+    state.submit(Received(path, indexed_as, current.info, status, detail))
+    return status
+
+
+def handle_accepted(event: Any, state: ReceiverState) -> None:
+    """Track the new association (its spool folder and durable record)."""
+    current = state.opened(event.assoc)
+    log.info("association %s from %s at %s", current.info.id, current.info.calling_ae, current.info.address)
+
+
+def handle_rejected(event: Any, state: ReceiverState) -> None:
+    """Audit a refused association as a security alert."""
+    requestor = event.assoc.requestor
+    log.warning("rejected association from %s at %s", requestor.ae_title, _address(requestor))
+    state.submit(AssociationRejected(requestor.ae_title, event.assoc.acceptor.ae_title,
+                                     _address(requestor), "calling AE title not allowed or too many associations"))
+
+
+def handle_ended(event: Any, state: ReceiverState, outcome: str) -> None:
+    """Released or aborted: remember how it ended, to report on connection close."""
+    state.mark(event.assoc, outcome)
+
+
+def handle_closed(event: Any, state: ReceiverState) -> None:
+    """Connection gone: hand the association summary to the worker (audit, spool cleanup)."""
+    current = state.pop(event.assoc)
+    if current is not None:
+        log.info("association %s ended (%s): %s", current.info.id, current.outcome, dict(current.counts))
+        state.submit(AssociationEnded(current.info, current.outcome, dict(current.counts)))
+
+
+def event_handlers(state: ReceiverState) -> list[tuple[Any, ...]]:
+    """The (event, handler, args) bindings of the receiver."""
+    return [
+        (evt.EVT_C_STORE, handle_store, [state]),
+        (evt.EVT_ACCEPTED, handle_accepted, [state]),
+        (evt.EVT_REJECTED, handle_rejected, [state]),
+        (evt.EVT_RELEASED, handle_ended, [state, "released"]),
+        (evt.EVT_ABORTED, handle_ended, [state, "aborted"]),
+        (evt.EVT_CONN_CLOSE, handle_closed, [state]),
+    ]

@@ -1,0 +1,98 @@
+"""The storage receiver: recover the spool, start the ingest worker, serve associations."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from emr_core.db import make_engine, make_session_factory
+from emr_core.dicom.header import HeaderError, read_header
+from emr_core.dimse.auditing import AssociationEnded, Received, WorkItem
+from emr_core.dimse.config import ReceiverConfig
+from emr_core.dimse.handlers import ReceiverState
+from emr_core.dimse.listener import (
+    GRACE_SECONDS,
+    finish_associations,
+    make_server,
+    start_listeners,
+    stream_to,
+)
+from emr_core.dimse.spool import Spool
+from emr_core.dimse.worker import IngestWorker, process_items
+from emr_core.linking.linker import link_studies
+from emr_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Receiver:
+    """C-ECHO and C-STORE SCP whose every acknowledged instance is already durable."""
+
+    def __init__(self, settings: Settings, config: ReceiverConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.spool = Spool(config.spool_dir, config.state_dir)
+        self._worker: IngestWorker | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Any] = []
+
+    def recover(self) -> int:
+        """Ingest and audit what a previous run spooled but did not ingest; returns files."""
+        items = recovery_items(self.spool)
+        if not items:
+            return 0
+        sessions = make_session_factory(make_engine(self.settings.url))
+        new_studies = process_items(sessions, self.settings, self.spool, items)
+        if new_studies:
+            link_studies(sessions, only_pending=True)
+        recovered = sum(isinstance(i, Received) for i in items)
+        log.info("recovered %d spooled file(s) from an interrupted run", recovered)
+        return recovered
+
+    def start(self) -> None:
+        """Recover, start the worker, then listen (a background thread, plus extra processes)."""
+        self.recover()
+        self.spool.clear_partial()
+        if self.config.stream_to_disk:
+            stream_to(self.spool, self.config)
+        self._worker = IngestWorker(self.settings, self.spool)
+        self._worker.start()
+        self._server = make_server(self.config, ReceiverState(self.spool, self._worker.submit), self.config.port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sgm-scp", daemon=True)
+        self._thread.start()
+        self._listeners = start_listeners(self.config, self.spool, self._worker.queue, self.port)
+        log.info("%s listening on %s:%d (%d process(es))", self.config.ae_title, self.config.host,
+                 self.port, self.config.processes)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0)."""
+        return int(self._server.server_address[1]) if self._server else self.config.port
+
+    def stop(self) -> None:
+        """Stop listening, let open associations end, then drain the worker."""
+        for listener in self._listeners:
+            listener.terminate()  # SIGTERM: the listener ends its associations cleanly
+        if self._server is not None:
+            finish_associations(self._server)
+        for listener in self._listeners:
+            listener.join(GRACE_SECONDS + 5)
+        if self._worker is not None:
+            self._worker.stop()
+        log.info("receiver stopped")
+
+
+def recovery_items(spool: Spool) -> list[WorkItem]:
+    """Work items for every spooled file and unfinished association of an earlier run."""
+    items: list[WorkItem] = []
+    for leftover in spool.leftovers():
+        for path in leftover.files:
+            header = read_header(path)
+            sop = "" if isinstance(header, HeaderError) else header.sop_instance_uid
+            items.append(Received(path, sop, leftover.association, detail="recovered at start-up"))
+        counts = {"recovered": len(leftover.files)}
+        items.append(AssociationEnded(leftover.association, "interrupted", counts))
+    items.extend(AssociationEnded(info, "interrupted") for info in spool.orphan_records())
+    return items
