@@ -34,6 +34,13 @@ def _ingest_in_progress(instance: dg.DagsterInstance) -> bool:
     return bool(runs)
 
 
+def _last_ingest_failed(instance: dg.DagsterInstance, run_key: str) -> bool:
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=ingest_dicom_job.name, tags={"dagster/run_key": run_key}), limit=1
+    )
+    return bool(runs) and runs[0].status == dg.DagsterRunStatus.FAILURE
+
+
 @dg.sensor(
     name="incoming_dicom_sensor",
     job=ingest_dicom_job,
@@ -51,6 +58,11 @@ def incoming_dicom_sensor(
     if _ingest_in_progress(context.instance):
         return dg.SkipReason("an ingest run is still in progress; waiting for it to finish")
     if context.cursor == snapshot.key:
+        if _last_ingest_failed(context.instance, snapshot.key):
+            return dg.SkipReason(
+                f"the ingest run for the {snapshot.files} file(s) in {folder} failed: re-execute it "
+                "from the Runs page once fixed (the nightly schedule retries too)"
+            )
         return dg.SkipReason(f"{snapshot.files} file(s) in {folder} already handed to a run")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=snapshot.key, tags={"sgm/incoming_files": str(snapshot.files)})],

@@ -39,3 +39,24 @@ def test_sensor_skips_empty_then_requests_once_files_settle(tmp_path: Path) -> N
 
         again = _evaluate(home, instance, cursor=result.cursor)
         assert isinstance(again, dg.SkipReason), "the same files must not start a second run"
+
+
+def test_sensor_says_when_the_run_for_these_files_failed(tmp_path: Path) -> None:
+    from dagster._core.test_utils import create_run_for_test
+
+    home = tmp_path / "sgm"
+    waiting = home / "incoming" / "a.dcm"
+    waiting.parent.mkdir(parents=True)
+    waiting.write_bytes(b"x")
+    old = time.time() - 60
+    os.utime(waiting, (old, old))
+    with dg.instance_for_test() as instance:
+        first = _evaluate(home, instance)
+        assert isinstance(first, dg.SensorResult)
+        create_run_for_test(
+            instance, job_name="ingest_dicom_job", status=dg.DagsterRunStatus.FAILURE,
+            tags={"dagster/run_key": first.run_requests[0].run_key},
+        )
+        again = _evaluate(home, instance, cursor=first.cursor)
+        assert isinstance(again, dg.SkipReason)
+        assert "failed" in (again.skip_message or "")
