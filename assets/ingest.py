@@ -21,7 +21,7 @@ def dicom_instances(
     settings = dicom_storage.settings()
     settings.incoming_dir.mkdir(parents=True, exist_ok=True)
     report = ingest_paths(emr_db.sessions(), settings, [settings.incoming_dir], move=True)
-    context.log.info(f"ingest of {settings.incoming_dir}: {report}")
+    context.log.info(f"ingest of {settings.incoming_dir}: {report.summary()}")
     return dg.MaterializeResult(metadata=report_metadata(report))
 
 

@@ -25,6 +25,8 @@ stop_all() {
   echo; echo "stopping the platform..."
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # Dagster's code servers run in sessions of their own and would linger until their heartbeat ends.
+  pkill -TERM -f -- "$here/orchestration/definitions.py" 2>/dev/null || true
   echo "stopped."
 }
 trap stop_all EXIT
@@ -67,8 +69,8 @@ if ! "$sgm" campaign status demo >/dev/null 2>&1; then
   umask 077
   {
     echo "# Demo accounts created by make run (keep private)"
-    "$sgm" users add demo.clinician --role clinician
-    "$sgm" users add demo.auditor --role admin
+    echo "EMR API user demo.clinician (clinician), bearer token:"; "$sgm" users add demo.clinician --role clinician
+    echo "EMR API user demo.auditor (admin), bearer token:"; "$sgm" users add demo.auditor --role admin
     for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
   } >> "$demo_users" 2>&1 || true
   "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
