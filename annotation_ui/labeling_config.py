@@ -45,8 +45,10 @@ def _choices(
     body = f"{header}<Choices {' '.join(attrs)}>{options}</Choices>"
     if not per_region:
         return body
-    # For regions, whenTagName is the image the selected box is on and whenLabelValue its label.
-    when = f" whenTagName={quoteattr(to)}" + (f" whenLabelValue={quoteattr(when_label)}" if when_label else "")
+    # Label Studio 1.23 matches whenTagName against the selected box's control (the
+    # RectangleLabels), not the image its docs name: with the image name nothing ever showed.
+    control = box_control(to)
+    when = f" whenTagName={quoteattr(control)}" + (f" whenLabelValue={quoteattr(when_label)}" if when_label else "")
     return f'<View visibleWhen="region-selected"{when}>{body}</View>'
 
 

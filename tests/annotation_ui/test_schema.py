@@ -72,3 +72,21 @@ def test_label_studio_accepts_the_generated_config(label_studio: LabelStudioEnv)
     project_id = label_studio.admin.create_project("schema check", xml)
     stored = label_studio.admin.get(f"/api/projects/{project_id}")
     assert "same_lesion" in stored["label_config"] and stored["parsed_label_config"]["cc_finding"]["to_name"] == ["cc"]
+
+
+def test_per_box_attributes_show_for_boxes_of_their_view() -> None:
+    # Label Studio matches whenTagName against the box's RectangleLabels control; naming the
+    # image instead hid every per-box attribute from the radiologist (seen in a browser).
+    import xml.etree.ElementTree as ET
+
+    from annotation_ui.labeling_config import box_control, labeling_config
+    from annotation_ui.schema import build_schema
+
+    root = ET.fromstring(labeling_config(build_schema(None)))
+    controls = {el.get("name") for el in root.iter("RectangleLabels")}
+    assert controls == {box_control("cc"), box_control("mlo")}
+    gated = [v for v in root.iter("View") if v.get("visibleWhen") == "region-selected"]
+    assert gated, "per-box attributes must appear when a box is selected"
+    for view in gated:
+        choices = view.find("Choices")
+        assert view.get("whenTagName") == box_control(choices.get("toName"))
