@@ -106,6 +106,7 @@ def labeling_config(schema: Schema) -> str:
     return "".join(
         [
             "<View>",
+            '<Header value="$side"/>',  # which breast this task shows: CC and MLO of one side
             f'<Header value={quoteattr(hint)} size="6"/>',
             '<View style="display: flex; gap: 1em">',
             *(_view_panel(v, schema) for v in VIEWS),
