@@ -90,6 +90,17 @@ def patient_exams(session: Any, patient_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _audit_exams_read(ctx: Ctx, patient_id: int, exams: list[dict[str, Any]], event_type: str) -> None:
+    """A patient's exams were shown: one audit event counting their images."""
+    ctx.audit(
+        AuditEventId.PATIENT_RECORD,
+        AuditAction.READ,
+        event_type=event_type,
+        patient_ref=ref(patient_id),
+        instance_count=sum(len(e["images"]) for e in exams),
+    )
+
+
 @router.get("/patients/{patient_id}/studies", summary="A patient's exams with images and the current report")
 def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
@@ -97,13 +108,7 @@ def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATI
             exams = patient_exams(session, patient_id)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
-    ctx.audit(
-        AuditEventId.PATIENT_RECORD,
-        AuditAction.READ,
-        event_type="studies",
-        patient_ref=ref(patient_id),
-        instance_count=sum(len(e["images"]) for e in exams),
-    )
+    _audit_exams_read(ctx, patient_id, exams, "studies")
     return {"patient_id": patient_id, "studies": exams}
 
 
@@ -200,11 +205,5 @@ def viewer(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE
             exams = patient_exams(session, patient_id)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
-    ctx.audit(
-        AuditEventId.PATIENT_RECORD,
-        AuditAction.READ,
-        event_type="viewer",
-        patient_ref=ref(patient_id),
-        instance_count=sum(len(e["images"]) for e in exams),
-    )
+    _audit_exams_read(ctx, patient_id, exams, "viewer")
     return HTMLResponse(_viewer_html(info, exams))
