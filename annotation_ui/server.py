@@ -18,7 +18,6 @@ from emr_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BIN = REPO / ".venv-labelstudio" / "bin" / "label-studio"
-DEFAULT_PORT = 8080
 ADMIN_EMAIL = "admin@sgm.local"
 
 
@@ -47,13 +46,9 @@ class LabelStudioServer:
     @classmethod
     def from_settings(cls, settings: Settings, port: int | None = None) -> LabelStudioServer:
         """Executable from SGM_LABEL_STUDIO_BIN, port from SGM_LABEL_STUDIO_PORT (default 8080)."""
-        binary = Path(os.environ.get("SGM_LABEL_STUDIO_BIN") or DEFAULT_BIN)
-        raw_port = port or os.environ.get("SGM_LABEL_STUDIO_PORT") or DEFAULT_PORT
-        try:
-            port = int(raw_port)
-        except ValueError:
-            raise LabelStudioError(f"SGM_LABEL_STUDIO_PORT must be a port number, got {raw_port!r}") from None
-        return cls(binary, port, settings.root / "labelstudio", settings.root / "rendered")
+        binary = settings.label_studio_bin or DEFAULT_BIN
+        chosen = port or settings.label_studio_port
+        return cls(binary, chosen, settings.root / "labelstudio", settings.root / "rendered")
 
     @property
     def url(self) -> str:

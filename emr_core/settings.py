@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     )
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     ingest_workers: int = Field(default=2, ge=1, le=64)
+    api_port: int = Field(default=8000, ge=1, le=65535, description="port of `sgm api serve`")
+    label_studio_port: int = Field(default=8080, ge=1, le=65535)
+    label_studio_bin: Path | None = Field(
+        default=None, description="label-studio executable; default .venv-labelstudio/bin/label-studio"
+    )
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")

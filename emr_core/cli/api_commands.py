@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from emr_core.cli.context import CliContext, pass_cli
-
-DEFAULT_PORT = 8000
-
-
-def _port() -> int:
-    raw = os.environ.get("SGM_API_PORT", str(DEFAULT_PORT))
-    try:
-        port = int(raw)
-    except ValueError:
-        raise click.UsageError(f"SGM_API_PORT: {raw!r} is not a port number") from None
-    if not 1 <= port <= 65535:
-        raise click.UsageError(f"SGM_API_PORT: {port} is outside 1-65535")
-    return port
-
 
 @click.group("api")
 def api_group() -> None:
@@ -37,7 +21,7 @@ def serve(ctx: CliContext, host: str, port: int | None, workers: int) -> None:
     import uvicorn
 
     ctx.sessions()  # refuses an unmigrated database with a clear message before binding the port
-    chosen = port or _port()
+    chosen = port or ctx.settings.api_port
     click.echo(f"EMR API on http://{host}:{chosen} (docs at /docs), database {ctx.engine.url.render_as_string()}")
     # The factory re-reads settings from the environment, so each worker process builds its own app.
     uvicorn.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from sqlalchemy import Engine
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.readers import ReaderAccount, create_reader
 from annotation_ui.server import DEFAULT_BIN, LabelStudioServer, credentials, is_ready, start, stop
-from emr_core.settings import Settings
+from emr_core.settings import load_settings, Settings
 from tests.conftest import require_peer
 
 
@@ -44,7 +43,7 @@ _SHARED: dict[str, Any] = {}
 
 def _start(tmp_path_factory: pytest.TempPathFactory) -> LabelStudioEnv:
     """Start Label Studio (first start ~1 min: migrations) and create three radiologists."""
-    binary = Path(os.environ.get("SGM_LABEL_STUDIO_BIN") or DEFAULT_BIN)
+    binary = load_settings().label_studio_bin or DEFAULT_BIN
     require_peer(binary.is_file(), f"Label Studio not installed at {binary} (make setup)")
     root = tmp_path_factory.mktemp("sgm-ls")
     server = LabelStudioServer(binary, _free_port(), root / "labelstudio", root / "rendered")

@@ -31,3 +31,10 @@ def test_bad_number_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SGM_INGEST_WORKERS", "many")
     with pytest.raises(ConfigError, match="SGM_INGEST_WORKERS"):
         load_settings()
+
+
+@pytest.mark.parametrize("variable", ["SGM_API_PORT", "SGM_LABEL_STUDIO_PORT", "SGM_DICOM_PORT"])
+def test_bad_port_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "99999")
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
