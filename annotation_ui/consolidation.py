@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,9 +314,7 @@ def consolidate_campaign(
         findings = _store(session, ctx, decisions)
         _mark_annotated(session, ctx)
         ctx.campaign.agreement = agreement(decisions.pairs)
-        states: dict[str, int] = {}
-        for task in ctx.tasks.values():
-            states[task.state] = states.get(task.state, 0) + 1
+        states = dict(Counter(task.state for task in ctx.tasks.values()))
         report = ConsolidationReport(name, new, rejected, violations, states, queued, findings, ctx.campaign.agreement)
         record_event(
             session,

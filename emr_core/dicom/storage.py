@@ -127,13 +127,14 @@ def _publish(tmp: str, target: Path, overwrite: bool) -> bool:
             os.link(tmp, target)
         except FileExistsError:
             return False
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     return True
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the new directory entry durable, not only the file content.
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk through a fresh descriptor."""
+    # On a folder this makes a new or renamed entry durable, not only the file content.
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -23,6 +23,7 @@ from pydicom.filewriter import write_file_meta_info
 
 from emr_core.dicom.storage import (
     TEMP_PREFIX,
+    fsync_path,
     safe_component,
     store_bytes,
     store_chunks,
@@ -69,15 +70,6 @@ def file_meta_bytes(sop_class: str, sop_instance: str, transfer_syntax: str) -> 
     return PREAMBLE + buffer.getvalue()
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes the renamed entry durable, not only the file content.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Spool:
     """Durable hand-off between the network (acknowledge) and ingest (index, link, audit)."""
 
@@ -104,13 +96,9 @@ class Spool:
     def publish(self, received: Path, assoc_id: str, seq: int, sop_uid: str) -> Path:
         """Make a file pynetdicom streamed to partial/ durable, then move it into the spool."""
         target = self._target(assoc_id, seq, sop_uid)
-        fd = os.open(received, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # flushes the inode's data whichever descriptor wrote it
-        finally:
-            os.close(fd)
+        fsync_path(received)  # flushes the inode's data whichever descriptor wrote it
         os.replace(received, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         return target
 
     def clear_partial(self) -> None:
