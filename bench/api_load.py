@@ -76,7 +76,7 @@ def prepare(url: str, patients: int) -> tuple[list[int], str]:
 
 def start_server(home: Path, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SGM_HOME": str(home), "SGM_DATABASE_URL": url, "SGM_API_PORT": str(port)}
-    command = [sys.executable, "-c", "from emr_core.cli import main; main()", "api", "serve", "--workers", str(workers)]
+    command = [sys.executable, "-c", "from sgm_app.cli import main; main()", "api", "serve", "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.api import create_app
+from sgm_app.api import create_app
 from emr_core.clinical.search import SearchQuery, refresh_search_index, search_patients
 from emr_core.clinical.users import create_user, issue_token
 from emr_core.db import make_engine, make_session_factory, session_scope

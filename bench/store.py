@@ -30,7 +30,7 @@ from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 PDU = "131072"
-SGM = [sys.executable, "-c", "from emr_core.cli import main; main()"]
+SGM = [sys.executable, "-c", "from sgm_app.cli import main; main()"]
 # Our receiver's levers: (label, extra `sgm dicom serve` arguments).
 VARIANTS = (
     ("sgm: in memory, pynetdicom reads, 16K PDU", ["--in-memory", "--plain-transport", "--max-pdu", "16384"]),

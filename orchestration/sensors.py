@@ -11,7 +11,7 @@ from annotation_ui.server import LabelStudioError
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
 from emr_core.dimse.auditing import received_since
-from emr_core.incoming import incoming_snapshot
+from emr_core.dicom.incoming import incoming_snapshot
 from orchestration.jobs import consolidate_annotations_job, ingest_dicom_job
 
 # Files must be quiet this long before a run starts, so a copy in progress is not cut in half.

@@ -93,7 +93,7 @@ class SgmCli:
     runner: CliRunner
 
     def __call__(self, *args: str) -> Result:
-        from emr_core.cli import _register, cli
+        from sgm_app.cli import _register, cli
 
         _register()
         return self.runner.invoke(cli, list(args), catch_exceptions=False)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.readers import ReaderError, create_reader
 from annotation_ui.server import LabelStudioError, LabelStudioServer, credentials, install_check, start
-from emr_core.cli import _register, cli
+from sgm_app.cli import _register, cli
 from emr_core.db import session_scope
 from emr_core.models_annotation import AnnotationReader
 from emr_core.settings import Settings

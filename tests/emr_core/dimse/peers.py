@@ -18,7 +18,7 @@ from emr_core.settings import Settings
 from tests.conftest import require_peer
 
 PEER_ENV = {**os.environ, "TCP_NODELAY": "1"}  # dcmtk and Orthanc are 3-5x slower without it
-SGM = [sys.executable, "-c", "from emr_core.cli import main; main()"]
+SGM = [sys.executable, "-c", "from sgm_app.cli import main; main()"]
 
 
 def free_port() -> int:

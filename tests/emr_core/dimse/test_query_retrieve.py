@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pydicom import dcmread
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.cli import _register, cli
+from sgm_app.cli import _register, cli
 from emr_core.dimse.pacs import PacsClient, StudyQuery
 from emr_core.settings import Settings
 from tests.emr_core.dimse.dimse_checks import audit_events, indexed, leftovers

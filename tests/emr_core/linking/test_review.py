@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.cli import cli
+from sgm_app.cli import cli
 from emr_core.db import session_scope
 from emr_core.linking import decide, import_registry, link_studies, review_queue
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study
@@ -70,11 +70,11 @@ def test_decide_new_patient_keeps_history(session_factory: sessionmaker[Session]
 
 def _runner_cli(settings: Settings) -> tuple[CliRunner, click.Group, dict[str, str]]:
     try:
-        from emr_core.cli import _register
+        from sgm_app.cli import _register
 
         _register()
     except ImportError:  # another engineer's command module is not there yet
-        from emr_core.cli import db_commands, link_commands
+        from sgm_app.cli import db_commands, link_commands
 
         db_commands.register(cli)
         link_commands.register(cli)

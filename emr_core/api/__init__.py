@@ -1,5 +1,0 @@
-"""The EMR REST API (FastAPI): patients, studies and viewer, forms, files, tasks, audit, reports."""
-
-from emr_core.api.app import create_app
-
-__all__ = ["create_app"]

@@ -1,0 +1,146 @@
+"""Request dependencies: the caller's identity, the role check, sessions and audit records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from sgm_app.api.errors import ApiError
+from sgm_app.api.state import ApiState
+from emr_core.audit import AuditRecord, record_event
+from emr_core.clinical.roles import Permission, allowed
+from emr_core.clinical.users import Principal, authenticate_token, token_hash
+from emr_core.db import session_scope
+from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models import AuditChainHead
+
+
+TOKEN_COOKIE = "sgm_token"
+
+
+async def get_state(request: Request) -> ApiState:
+    # async: a trivial dependency need not hop to the thread pool.
+    return request.app.state.api  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _lock_for_write(session: Session) -> None:
+    # Every write is audited, so it will lock the audit chain head anyway; taking that lock
+    # first makes SQLite start a write transaction instead of failing to upgrade a read snapshot.
+    session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """One authorised request: who, from where, with which state."""
+
+    state: ApiState
+    principal: Principal
+    address: str
+
+    def record(self, event_id: AuditEventId, action: AuditAction, **fields: Any) -> AuditRecord:
+        return AuditRecord(
+            event_id=event_id,
+            action=action,
+            user_id=self.principal.username,
+            user_role=self.principal.role,
+            network_address=self.address,
+            **fields,
+        )
+
+    def log(self, session: Session, event_id: AuditEventId, action: AuditAction, **fields: Any) -> None:
+        """Record an event inside the caller's (write) transaction: it commits or rolls back with it."""
+        record_event(session, self.record(event_id, action, **fields))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction; call `audit` after it ends."""
+        with session_scope(self.state.sessions) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction holding the audit lock; record its audit event inside it."""
+        with self.state.writer(), session_scope(self.state.sessions) as session:
+            _lock_for_write(session)
+            yield session
+
+    def audit(self, event_id: AuditEventId, action: AuditAction, **fields: Any) -> None:
+        """Record an event after the data was read; returns once it is committed (group commit)."""
+        self.state.audit_writer.append(self.record(event_id, action, **fields))
+
+
+def _append(state: ApiState, record: AuditRecord) -> None:
+    with state.writer(), session_scope(state.sessions) as session:
+        record_event(session, record)
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token and request.method == "GET":
+        # The viewer's <img> tags cannot send headers; the login cookie serves safe reads only.
+        return request.cookies.get(TOKEN_COOKIE, "")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate(request: Request, state: ApiState) -> Principal:
+    """The user behind the bearer token; 401 (audited) when it is missing or invalid."""
+    token = _bearer(request)
+    key = token_hash(token) if token else ""
+    principal = state.tokens.get(key) if token else None
+    if token and principal is None:
+        with session_scope(state.sessions) as session:
+            principal = authenticate_token(session, token)
+        if principal is not None:
+            state.tokens.put(key, principal)
+    if principal is None:
+        _append(
+            state,
+            AuditRecord(
+                event_id=AuditEventId.USER_AUTHENTICATION,
+                action=AuditAction.EXECUTE,
+                event_type="token",
+                outcome=AuditOutcome.MINOR_FAILURE,
+                network_address=client_address(request),
+                detail={"path": request.url.path, "reason": "missing token" if not token else "invalid token"},
+            ),
+        )
+        raise ApiError(401, "missing or invalid bearer token (Authorization: Bearer TOKEN)")
+    return principal
+
+
+def current_principal(request: Request, state: Annotated[ApiState, Depends(get_state)]) -> Principal:
+    """Dependency form of `authenticate`, for endpoints any signed-in user may call."""
+    return authenticate(request, state)
+
+
+def require(permission: Permission) -> Callable[..., Ctx]:
+    """A dependency granting the request only when the caller's role has `permission`."""
+
+    def dependency(request: Request, state: Annotated[ApiState, Depends(get_state)]) -> Ctx:
+        principal = authenticate(request, state)
+        ctx = Ctx(state, principal, client_address(request))
+        if not allowed(principal.role, permission):
+            _append(
+                state,
+                ctx.record(
+                    AuditEventId.SECURITY_ALERT,
+                    AuditAction.EXECUTE,
+                    event_type="permission_denied",
+                    outcome=AuditOutcome.MINOR_FAILURE,
+                    detail={"permission": permission.value, "method": request.method, "path": request.url.path},
+                ),
+            )
+            raise ApiError(403, f"role {principal.role!r} may not {permission.value}")
+        return ctx
+
+    return dependency

@@ -1,0 +1,96 @@
+"""Documents attached to a patient: upload (size and type checked), list, download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError
+from sgm_app.api.routers.patients import ref
+from sgm_app.api.record_views import file_view
+from emr_core.clinical.files import FileRejected, attach_file, blob_path, check_category, store_blob
+from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.roles import Permission
+from emr_core.enums import AuditAction, AuditEventId
+from emr_core.models_clinical import PatientFile
+
+router = APIRouter(tags=["files"])
+
+
+def _content_type(upload: UploadFile) -> str:
+    return (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
+
+
+@router.post("/patients/{patient_id}/files", status_code=201, summary="Attach a document (PDF, PNG, JPEG or text)")
+def upload(
+    patient_id: int,
+    ctx: Annotated[Ctx, Depends(require(Permission.FILE_WRITE))],
+    file: Annotated[UploadFile, File()],
+    category: Annotated[str, Form(max_length=32)] = "other",
+) -> dict[str, Any]:
+    content_type = _content_type(file)
+    try:
+        check_category(category)
+        with ctx.read() as session:
+            get_patient(session, patient_id)
+        # Stored before the transaction, so a slow upload never holds the database's write lock;
+        # a blob whose row then fails to commit is harmless (content-addressed, reused by a retry).
+        blob = store_blob(ctx.state.files_root, file.file, content_type, ctx.state.max_upload_bytes)
+        with ctx.write() as session:
+            row = attach_file(
+                session, patient_id, blob, file.filename or "upload", content_type, category, ctx.principal.username
+            )
+            ctx.log(
+                session,
+                AuditEventId.PATIENT_RECORD,
+                AuditAction.CREATE,
+                event_type="file_upload",
+                patient_ref=ref(patient_id),
+                detail={"file": row.id, "sha256": blob.sha256, "category": category},
+            )
+            return file_view(row)
+    except PatientNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except FileRejected as exc:
+        raise ApiError(exc.status, str(exc), exc.field) from None
+
+
+@router.get("/patients/{patient_id}/files", summary="A patient's attached documents")
+def listing(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        rows = [
+            file_view(r)
+            for r in session.scalars(
+                select(PatientFile).where(PatientFile.patient_id == patient_id).order_by(PatientFile.id)
+            )
+        ]
+    ctx.audit(AuditEventId.PATIENT_RECORD, AuditAction.READ, event_type="file_list", patient_ref=ref(patient_id))
+    return rows
+
+
+@router.get(
+    "/files/{file_id}/content", response_class=FileResponse, summary="Download a document with its content type"
+)
+def download(file_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> FileResponse:
+    with ctx.read() as session:
+        row = session.get(PatientFile, file_id)
+    if row is None:
+        raise ApiError(404, f"file {file_id} not found")
+    path = blob_path(ctx.state.files_root, row.sha256)
+    if not path.exists():
+        raise ApiError(410, f"file {file_id}: stored content {row.sha256} is missing from storage")
+    ctx.audit(
+        AuditEventId.PATIENT_RECORD,
+        AuditAction.READ,
+        event_type="file_download",
+        patient_ref=ref(row.patient_id),
+        detail={"file": row.id, "sha256": row.sha256},
+    )
+    # nosniff: a browser must not reinterpret an uploaded text file as HTML or script.
+    return FileResponse(
+        path, media_type=row.content_type, filename=row.filename, headers={"X-Content-Type-Options": "nosniff"}
+    )

@@ -1,0 +1,254 @@
+"""`sgm labelstudio`, `sgm readers`, `sgm campaign`: annotation in Label Studio with blind double reading."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from sgm_app.cli.context import CliContext, pass_cli
+from emr_core.db import session_scope
+
+# The Label Studio SDK logs every HTTP request at INFO through httpx: too chatty for a CLI.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _server(ctx: CliContext):  # type: ignore[no-untyped-def]
+    from annotation_ui.server import LabelStudioServer
+
+    return LabelStudioServer.from_settings(ctx.settings)
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group("labelstudio")
+def labelstudio_group() -> None:
+    """Run the Label Studio annotation server (loopback only; SGM_LABEL_STUDIO_PORT, SGM_LABEL_STUDIO_BIN)."""
+
+
+@labelstudio_group.command("start")
+@click.option("--foreground", is_flag=True, help="Replace this process with the server (for supervisors).")
+@click.option("--timeout", default=240.0, show_default=True, help="Seconds to wait until it answers.")
+@pass_cli
+def labelstudio_start(ctx: CliContext, foreground: bool, timeout: float) -> None:
+    """Start Label Studio headless; admin credentials are generated on first run (mode 0600)."""
+    from annotation_ui.server import LabelStudioError, run_foreground, start
+
+    server = _server(ctx)
+    try:
+        if foreground:
+            click.echo(f"Label Studio starting at {server.url} (log {server.log_file})")
+            run_foreground(server)
+        pid = start(server, timeout)
+    except LabelStudioError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Label Studio running at {server.url} (pid {pid}); admin login in {server.home / 'credentials.json'}")
+
+
+@labelstudio_group.command("stop")
+@pass_cli
+def labelstudio_stop(ctx: CliContext) -> None:
+    """Stop the Label Studio started by `sgm labelstudio start`."""
+    from annotation_ui.server import stop
+
+    click.echo("stopped" if stop(_server(ctx)) else "Label Studio was not running")
+
+
+@labelstudio_group.command("status")
+@click.option("--wait", default=0.0, help="Wait up to this many seconds for it to answer.")
+@pass_cli
+def labelstudio_status(ctx: CliContext, wait: float) -> None:
+    """Say whether Label Studio answers; exit status 1 if not."""
+    from annotation_ui.server import LabelStudioError, is_ready, running_pid, wait_ready
+
+    server = _server(ctx)
+    try:
+        if wait:
+            wait_ready(server, wait)
+    except LabelStudioError:
+        pass
+    if not is_ready(server):
+        raise click.ClickException(f"Label Studio does not answer on {server.url}")
+    click.echo(f"Label Studio up at {server.url} (pid {running_pid(server) or 'not started by sgm'})")
+
+
+@click.group("readers")
+def readers_group() -> None:
+    """Radiologist accounts in Label Studio."""
+
+
+@readers_group.command("add")
+@click.argument("email")
+@pass_cli
+def readers_add(ctx: CliContext, email: str) -> None:
+    """Create a reader account with its own API token; the password is shown once, here."""
+    from annotation_ui.client import admin_client
+    from annotation_ui.readers import ReaderError, create_reader, register_reader
+    from annotation_ui.server import LabelStudioError
+
+    try:
+        account = create_reader(admin_client(ctx.settings), email)
+        with session_scope(ctx.sessions()) as session:
+            register_reader(session, account, by="cli")
+    except (ReaderError, LabelStudioError) as exc:
+        raise _fail(exc) from None
+    click.echo(
+        f"reader {account.email} created (Label Studio user {account.ls_user_id})\n"
+        f"  password (shown once; hand it over securely): {account.password}\n"
+        f"  API token: {account.token}"
+    )
+
+
+@click.group("campaign")
+def campaign_group() -> None:
+    """Annotation campaigns: blind double reading, adjudication, consolidation, export."""
+
+
+def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) -> list[int]:
+    """The studies named, else every study with mammograms (oldest first), up to `limit`."""
+    from emr_core.models import Instance, Series, Study
+
+    with session_scope(ctx.sessions()) as session:
+        query = select(Study.id).where(
+            Study.id.in_(
+                select(Series.study_id)
+                .join(Instance, Instance.series_id == Series.id)
+                .where(Instance.is_mammogram.is_(True))
+            )
+        )
+        if study_uids:
+            query = query.where(Study.study_uid.in_(study_uids))
+        return list(session.scalars(query.order_by(Study.id).limit(limit)))
+
+
+@campaign_group.command("create")
+@click.argument("name")
+@click.option("--reader", "readers", multiple=True, required=True, help="A blind reader's email (give two).")
+@click.option("--adjudicator", required=True, help="The third reader's email.")
+@click.option("--study-uid", "study_uids", multiple=True, help="Studies to include (default: every mammography study).")
+@click.option("--limit", type=click.IntRange(1), help="At most this many studies.")
+@click.option("--seed", default=0, show_default=True, help="Seeds each reader's random reading order.")
+@click.option("--long-side", default=1024, show_default=True, help="Rendered image long side in pixels.")
+@click.option(
+    "--schema-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON restricting or extending the BI-RADS box properties.",
+)
+@pass_cli
+def campaign_create(
+    ctx: CliContext,
+    name: str,
+    readers: tuple[str, ...],
+    adjudicator: str,
+    study_uids: tuple[str, ...],
+    limit: int | None,
+    seed: int,
+    long_side: int,
+    schema_config: Path | None,
+) -> None:
+    """Render the exams and create the two blind projects and the adjudication project."""
+    from annotation_ui.campaigns import CampaignError, provision_campaign
+    from annotation_ui.client import admin_client
+    from annotation_ui.readers import ReaderError
+    from annotation_ui.schema import SchemaConfigError, load_schema_config
+    from annotation_ui.server import LabelStudioError
+
+    if len(readers) != 2:
+        raise click.BadParameter("give exactly two --reader", param_hint="--reader")
+    try:
+        config = load_schema_config(schema_config) if schema_config else None
+        report = provision_campaign(
+            ctx.sessions(),
+            ctx.settings,
+            admin_client(ctx.settings),
+            name,
+            _study_ids(ctx, study_uids, limit),
+            (readers[0], readers[1]),
+            adjudicator,
+            seed=seed,
+            long_side=long_side,
+            schema_config=config,
+            workers=ctx.settings.ingest_workers,
+        )
+    except (CampaignError, ReaderError, SchemaConfigError, LabelStudioError) as exc:
+        raise _fail(exc) from None
+    click.echo(
+        f"campaign {name!r}: {report.exams} exams, {report.tasks} sides, {report.images_rendered} images "
+        f"rendered ({report.images_cached} cached); projects {report.projects}"
+    )
+    for line in report.skipped:
+        click.echo(f"  skipped: {line}")
+
+
+@campaign_group.command("status")
+@click.argument("name")
+@pass_cli
+def campaign_status_cmd(ctx: CliContext, name: str) -> None:
+    """Sides per state, agreement, blinding violations and the adjudication queue."""
+    from annotation_ui.adjudication import adjudication_queue
+    from annotation_ui.blinding import violation_count
+    from annotation_ui.campaigns import CampaignError, campaign_by_name, campaign_status
+
+    with session_scope(ctx.sessions()) as session:
+        try:
+            campaign = campaign_by_name(session, name)
+        except CampaignError as exc:
+            raise _fail(exc) from None
+        click.echo(
+            json.dumps(
+                {
+                    "campaign": name,
+                    "sides": campaign_status(session, campaign.id),
+                    "agreement": campaign.agreement,
+                    "blinding_violations": violation_count(session, campaign.id),
+                    "adjudication_queue": len(adjudication_queue(session, campaign.id)),
+                },
+                indent=2,
+            )
+        )
+
+
+@campaign_group.command("consolidate")
+@click.argument("name")
+@pass_cli
+def campaign_consolidate(ctx: CliContext, name: str) -> None:
+    """Pull the reads, verify blinding, queue discordant sides for adjudication, store findings."""
+    from annotation_ui.campaigns import CampaignError
+    from annotation_ui.client import admin_client
+    from annotation_ui.consolidation import consolidate_campaign
+    from annotation_ui.server import LabelStudioError
+
+    try:
+        report = consolidate_campaign(ctx.sessions(), admin_client(ctx.settings), name, user="cli")
+    except (CampaignError, LabelStudioError) as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(report.__dict__, indent=2, default=str))
+
+
+@campaign_group.command("export")
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@pass_cli
+def campaign_export(ctx: CliContext, name: str, out: Path) -> None:
+    """Write VinDr-Mammo style CSVs and COCO JSON of the consolidated findings (DICOM pixels)."""
+    from annotation_ui.campaigns import CampaignError, campaign_by_name
+    from annotation_ui.exports import export_campaign
+
+    with session_scope(ctx.sessions()) as session:
+        try:
+            report = export_campaign(session, campaign_by_name(session, name).id, out, user="cli")
+        except CampaignError as exc:
+            raise _fail(exc) from None
+    click.echo(
+        f"{report.images} images, {report.boxes} boxes -> {report.breast_csv}, {report.finding_csv}, {report.coco_json}"
+    )
+
+
+def register(cli: click.Group) -> None:
+    for group in (labelstudio_group, readers_group, campaign_group):
+        cli.add_command(group)
