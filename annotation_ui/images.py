@@ -32,7 +32,7 @@ def _render_one(job: tuple[str, str, int]) -> str | None:
     source, target, long_side = job
     try:
         render_png(source, long_side, out=target)
-    except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the batch
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 

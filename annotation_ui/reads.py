@@ -6,7 +6,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from emr_core.dicom.render import PixelMapping
 from annotation_ui.labeling_config import (
     ASSESSMENT,
     ASSESSMENT_SUBTYPE,
@@ -17,6 +16,7 @@ from annotation_ui.labeling_config import (
     VIEWS,
     box_control,
 )
+from emr_core.dicom.render import PixelMapping
 
 Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
 

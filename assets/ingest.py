@@ -4,11 +4,11 @@
 
 import dagster as dg
 
+from assets.metadata import report_metadata
+from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.dicom.ingest import ingest_paths
 from emr_core.status import orientation_gaps, platform_status
-from assets.metadata import report_metadata
-from assets.resources import DicomStorageResource, EmrDatabaseResource
 
 
 @dg.asset(group_name="ingest", kinds={"dicom", "sql"})

@@ -4,11 +4,11 @@
 
 import dagster as dg
 
+from assets.metadata import report_metadata
+from assets.resources import EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.linking.linker import link_studies
 from emr_core.status import platform_status
-from assets.metadata import report_metadata
-from assets.resources import EmrDatabaseResource
 
 
 @dg.asset(group_name="ingest", deps=["dicom_instances"], kinds={"sql"})

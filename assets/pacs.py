@@ -37,7 +37,13 @@ def pacs_mammography_studies(
     if report.failed:
         # The studies pulled so far are kept; a re-run skips them and retries the rest.
         raise dg.Failure(f"{len(report.failed)} of {len(studies)} studies not retrieved", allow_retries=True)
-    return dg.MaterializeResult(metadata={
-        "day": day.isoformat(), "found": len(studies), "pulled": len(report.pulled),
-        "already_held": len(report.skipped), "instances": report.instances, "method": pacs.method,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "day": day.isoformat(),
+            "found": len(studies),
+            "pulled": len(report.pulled),
+            "already_held": len(report.skipped),
+            "instances": report.instances,
+            "method": pacs.method,
+        }
+    )

@@ -26,9 +26,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+from api_search import populate  # bench/ is on sys.path when this file runs as a script
 from sqlalchemy import insert, select
 
-from api_search import populate  # bench/ is on sys.path when this file runs as a script
 from emr_core.clinical.users import create_user, issue_token
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import upgrade

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sgm_app.api import create_app
 from emr_core.clinical.search import SearchQuery, refresh_search_index, search_patients
 from emr_core.clinical.users import create_user, issue_token
 from emr_core.db import make_engine, make_session_factory, session_scope
@@ -31,6 +30,7 @@ from emr_core.migrate import upgrade
 from emr_core.models import Patient, PatientIdentifier
 from emr_core.settings import Settings
 from emr_core.synthetic.people import random_birth_date, random_name
+from sgm_app.api import create_app
 
 TARGET_MS = 100.0
 BATCH = 5000

@@ -106,9 +106,7 @@ def _corpus(out: Path, files: int, rows: int, columns: int, plain: bool) -> Path
     from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 
     # About 5.6 images per patient (priors included); its DICOM files live under out/dicom.
-    options = CorpusOptions(
-        patients=max(1, files * 10 // 56), seed=7, columns=columns, rows=rows, workers=2
-    )
+    options = CorpusOptions(patients=max(1, files * 10 // 56), seed=7, columns=columns, rows=rows, workers=2)
     generate_corpus(out, options)
     return out / "dicom"
 
@@ -176,13 +174,9 @@ def measure(corpus: Path, workers: int, chunksize: int | None, rounds: int) -> t
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="folder of DICOM files to index")
-    parser.add_argument(
-        "--generate", action="store_true", help="make a synthetic corpus (both sizes)"
-    )
+    parser.add_argument("--generate", action="store_true", help="make a synthetic corpus (both sizes)")
     parser.add_argument(
         "--plain",
         action="store_true",
@@ -208,10 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         os.sync()  # let writeback of the fresh corpus finish before timing reads
         ours_s, ref_s = measure(small, args.workers, args.chunksize, args.rounds)
         ours_l, ref_l = measure(large, args.workers, args.chunksize, args.rounds)
-        print(
-            f"4x pixels: index_headers {ours_l / ours_s:.2f}x the small-image rate, "
-            f"dcmdump {ref_l / ref_s:.2f}x"
-        )
+        print(f"4x pixels: index_headers {ours_l / ours_s:.2f}x the small-image rate, dcmdump {ref_l / ref_s:.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -50,15 +50,23 @@ def study_headers(out: Path) -> list[InstanceHeader]:
 def load_studies(factory: sessionmaker[Session], headers: list[InstanceHeader]) -> None:
     """Insert Study rows and their `received` ledger stage, as DICOM ingest does."""
     with session_scope(factory) as session:
-        studies = [Study(study_uid=h.study_uid, accession_number=h.accession_number,
-                         study_date=h.study_date, description=h.study_description,
-                         dicom_patient_id=h.patient_id, dicom_issuer=h.issuer_of_patient_id,
-                         dicom_patient_name=h.patient_name, dicom_birth_date=h.patient_birth_date,
-                         dicom_sex=h.patient_sex) for h in headers]
+        studies = [
+            Study(
+                study_uid=h.study_uid,
+                accession_number=h.accession_number,
+                study_date=h.study_date,
+                description=h.study_description,
+                dicom_patient_id=h.patient_id,
+                dicom_issuer=h.issuer_of_patient_id,
+                dicom_patient_name=h.patient_name,
+                dicom_birth_date=h.patient_birth_date,
+                dicom_sex=h.patient_sex,
+            )
+            for h in headers
+        ]
         session.add_all(studies)
         session.flush()
-        session.add_all(LedgerEntry(study_id=s.id, stage=LedgerStage.RECEIVED.value)
-                        for s in studies)
+        session.add_all(LedgerEntry(study_id=s.id, stage=LedgerStage.RECEIVED.value) for s in studies)
 
 
 def run(out: Path, options: CorpusOptions, database_url: str | None) -> dict[str, float]:
@@ -81,13 +89,19 @@ def run(out: Path, options: CorpusOptions, database_url: str | None) -> dict[str
         quality = measure_quality(session, out)
     again = link_studies(factory)
     return {
-        "images": summary.images, "studies": summary.studies, "registry_rows": registry.created,
-        "import_s": round(import_seconds, 2), "link_s": report.seconds,
+        "images": summary.images,
+        "studies": summary.studies,
+        "registry_rows": registry.created,
+        "import_s": round(import_seconds, 2),
+        "link_s": report.seconds,
         "link_peak_traced_mb": round(peak / 2**20, 1),
         "process_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "auto_links": quality.auto_links, "precision": round(quality.precision, 4),
-        "recall": round(quality.recall, 4), "merges": quality.merges,
-        "review_queue": quality.review_queue, "provisional_links": quality.provisional_links,
+        "auto_links": quality.auto_links,
+        "precision": round(quality.precision, 4),
+        "recall": round(quality.recall, 4),
+        "merges": quality.merges,
+        "review_queue": quality.review_queue,
+        "provisional_links": quality.provisional_links,
         "provisional_patients": report.provisional_patients,
         "rerun_changed": again.examined - again.unchanged,
     }
@@ -95,7 +109,9 @@ def run(out: Path, options: CorpusOptions, database_url: str | None) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=None, help="corpus folder (default: a temp folder named by the options)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="corpus folder (default: a temp folder named by the options)"
+    )
     parser.add_argument("--patients", type=int, default=3500)
     # ~3% of persons are not in the registry: 3,395 registered + 6,605 extra = 10,000 rows.
     parser.add_argument("--registry-extra", type=int, default=6605)
@@ -103,16 +119,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes writing the corpus images")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp folder")
     args = parser.parse_args(argv)
-    options = CorpusOptions(patients=args.patients, registry_extra=args.registry_extra, columns=64,
-                            rows=80, seed=args.seed, workers=args.workers)
+    options = CorpusOptions(
+        patients=args.patients,
+        registry_extra=args.registry_extra,
+        columns=64,
+        rows=80,
+        seed=args.seed,
+        workers=args.workers,
+    )
     out = args.out or Path(tempfile.gettempdir()) / (
         f"sgm-bench-linking-{args.patients}-{args.registry_extra}-{args.seed}"
     )
     figures = run(out, options, args.database_url)
     for key, value in figures.items():
         print(f"{key:<22} {value}")
-    ok = (figures["precision"] >= 0.99 and figures["recall"] >= 0.97 and figures["merges"] == 0
-          and figures["link_s"] < 30 and figures["rerun_changed"] == 0)
+    ok = (
+        figures["precision"] >= 0.99
+        and figures["recall"] >= 0.97
+        and figures["merges"] == 0
+        and figures["link_s"] < 30
+        and figures["rerun_changed"] == 0
+    )
     print("PASS" if ok else "FAIL: targets are precision >= 0.99, recall >= 0.97, 0 merges, < 30 s")
     return 0 if ok else 1
 

@@ -52,8 +52,9 @@ def _interleaved(files: list[Path], long_side: int, work: Path) -> tuple[float, 
         ours_s += time.perf_counter() - start
         refs.append(work / f"{i}.png")
         start = time.perf_counter()
-        subprocess.run(["dcmj2pnm", "--write-png", "+Wi", "1", "+Syv", str(long_side), str(path), str(refs[-1])],
-                       check=True)
+        subprocess.run(
+            ["dcmj2pnm", "--write-png", "+Wi", "1", "+Syv", str(long_side), str(path), str(refs[-1])], check=True
+        )
         dcmtk_s += time.perf_counter() - start
     return ours_s, dcmtk_s, pngs, refs
 

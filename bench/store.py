@@ -62,8 +62,9 @@ class Receiver:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / "receiver.log"
         log = open(path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(self.command(self.port), env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(self.port), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         _wait_port(self.port)
         while self.ready_text and self.ready_text not in path.read_bytes():  # all listeners up
             time.sleep(0.05)
@@ -103,9 +104,13 @@ def storescp(work: Path, bit_preserving: bool = False) -> Receiver:
     """dcmtk storescp (the reference of the notes); +B writes the received bytes without re-encoding."""
     out = work / ("storescp-B" if bit_preserving else "storescp")
     extra = ["+B"] if bit_preserving else []
-    return Receiver("dcmtk storescp +B" if bit_preserving else "dcmtk storescp", "STORESCP",
-                    lambda port: ["storescp", "-pdu", PDU, *extra, "-aet", "STORESCP", "-od", str(out), str(port)],
-                    ENV, out)
+    return Receiver(
+        "dcmtk storescp +B" if bit_preserving else "dcmtk storescp",
+        "STORESCP",
+        lambda port: ["storescp", "-pdu", PDU, *extra, "-aet", "STORESCP", "-od", str(out), str(port)],
+        ENV,
+        out,
+    )
 
 
 def ours(work: Path, label: str, extra: list[str], index: int) -> Receiver:
@@ -114,16 +119,37 @@ def ours(work: Path, label: str, extra: list[str], index: int) -> Receiver:
     env = {**ENV, "SGM_HOME": str(home), "SGM_DICOM_AE_TITLE": "SGM"}
     env.pop("SGM_DATABASE_URL", None)
     subprocess.run([*SGM, "db", "upgrade"], env=env, check=True, capture_output=True)
-    return Receiver(label, "SGM", lambda port: [*SGM, "dicom", "serve", "--port", str(port), *extra], env, home,
-                    ready_text=b"Ctrl-C stops")
+    return Receiver(
+        label,
+        "SGM",
+        lambda port: [*SGM, "dicom", "serve", "--port", str(port), *extra],
+        env,
+        home,
+        ready_text=b"Ctrl-C stops",
+    )
 
 
 def send(receiver: Receiver, files: list[Path], senders: int = 1) -> float:
     """storescu the files over `senders` parallel associations; seconds until the last exits."""
     started = time.perf_counter()
-    procs = [subprocess.Popen(["storescu", "-pdu", PDU, "-aec", receiver.ae_title, "127.0.0.1",
-                               str(receiver.port), *map(str, files[i::senders])], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(senders)]
+    procs = [
+        subprocess.Popen(
+            [
+                "storescu",
+                "-pdu",
+                PDU,
+                "-aec",
+                receiver.ae_title,
+                "127.0.0.1",
+                str(receiver.port),
+                *map(str, files[i::senders]),
+            ],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(senders)
+    ]
     if any(p.wait() for p in procs):
         raise RuntimeError(f"storescu into {receiver.label} failed")
     return time.perf_counter() - started
@@ -161,39 +187,63 @@ def run_store(receivers: list[Receiver], files: list[Path], rounds: int, senders
     return drains
 
 
-def report(title: str, receivers: list[Receiver], total_bytes: int, n_files: int,
-           drains: dict[str, list[float]]) -> None:
+def report(
+    title: str, receivers: list[Receiver], total_bytes: int, n_files: int, drains: dict[str, list[float]]
+) -> None:
     """Median MB/s and files/s per receiver, ratio to storescp per round, peak memory."""
     base = receivers[0]
     print(f"\n{title}: {n_files} files, {total_bytes / 1e6:.0f} MB, {len(base.seconds)} rounds (medians)")
-    print(f"{'receiver':48} {'MB/s':>7} {'files/s':>8} {'x storescp':>11} {'indexed+':>9} {'peak RSS MB (per round)':>24}")
+    print(
+        f"{'receiver':48} {'MB/s':>7} {'files/s':>8} {'x storescp':>11} {'indexed+':>9} {'peak RSS MB (per round)':>24}"
+    )
     for r in receivers:
         seconds = statistics.median(r.seconds)
         ratio = statistics.median(b / s for b, s in zip(base.seconds, r.seconds, strict=True))
         drain = statistics.median(drains.get(r.label) or [0.0])
         peaks = " ".join(f"{kb / 1024:.0f}" for kb in r.peaks_kb)
-        print(f"{r.label:48} {total_bytes / seconds / 1e6:7.0f} {n_files / seconds:8.1f} {ratio:11.2f} "
-              f"{drain:8.2f}s {peaks:>24}")
+        print(
+            f"{r.label:48} {total_bytes / seconds / 1e6:7.0f} {n_files / seconds:8.1f} {ratio:11.2f} "
+            f"{drain:8.2f}s {peaks:>24}"
+        )
     print("indexed+ = seconds after the last acknowledgement until our worker had ingested everything")
 
 
 def corpus_files(work: Path, n: int, columns: int, rows: int) -> list[Path]:
     """N synthetic mammograms at that size, generated once into a cache folder."""
     cache = Path(tempfile.gettempdir()) / f"sgm-bench-store-{columns}x{rows}-{n}"
-    generate_corpus(cache, CorpusOptions(patients=max(1, n // 4 + 1), seed=5, columns=columns, rows=rows,
-                                         prior_fraction=0.0, workers=2))
+    generate_corpus(
+        cache,
+        CorpusOptions(patients=max(1, n // 4 + 1), seed=5, columns=columns, rows=rows, prior_fraction=0.0, workers=2),
+    )
     return sorted((cache / "dicom").rglob("*.dcm"))[:n]
 
 
 def orthanc_config(folder: Path, dicom_port: int, http_port: int, destinations: dict[str, int]) -> Path:
     """An Orthanc of the benchmark that may move to each destination AE at its port."""
-    modalities = {ae.lower(): {"AET": ae, "Host": "127.0.0.1", "Port": port, "AllowMove": True,
-                               "AllowFind": True, "AllowEcho": True} for ae, port in destinations.items()}
-    config = {"StorageDirectory": str(folder / "storage"), "IndexDirectory": str(folder / "index"),
-              "HttpPort": http_port, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-              "DicomAet": "ORTHANC", "DicomPort": dicom_port, "DicomCheckCalledAet": True,
-              "DicomAlwaysAllowStore": True, "DicomModalities": modalities,
-              "MaximumPduLength": int(PDU)}  # Orthanc sends 16 KB PDUs unless told
+    modalities = {
+        ae.lower(): {
+            "AET": ae,
+            "Host": "127.0.0.1",
+            "Port": port,
+            "AllowMove": True,
+            "AllowFind": True,
+            "AllowEcho": True,
+        }
+        for ae, port in destinations.items()
+    }
+    config = {
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "index"),
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomAet": "ORTHANC",
+        "DicomPort": dicom_port,
+        "DicomCheckCalledAet": True,
+        "DicomAlwaysAllowStore": True,
+        "DicomModalities": modalities,
+        "MaximumPduLength": int(PDU),
+    }  # Orthanc sends 16 KB PDUs unless told
     path = folder / "orthanc.json"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config))
@@ -208,8 +258,9 @@ def run_move(work: Path, files: list[Path], receivers: list[Receiver], rounds: i
         r.start()
     dicom_port, http_port = _free_port(), _free_port()
     config = orthanc_config(work / "orthanc", dicom_port, http_port, {r.ae_title: r.port for r in receivers})
-    orthanc = subprocess.Popen(["Orthanc", str(config)], env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    orthanc = subprocess.Popen(
+        ["Orthanc", str(config)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+    )
     drains: dict[str, list[float]] = {r.label: [] for r in receivers}
     try:
         _wait_port(http_port)
@@ -236,8 +287,9 @@ def run_move(work: Path, files: list[Path], receivers: list[Receiver], rounds: i
 def _upload(http_port: int, files: list[Path]) -> list[str]:
     studies: set[str] = set()
     for path in files:
-        request = urllib.request.Request(f"http://127.0.0.1:{http_port}/instances", data=path.read_bytes(),
-                                         method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/instances", data=path.read_bytes(), method="POST"
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             parent = json.loads(response.read())["ParentStudy"]
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/studies/{parent}", timeout=60) as response:
@@ -266,8 +318,11 @@ def main(argv: list[str] | None = None) -> None:
         drains = run_store(receivers, files, args.rounds)
         report("C-STORE from storescu", receivers, total, len(files), drains)
         if args.senders > 1:
-            parallel = [storescp(work / "parallel"), ours(work / "parallel", "sgm (default)", [], 7),
-                        ours(work / "parallel", "sgm --processes 2", ["--processes", "2"], 8)]
+            parallel = [
+                storescp(work / "parallel"),
+                ours(work / "parallel", "sgm (default)", [], 7),
+                ours(work / "parallel", "sgm --processes 2", ["--processes", "2"], 8),
+            ]
             drains = run_store(parallel, files, args.rounds, args.senders)
             report(f"C-STORE from {args.senders} storescu at once", parallel, total, len(files), drains)
         if not args.no_move:

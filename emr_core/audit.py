@@ -17,9 +17,23 @@ from emr_core.models import AuditChainHead, AuditEvent, utcnow
 
 GENESIS_HASH = "0" * 64
 HASHED_FIELDS = (
-    "id", "occurred_at", "event_id", "event_type", "action", "outcome", "user_id", "user_role",
-    "ae_title", "network_address", "patient_ref", "study_uid", "accession_number",
-    "sop_instance_uid", "instance_count", "detail", "prev_hash",
+    "id",
+    "occurred_at",
+    "event_id",
+    "event_type",
+    "action",
+    "outcome",
+    "user_id",
+    "user_role",
+    "ae_title",
+    "network_address",
+    "patient_ref",
+    "study_uid",
+    "accession_number",
+    "sop_instance_uid",
+    "instance_count",
+    "detail",
+    "prev_hash",
 )
 
 

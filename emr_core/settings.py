@@ -19,9 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SGM_", extra="ignore")
 
     home: Path = Field(default=Path(".sgm"), description="data folder holding all state")
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; SQLite in the data folder when unset"
-    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in the data folder when unset")
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     ingest_workers: int = Field(default=2, ge=1, le=64)
     api_port: int = Field(default=8000, ge=1, le=65535, description="port of `sgm api serve`")
@@ -42,9 +40,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_dialect(cls, value: str | None) -> str | None:
         if value and not value.startswith(("sqlite", "mysql+pymysql", "mariadb+pymysql")):
-            raise ValueError(
-                "use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DB"
-            )
+            raise ValueError("use sqlite:///PATH or mysql+pymysql://USER:PASSWORD@HOST:PORT/DB")
         return value
 
     @cached_property
@@ -77,8 +73,5 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [
-            f"SGM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        problems = [f"SGM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
         raise ConfigError("invalid setting(s): " + "; ".join(problems)) from None

@@ -57,12 +57,8 @@ def platform_status(session: Session) -> PlatformStatus:
         instances_by_modality=_grouped(session, Instance.modality),
         quarantined_by_reason=_grouped(session, QuarantinedFile.reason),
         conflicts=_count(session, InstanceConflict),
-        links_by_method=_grouped(
-            session, LinkDecision.method, current, LinkDecision.status != LinkStatus.REVIEW.value
-        ),
-        review_queue=_count(
-            session, LinkDecision, current, LinkDecision.status == LinkStatus.REVIEW.value
-        ),
+        links_by_method=_grouped(session, LinkDecision.method, current, LinkDecision.status != LinkStatus.REVIEW.value),
+        review_queue=_count(session, LinkDecision, current, LinkDecision.status == LinkStatus.REVIEW.value),
     )
 
 

@@ -6,8 +6,12 @@ import dagster as dg
 
 from assets import annotation, followup, ingest, linking, pacs
 from orchestration.jobs import (
-    consolidate_annotations_job, evaluate_followup_job, ingest_dicom_job, link_studies_job,
-    pull_mammography_job, render_annotation_images_job,
+    consolidate_annotations_job,
+    evaluate_followup_job,
+    ingest_dicom_job,
+    link_studies_job,
+    pull_mammography_job,
+    render_annotation_images_job,
 )
 from orchestration.resources import default_resources
 from orchestration.schedules import nightly_followup_schedule, nightly_ingest_schedule, nightly_pacs_pull_schedule
@@ -16,8 +20,14 @@ from orchestration.sensors import dicom_receiver_sensor, incoming_dicom_sensor, 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest, linking, followup, annotation, pacs]),
     asset_checks=dg.load_asset_checks_from_modules([ingest, linking, annotation]),
-    jobs=[ingest_dicom_job, link_studies_job, evaluate_followup_job, render_annotation_images_job,
-          consolidate_annotations_job, pull_mammography_job],
+    jobs=[
+        ingest_dicom_job,
+        link_studies_job,
+        evaluate_followup_job,
+        render_annotation_images_job,
+        consolidate_annotations_job,
+        pull_mammography_job,
+    ],
     schedules=[nightly_ingest_schedule, nightly_followup_schedule, nightly_pacs_pull_schedule],
     sensors=[incoming_dicom_sensor, new_annotations_sensor, dicom_receiver_sensor],
     resources=default_resources(),

@@ -16,9 +16,7 @@ def _setting(name: str) -> str | dg.EnvVar:
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
-        "emr_db": EmrDatabaseResource(
-            home=_setting("SGM_HOME"), database_url=_setting("SGM_DATABASE_URL")
-        ),
+        "emr_db": EmrDatabaseResource(home=_setting("SGM_HOME"), database_url=_setting("SGM_DATABASE_URL")),
         "dicom_storage": DicomStorageResource(home=_setting("SGM_HOME")),
         "pacs": PacsResource(home=_setting("SGM_HOME")),  # the PACS itself: SGM_PACS_* at launch
         "label_studio": LabelStudioResource(

@@ -3,15 +3,14 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
 import dagster as dg
-
 import requests
 
 from annotation_ui.consolidation import annotation_fingerprint
 from annotation_ui.server import LabelStudioError
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
-from emr_core.dimse.auditing import received_since
 from emr_core.dicom.incoming import incoming_snapshot
+from emr_core.dimse.auditing import received_since
 from orchestration.jobs import consolidate_annotations_job, ingest_dicom_job
 
 # Files must be quiet this long before a run starts, so a copy in progress is not cut in half.
@@ -28,9 +27,7 @@ ACTIVE_STATUSES = [
 
 def _ingest_in_progress(instance: dg.DagsterInstance) -> bool:
     # Two runs moving files out of the same folder would only race each other.
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(job_name=ingest_dicom_job.name, statuses=ACTIVE_STATUSES), limit=1
-    )
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=ingest_dicom_job.name, statuses=ACTIVE_STATUSES), limit=1)
     return bool(runs)
 
 
@@ -106,7 +103,14 @@ def dicom_receiver_sensor(
         batch = received_since(session, int(context.cursor or 0))
     if batch is None:
         return dg.SkipReason("nothing received over DICOM since the last check")
-    metadata = {"source": "DICOM receiver", "associations": batch.associations, "instances": batch.instances,
-                "callers": ", ".join(batch.callers) or "none", "studies": len(batch.study_uids)}
-    events = [dg.AssetMaterialization(asset_key=key, metadata=metadata) for key in ("dicom_instances", "linked_studies")]
+    metadata = {
+        "source": "DICOM receiver",
+        "associations": batch.associations,
+        "instances": batch.instances,
+        "callers": ", ".join(batch.callers) or "none",
+        "studies": len(batch.study_uids),
+    }
+    events = [
+        dg.AssetMaterialization(asset_key=key, metadata=metadata) for key in ("dicom_instances", "linked_studies")
+    ]
     return dg.SensorResult(asset_events=events, cursor=str(batch.last_event_id))

@@ -37,7 +37,7 @@ def _mariadb_engine() -> Iterator[Engine]:
     try:
         with server.begin() as conn:
             conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the peer is absent
+    except Exception as exc:
         require_peer(False, f"MariaDB not reachable at {MARIADB_SERVER}: {exc}")
     engine = make_engine(f"{MARIADB_SERVER}/{name}?charset=utf8mb4")
     try:

@@ -14,9 +14,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # One module per declared dependency: a broken resolve (e.g. a 2021 dagster-postgres) fails here.
 DECLARED_INTEGRATIONS = [
-    "dagster", "dagster_webserver", "dagster_postgres", "dagster_mysql", "pydicom", "pynetdicom",
-    "highdicom", "numpy", "PIL", "sqlalchemy", "alembic", "pymysql", "pydantic", "pydantic_settings",
-    "click", "tqdm", "rapidfuzz", "pandas", "label_studio_sdk", "great_expectations", "mlflow",
+    "dagster",
+    "dagster_webserver",
+    "dagster_postgres",
+    "dagster_mysql",
+    "pydicom",
+    "pynetdicom",
+    "highdicom",
+    "numpy",
+    "PIL",
+    "sqlalchemy",
+    "alembic",
+    "pymysql",
+    "pydantic",
+    "pydantic_settings",
+    "click",
+    "tqdm",
+    "rapidfuzz",
+    "pandas",
+    "label_studio_sdk",
+    "great_expectations",
+    "mlflow",
 ]
 
 

@@ -22,7 +22,13 @@ from pydicom.filereader import data_element_generator
 from pydicom.uid import UID
 
 from emr_core.dicom.header_values import (
-    INDEX_TAGS, ascii_value, element_values, parse_date, parse_int, pixel_spacing, view_codes,
+    INDEX_TAGS,
+    ascii_value,
+    element_values,
+    parse_date,
+    parse_int,
+    pixel_spacing,
+    view_codes,
 )
 from emr_core.dicom.views import resolve_view
 from emr_core.enums import QuarantineReason
@@ -126,7 +132,7 @@ def _classified(path: str, read: Callable[[], _Parsed]) -> InstanceHeader | Head
         return HeaderError(path, QuarantineReason.TRUNCATED, str(exc))
     except OSError:
         raise  # the file could not be read at all: not a property of its content
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a fact about the file
+    except Exception as exc:
         return HeaderError(path, QuarantineReason.UNREADABLE, f"{type(exc).__name__}: {exc}")
     return _to_header(path, parsed)
 
@@ -172,11 +178,7 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
     expected_end = 144 + int.from_bytes(group_length.value[:4], "little") if group_length else 0
     if not meta or meta_end < expected_end:
         # 128-byte preamble + "DICM" + this 12-byte element + the group it measures.
-        raise _Incomplete(
-            f"file ends inside its file meta information ({size} bytes)"
-            if whole
-            else "prefix too short"
-        )
+        raise _Incomplete(f"file ends inside its file meta information ({size} bytes)" if whole else "prefix too short")
     transfer_syntax = UID(ascii_value(meta.get(_TRANSFER_SYNTAX_TAG)))
     if not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         raise _Unusual(transfer_syntax)
@@ -187,16 +189,9 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
     return _Parsed(str(transfer_syntax), elements)
 
 
-def _elements(
-    fp: BinaryIO, implicit: bool, little: bool, stop: Any, tags: Any, whole: bool
-) -> dict[int, Any]:
+def _elements(fp: BinaryIO, implicit: bool, little: bool, stop: Any, tags: Any, whole: bool) -> dict[int, Any]:
     try:
-        return {
-            int(e.tag): e
-            for e in data_element_generator(
-                fp, implicit, little, stop_when=stop, specific_tags=tags
-            )
-        }
+        return {int(e.tag): e for e in data_element_generator(fp, implicit, little, stop_when=stop, specific_tags=tags)}
     except (EOFError, struct.error) as exc:
         raise _Incomplete(f"header cut short: {exc}" if whole else "prefix too short") from None
 

@@ -28,10 +28,9 @@ _VR_BY_TAG = {int(tag): dictionary_VR(tag) for tag in INDEX_TAGS}
 _CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT"})
 _CHARSET_TAG, _VIEW_CODE_TAG = 0x00080005, 0x00540220
 _KNOWN_CODE = re.compile(
-    rb"(?<![0-9A-Za-z.-])("
-    + b"|".join(re.escape(c.encode()) for c in VIEW_CODES)
-    + rb")(?=[ \x00]|$)"
+    rb"(?<![0-9A-Za-z.-])(" + b"|".join(re.escape(c.encode()) for c in VIEW_CODES) + rb")(?=[ \x00]|$)"
 )
+
 
 def element_values(elements: dict[int, Any]) -> dict[str, str]:
     """Our attributes as text, decoded straight from the raw bytes.
@@ -65,9 +64,7 @@ def _decode(element: Any, vr: str, encodings: list[str]) -> str:
         return "" if value is None else str(value)
     if vr == "US":
         little = getattr(element, "is_little_endian", True)
-        return (
-            str(int.from_bytes(value[:2], "little" if little else "big")) if len(value) >= 2 else ""
-        )
+        return str(int.from_bytes(value[:2], "little" if little else "big")) if len(value) >= 2 else ""
     if vr == "PN":
         # As pydicom's PersonName: each "=" group decoded on its own, empty tail groups dropped.
         groups = [decode_bytes(g, encodings, PN_DELIMS) for g in value.rstrip(b" \x00").split(b"=")]
@@ -96,9 +93,7 @@ def parse_int(value: str) -> int | None:
 def parse_date(value: str) -> date | None:
     digits = value.replace(".", "").replace("-", "")
     try:
-        return (
-            date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])) if len(digits) == 8 else None
-        )
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8])) if len(digits) == 8 else None
     except ValueError:
         return None
 
@@ -126,9 +121,7 @@ def view_codes(elements: dict[int, Any]) -> list[Code]:
         return [Code(match.group().decode("ascii"))]
     try:
         if isinstance(element, RawDataElement):
-            element = convert_raw_data_element(
-                element, encoding=character_encodings(elements.get(_CHARSET_TAG))
-            )
+            element = convert_raw_data_element(element, encoding=character_encodings(elements.get(_CHARSET_TAG)))
         return [
             Code(
                 str(i.get("CodeValue", "")),

@@ -55,9 +55,7 @@ class _Layout:
     conflicts_dir: Path
 
 
-def apply_batch(
-    session: Session, results: Sequence[FileResult], root: Path, conflicts_dir: Path
-) -> BatchOutcome:
+def apply_batch(session: Session, results: Sequence[FileResult], root: Path, conflicts_dir: Path) -> BatchOutcome:
     """Index a batch in the caller's transaction (never commits); safe to run again."""
     outcome = BatchOutcome()
     layout = _Layout(root, conflicts_dir)
@@ -74,16 +72,12 @@ def apply_batch(
     return outcome
 
 
-def _classify(
-    session: Session, results: list[FileResult], layout: _Layout, outcome: BatchOutcome
-) -> list[FileResult]:
+def _classify(session: Session, results: list[FileResult], layout: _Layout, outcome: BatchOutcome) -> list[FileResult]:
     """Split stored files into new instances, unchanged duplicates and conflicts."""
     sops = [r.header.sop_instance_uid for r in results]  # type: ignore[union-attr]
     known = dict(
         session.execute(
-            select(Instance.sop_instance_uid, Instance.sha256).where(
-                Instance.sop_instance_uid.in_(sops)
-            )
+            select(Instance.sop_instance_uid, Instance.sha256).where(Instance.sop_instance_uid.in_(sops))
         ).all()
     )
     new: list[FileResult] = []
@@ -116,18 +110,14 @@ def _recover_orphan(result: FileResult) -> None:
     store_file(result.source, stored.path, overwrite=True)
 
 
-def _record_conflict(
-    session: Session, result: FileResult, existing_sha: str, layout: _Layout
-) -> None:
+def _record_conflict(session: Session, result: FileResult, existing_sha: str, layout: _Layout) -> None:
     """Keep the new copy beside the original under conflicts/ and record both hashes."""
     header, stored = result.header, result.stored
     assert header is not None and stored is not None
     sop = header.sop_instance_uid
     target = layout.conflicts_dir / safe_component(sop) / f"{stored.sha256}.dcm"
     store_file(result.source, target)
-    log.warning(
-        "conflict: %s has other bytes than stored instance %s; kept %s", result.source, sop, target
-    )
+    log.warning("conflict: %s has other bytes than stored instance %s; kept %s", result.source, sop, target)
     seen = session.scalar(
         select(InstanceConflict.id).where(
             InstanceConflict.sop_instance_uid == sop, InstanceConflict.new_sha256 == stored.sha256
@@ -146,9 +136,7 @@ def _record_conflict(
         )
 
 
-def _add_instances(
-    session: Session, results: list[FileResult], layout: _Layout, outcome: BatchOutcome
-) -> None:
+def _add_instances(session: Session, results: list[FileResult], layout: _Layout, outcome: BatchOutcome) -> None:
     """Insert new instances, creating their series and studies (and a ledger row per new study)."""
     headers = [r.header for r in results if r.header is not None]
     studies, created = _ensure_studies(session, headers)
@@ -164,13 +152,9 @@ def _add_instances(
     session.flush()
 
 
-def _ensure_studies(
-    session: Session, headers: list[InstanceHeader]
-) -> tuple[dict[str, Study], list[Study]]:
+def _ensure_studies(session: Session, headers: list[InstanceHeader]) -> tuple[dict[str, Study], list[Study]]:
     uids = {h.study_uid for h in headers}
-    found = {
-        s.study_uid: s for s in session.scalars(select(Study).where(Study.study_uid.in_(uids)))
-    }
+    found = {s.study_uid: s for s in session.scalars(select(Study).where(Study.study_uid.in_(uids)))}
     created = []
     for header in headers:
         if header.study_uid not in found:
@@ -182,13 +166,9 @@ def _ensure_studies(
     return found, created
 
 
-def _ensure_series(
-    session: Session, headers: list[InstanceHeader], studies: dict[str, Study]
-) -> dict[str, Series]:
+def _ensure_series(session: Session, headers: list[InstanceHeader], studies: dict[str, Study]) -> dict[str, Series]:
     uids = {h.series_uid for h in headers}
-    found = {
-        s.series_uid: s for s in session.scalars(select(Series).where(Series.series_uid.in_(uids)))
-    }
+    found = {s.series_uid: s for s in session.scalars(select(Series).where(Series.series_uid.in_(uids)))}
     for header in headers:
         if header.series_uid not in found:
             found[header.series_uid] = _row(
@@ -218,9 +198,7 @@ def _study_values(header: InstanceHeader) -> dict[str, Any]:
     }
 
 
-def _instance_row(
-    header: InstanceHeader, stored: StoredFile, series_id: int, layout: _Layout
-) -> Instance:
+def _instance_row(header: InstanceHeader, stored: StoredFile, series_id: int, layout: _Layout) -> Instance:
     return _row(
         Instance,
         sop_instance_uid=header.sop_instance_uid,
@@ -245,9 +223,7 @@ def _instance_row(
     )
 
 
-def _add_quarantine_rows(
-    session: Session, items: list[Quarantined | None], layout: _Layout
-) -> None:
+def _add_quarantine_rows(session: Session, items: list[Quarantined | None], layout: _Layout) -> None:
     """One QuarantinedFile row per distinct content; the same bytes again add nothing."""
     fresh: dict[str, Quarantined] = {}
     for item in items:
@@ -255,9 +231,7 @@ def _add_quarantine_rows(
             fresh.setdefault(item.sha256, item)  # the first source seen is the one recorded
     if not fresh:
         return
-    known = set(
-        session.scalars(select(QuarantinedFile.sha256).where(QuarantinedFile.sha256.in_(fresh)))
-    )
+    known = set(session.scalars(select(QuarantinedFile.sha256).where(QuarantinedFile.sha256.in_(fresh))))
     for sha, item in fresh.items():
         if sha not in known:
             session.add(

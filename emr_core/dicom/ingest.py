@@ -96,9 +96,7 @@ def process_file(path: str, storage_dir: Path, quarantine_dir: Path) -> FileResu
         if isinstance(header, HeaderError):
             kept = quarantine_file(path, quarantine_dir, header.reason, header.detail)
             return FileResult(path, quarantined=kept)
-        target = instance_path(
-            storage_dir, header.study_uid, header.series_uid, header.sop_instance_uid
-        )
+        target = instance_path(storage_dir, header.study_uid, header.series_uid, header.sop_instance_uid)
         if os.path.exists(target):
             # Already stored: hash only, so that a re-ingest never rewrites the stored file.
             sha256, size = hash_file(path)
@@ -106,7 +104,7 @@ def process_file(path: str, storage_dir: Path, quarantine_dir: Path) -> FileResu
         else:
             stored = store_file(path, target)
         return FileResult(path, header=header, stored=stored)
-    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the run
+    except Exception as exc:
         return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
 
@@ -119,9 +117,7 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files and folders; headers and copies run in settings.ingest_workers processes."""
     files = collect_files(paths)
-    worker = partial(
-        process_file, storage_dir=settings.storage_dir, quarantine_dir=settings.quarantine_dir
-    )
+    worker = partial(process_file, storage_dir=settings.storage_dir, quarantine_dir=settings.quarantine_dir)
     tally = _Tally(files_seen=len(files))
     workers = settings.ingest_workers if len(files) > 1 else 1  # no pool for a single file
     with _mapper(workers) as run:
@@ -149,9 +145,7 @@ def ingest_file(
     return ingest_paths(session_factory, one, [path], move=move)
 
 
-def _apply(
-    session_factory: sessionmaker[Session], settings: Settings, batch: list[FileResult]
-) -> BatchOutcome:
+def _apply(session_factory: sessionmaker[Session], settings: Settings, batch: list[FileResult]) -> BatchOutcome:
     """Index a batch; retried once if a concurrent writer (the receiver) inserted the same rows."""
     for attempt in (1, 2):
         try:
@@ -166,10 +160,7 @@ def _apply(
 
 def _remove_sources(sources: list[str], settings: Settings) -> None:
     """--move: delete sources now safely stored; never a file inside the data folder itself."""
-    managed = tuple(
-        str(d) + os.sep
-        for d in (settings.storage_dir, settings.quarantine_dir, settings.conflicts_dir)
-    )
+    managed = tuple(str(d) + os.sep for d in (settings.storage_dir, settings.quarantine_dir, settings.conflicts_dir))
     for source in sources:
         if os.path.realpath(source).startswith(managed):
             continue
@@ -193,9 +184,7 @@ class _Tally:
             if result.quarantined:
                 q = result.quarantined
                 self.quarantined.append(q)
-                log.warning(
-                    "quarantined %s (%s: %s) as %s", q.source_path, q.reason, q.detail, q.path
-                )
+                log.warning("quarantined %s (%s: %s) as %s", q.source_path, q.reason, q.detail, q.path)
             elif result.error:
                 log.error("could not ingest %s: %s (left in place)", result.source, result.error)
 

@@ -30,9 +30,7 @@ def quarantine_file(
     """Copy source to quarantine/<sha256> with quarantine/<sha256>.json; idempotent per content."""
     stored = store_by_content(source, quarantine_dir)
     _write_sidecar(stored, os.fspath(source), reason, detail)
-    return Quarantined(
-        os.fspath(source), str(stored.path), stored.sha256, stored.size, reason, detail
-    )
+    return Quarantined(os.fspath(source), str(stored.path), stored.sha256, stored.size, reason, detail)
 
 
 def _write_sidecar(stored: StoredFile, source: str, reason: QuarantineReason, detail: str) -> None:

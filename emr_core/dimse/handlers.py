@@ -93,7 +93,7 @@ def handle_store(event: Any, state: ReceiverState) -> int:
         path = _spool(event, state, current, sop)
     except OSError as exc:  # disk full, permissions: the sender may retry later
         return _failed(state, current, sop, OUT_OF_RESOURCES, exc)
-    except Exception as exc:  # noqa: BLE001 - a broken request must not end the association
+    except Exception as exc:
         return _failed(state, current, sop, PROCESSING_FAILURE, exc)
     return _checked(state, current, path, sop)
 
@@ -146,8 +146,14 @@ def handle_rejected(event: Any, state: ReceiverState) -> None:
     """Audit a refused association as a security alert."""
     requestor = event.assoc.requestor
     log.warning("rejected association from %s at %s", requestor.ae_title, _address(requestor))
-    state.submit(AssociationRejected(requestor.ae_title, event.assoc.acceptor.ae_title,
-                                     _address(requestor), "calling AE title not allowed or too many associations"))
+    state.submit(
+        AssociationRejected(
+            requestor.ae_title,
+            event.assoc.acceptor.ae_title,
+            _address(requestor),
+            "calling AE title not allowed or too many associations",
+        )
+    )
 
 
 def handle_ended(event: Any, state: ReceiverState, outcome: str) -> None:

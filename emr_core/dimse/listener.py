@@ -87,8 +87,9 @@ def start_listeners(config: ReceiverConfig, spool: Spool, queue: Any, port: int)
     started = []
     for i in range(1, config.processes):
         ready = context.Event()
-        process = context.Process(target=_listener_main, args=(config, spool, queue, port, ready),
-                                  name=f"sgm-listener-{i}")
+        process = context.Process(
+            target=_listener_main, args=(config, spool, queue, port, ready), name=f"sgm-listener-{i}"
+        )
         process.start()
         started.append((process, ready))
     for process, ready in started:

@@ -27,8 +27,14 @@ from emr_core.settings import Settings
 
 log = logging.getLogger(__name__)
 Method = Literal["move", "get"]
-_STUDY_KEYS = ("StudyDate", "AccessionNumber", "PatientName", "PatientBirthDate", "StudyDescription",
-               "NumberOfStudyRelatedInstances")
+_STUDY_KEYS = (
+    "StudyDate",
+    "AccessionNumber",
+    "PatientName",
+    "PatientBirthDate",
+    "StudyDescription",
+    "NumberOfStudyRelatedInstances",
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,10 @@ class PullReport:
     instances: int = 0
 
     def summary(self) -> str:
-        return (f"{len(self.pulled)} studies pulled ({self.instances} instances), "
-                f"{len(self.skipped)} already held, {len(self.failed)} failed")
+        return (
+            f"{len(self.pulled)} studies pulled ({self.instances} instances), "
+            f"{len(self.skipped)} already held, {len(self.failed)} failed"
+        )
 
 
 def held_instances(session: Session, study_uids: Sequence[str]) -> dict[str, int]:
@@ -132,8 +140,7 @@ class PacsClient:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
         self.settings = settings
         self.sessions = sessions
-        self.peer = scu.Peer(settings.pacs_ae_title, settings.pacs_host, settings.pacs_port,
-                             settings.dicom_ae_title)
+        self.peer = scu.Peer(settings.pacs_ae_title, settings.pacs_host, settings.pacs_port, settings.dicom_ae_title)
 
     def echo(self) -> int:
         """C-ECHO the PACS; the status (0x0000 = success)."""
@@ -150,14 +157,23 @@ class PacsClient:
         ds.PatientID, ds.PatientName = patient_id, name
         ds.PatientBirthDate = ds.PatientSex = ds.NumberOfPatientRelatedStudies = ""
         return [
-            PatientMatch(str(m.get("PatientID", "")), str(m.get("PatientName", "")),
-                         str(m.get("PatientBirthDate", "")), str(m.get("PatientSex", "")),
-                         _int(m.get("NumberOfPatientRelatedStudies")))
+            PatientMatch(
+                str(m.get("PatientID", "")),
+                str(m.get("PatientName", "")),
+                str(m.get("PatientBirthDate", "")),
+                str(m.get("PatientSex", "")),
+                _int(m.get("NumberOfPatientRelatedStudies")),
+            )
             for m in scu.find(self.peer, ds, patient_root=True)
         ]
 
-    def pull(self, studies: Sequence[StudyMatch], method: Method = "move",
-             progress: Callable[[int], None] | None = None, wait_seconds: float = 120.0) -> PullReport:
+    def pull(
+        self,
+        studies: Sequence[StudyMatch],
+        method: Method = "move",
+        progress: Callable[[int], None] | None = None,
+        wait_seconds: float = 120.0,
+    ) -> PullReport:
         """Retrieve each study not already held; C-MOVE to our receiver, or C-GET in this process."""
         report = PullReport()
         with session_scope(self.sessions) as session:
@@ -178,8 +194,9 @@ class PacsClient:
             report.instances += result.completed
         return report
 
-    def _retrieve(self, study: StudyMatch, method: Method, progress: Callable[[int], None] | None,
-                  wait_seconds: float) -> scu.RetrieveResult:
+    def _retrieve(
+        self, study: StudyMatch, method: Method, progress: Callable[[int], None] | None, wait_seconds: float
+    ) -> scu.RetrieveResult:
         if method == "get":
             return self._get(study, progress)
         result = scu.move_study(self.peer, study.study_uid, self.settings.dicom_ae_title, progress)
@@ -206,8 +223,7 @@ class PacsClient:
                 if held_instances(session, [study_uid]).get(study_uid, 0) >= expected:
                     return
             time.sleep(0.25)
-        log.warning("study %s: moved, but not all %d instances indexed after %.0f s",
-                    study_uid, expected, wait_seconds)
+        log.warning("study %s: moved, but not all %d instances indexed after %.0f s", study_uid, expected, wait_seconds)
 
 
 def _int(value: object) -> int | None:

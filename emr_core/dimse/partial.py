@@ -92,7 +92,7 @@ class PartialFile:
         try:
             if self._error is None:
                 self._write(data)
-        except BaseException as exc:  # noqa: BLE001 - reported by finish() on the receiving thread
+        except BaseException as exc:
             self._error = exc
         finally:
             self._slots.release()
@@ -100,15 +100,16 @@ class PartialFile:
     def _write(self, data: Any) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(self._fd, view):]
+            view = view[os.write(self._fd, view) :]
         self._written += len(data)
         if self._early and self._written - self._pushed >= WRITEBACK_BYTES:
             _start_writeback(self._fd, self._pushed, self._written - self._pushed)  # type: ignore[misc]
             self._pushed = self._written
 
 
-def partial_file_factory(folder: Path, early_writeback: bool = True,
-                         background: bool = False) -> Callable[..., PartialFile]:
+def partial_file_factory(
+    folder: Path, early_writeback: bool = True, background: bool = False
+) -> Callable[..., PartialFile]:
     """A stand-in for NamedTemporaryFile(delete=False, mode="wb", suffix=".dcm")."""
     folder.mkdir(parents=True, exist_ok=True)
     return lambda *_args, **_kwargs: PartialFile(folder, early_writeback, background)

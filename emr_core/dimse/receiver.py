@@ -63,8 +63,13 @@ class Receiver:
         self._thread = threading.Thread(target=self._server.serve_forever, name="sgm-scp", daemon=True)
         self._thread.start()
         self._listeners = start_listeners(self.config, self.spool, self._worker.queue, self.port)
-        log.info("%s listening on %s:%d (%d process(es))", self.config.ae_title, self.config.host,
-                 self.port, self.config.processes)
+        log.info(
+            "%s listening on %s:%d (%d process(es))",
+            self.config.ae_title,
+            self.config.host,
+            self.port,
+            self.config.processes,
+        )
 
     @property
     def port(self) -> int:

@@ -57,8 +57,13 @@ class RetrieveResult:
 
 
 @contextmanager
-def associate(peer: Peer, contexts: list[Any], roles: list[Any] | None = None,
-              handlers: list[Any] | None = None, timeout: float = 30.0) -> Iterator[Any]:
+def associate(
+    peer: Peer,
+    contexts: list[Any],
+    roles: list[Any] | None = None,
+    handlers: list[Any] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[Any]:
     """An established association to peer, released on exit; DimseError if refused."""
     ae = AE(peer.calling_ae)
     ae.maximum_pdu_size = UNLIMITED_PDU
@@ -100,8 +105,9 @@ def find(peer: Peer, query: Dataset, patient_root: bool = False) -> list[Dataset
     return matches
 
 
-def move_study(peer: Peer, study_uid: str, destination: str,
-               progress: Callable[[int], None] | None = None) -> RetrieveResult:
+def move_study(
+    peer: Peer, study_uid: str, destination: str, progress: Callable[[int], None] | None = None
+) -> RetrieveResult:
     """C-MOVE one study to the destination AE title (which the peer must know)."""
     model = StudyRootQueryRetrieveInformationModelMove
     with associate(peer, [model]) as assoc:
@@ -109,8 +115,9 @@ def move_study(peer: Peer, study_uid: str, destination: str,
         return _follow(responses, peer, progress)
 
 
-def get_study(peer: Peer, study_uid: str, on_store: Callable[[Any], int],
-              progress: Callable[[int], None] | None = None) -> RetrieveResult:
+def get_study(
+    peer: Peer, study_uid: str, on_store: Callable[[Any], int], progress: Callable[[int], None] | None = None
+) -> RetrieveResult:
     """C-GET one study; each instance arrives on this association through on_store(event)."""
     model = StudyRootQueryRetrieveInformationModelGet
     syntaxes = list(ACCEPTED_TRANSFER_SYNTAXES)

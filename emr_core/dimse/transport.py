@@ -41,4 +41,3 @@ class FastRequestHandler(RequestHandler):
         # "connection open" event into the state machine.
         assoc.dul.socket.__class__ = FastAssociationSocket
         return assoc
-

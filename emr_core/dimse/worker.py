@@ -37,9 +37,7 @@ BATCH_ITEMS = 100
 PARENT_CHECK_SECONDS = 1.0
 
 
-def process_items(
-    sessions: sessionmaker[Session], settings: Settings, spool: Spool, items: Sequence[WorkItem]
-) -> int:
+def process_items(sessions: sessionmaker[Session], settings: Settings, spool: Spool, items: Sequence[WorkItem]) -> int:
     """Ingest the received files (moving them out of the spool), then audit; returns new studies."""
     received = [i for i in items if isinstance(i, Received)]
     spooled = [i.path for i in received if i.path is not None]

@@ -63,8 +63,7 @@ class PatientIndex:
     def load(cls, session: Session) -> PatientIndex:
         """Read patients, identifiers and accessions in three queries."""
         index = cls()
-        stmt = select(Patient.id, Patient.name_key, Patient.birth_date, Patient.sex,
-                      Patient.provisional)
+        stmt = select(Patient.id, Patient.name_key, Patient.birth_date, Patient.sex, Patient.provisional)
         for pid, key, born, sex, prov in session.execute(stmt):
             index.add(PatientRecord(pid, key, born, sex, bool(prov)))
         ids = select(PatientIdentifier.patient_id, PatientIdentifier.value, PatientIdentifier.issuer)

@@ -43,15 +43,22 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def measure_quality(session: Session, out: Path) -> Quality:
     """Compare current decisions with ground_truth/studies.csv and persons.csv."""
     gt = out / "ground_truth"
-    registry_of = {p["person_id"]: (p["registry_patient_id"], p["registry_issuer"])
-                   for p in _read_csv(gt / "persons.csv")}
+    registry_of = {
+        p["person_id"]: (p["registry_patient_id"], p["registry_issuer"]) for p in _read_csv(gt / "persons.csv")
+    }
     person_of = {s["study_uid"]: s["person_id"] for s in _read_csv(gt / "studies.csv")}
-    identifiers = {(v, i): pid for pid, v, i in session.execute(
-        select(PatientIdentifier.patient_id, PatientIdentifier.value, PatientIdentifier.issuer))}
+    identifiers = {
+        (v, i): pid
+        for pid, v, i in session.execute(
+            select(PatientIdentifier.patient_id, PatientIdentifier.value, PatientIdentifier.issuer)
+        )
+    }
     provisional_ids = set(session.scalars(select(Patient.id).where(Patient.provisional.is_(True))))
-    rows = session.execute(select(Study.study_uid, LinkDecision.patient_id, LinkDecision.status)
-                           .join(LinkDecision, LinkDecision.study_id == Study.id)
-                           .where(LinkDecision.is_current.is_(True))).all()
+    rows = session.execute(
+        select(Study.study_uid, LinkDecision.patient_id, LinkDecision.status)
+        .join(LinkDecision, LinkDecision.study_id == Study.id)
+        .where(LinkDecision.is_current.is_(True))
+    ).all()
     auto = correct = review = provisional = 0
     persons_by_patient: dict[int, set[str]] = defaultdict(set)
     for uid, patient_id, status in rows:

@@ -52,8 +52,9 @@ class LinkReport:
         return sum(self.linked.values())
 
 
-def link_studies(session_factory: sessionmaker[Session], *, only_pending: bool = True,
-                 progress: bool = False) -> LinkReport:
+def link_studies(
+    session_factory: sessionmaker[Session], *, only_pending: bool = True, progress: bool = False
+) -> LinkReport:
     """Link studies to patients; only_pending=False re-examines every non-manual decision."""
     started = time.perf_counter()
     report = LinkReport()
@@ -62,10 +63,11 @@ def link_studies(session_factory: sessionmaker[Session], *, only_pending: bool =
         pending = load_pending(session, only_pending)
     report.examined = len(pending)
     deferred: list[PendingStudy] = []
-    with tqdm(total=len(pending), unit="study", desc="linking",
-              disable=not progress or len(pending) < PROGRESS_MIN_STUDIES) as bar:
+    with tqdm(
+        total=len(pending), unit="study", desc="linking", disable=not progress or len(pending) < PROGRESS_MIN_STUDIES
+    ) as bar:
         for start in range(0, len(pending), CHUNK_SIZE):
-            chunk = pending[start:start + CHUNK_SIZE]
+            chunk = pending[start : start + CHUNK_SIZE]
             with session_scope(session_factory) as session:
                 _link_chunk(session, index, chunk, report, deferred)
             bar.update(len(chunk))
@@ -80,13 +82,26 @@ def link_studies(session_factory: sessionmaker[Session], *, only_pending: bool =
 def load_pending(session: Session, only_pending: bool) -> list[PendingStudy]:
     """Studies to examine: undecided or in review (all non-manual ones if not only_pending)."""
     current = and_(LinkDecision.study_id == Study.id, LinkDecision.is_current.is_(True))
-    retry = (LinkDecision.status == LinkStatus.REVIEW.value if only_pending
-             else LinkDecision.status != LinkStatus.MANUAL.value)
+    retry = (
+        LinkDecision.status == LinkStatus.REVIEW.value
+        if only_pending
+        else LinkDecision.status != LinkStatus.MANUAL.value
+    )
     stmt = (
-        select(Study.id, Study.study_uid, Study.dicom_patient_id, Study.dicom_issuer,
-               Study.dicom_patient_name, Study.dicom_birth_date, Study.dicom_sex,
-               Study.accession_number, LinkDecision.id, LinkDecision.status,
-               LinkDecision.patient_id, LinkDecision.evidence)
+        select(
+            Study.id,
+            Study.study_uid,
+            Study.dicom_patient_id,
+            Study.dicom_issuer,
+            Study.dicom_patient_name,
+            Study.dicom_birth_date,
+            Study.dicom_sex,
+            Study.accession_number,
+            LinkDecision.id,
+            LinkDecision.status,
+            LinkDecision.patient_id,
+            LinkDecision.evidence,
+        )
         .outerjoin(LinkDecision, current)
         .where(or_(LinkDecision.id.is_(None), retry))
         .order_by(Study.id)
@@ -104,8 +119,13 @@ def _pending(row: Sequence[object]) -> PendingStudy:
     return PendingStudy(header, CurrentDecision(str(status), patient_id, inputs))  # type: ignore[arg-type]
 
 
-def _link_chunk(session: Session, index: PatientIndex, chunk: Sequence[PendingStudy],
-                report: LinkReport, deferred: list[PendingStudy] | None) -> None:
+def _link_chunk(
+    session: Session,
+    index: PatientIndex,
+    chunk: Sequence[PendingStudy],
+    report: LinkReport,
+    deferred: list[PendingStudy] | None,
+) -> None:
     """Evaluate each study in memory, create provisional patients, write changes in bulk."""
     changes: list[tuple[int, int | None, dict[str, object]]] = []
     for item in chunk:
@@ -120,8 +140,7 @@ def _link_chunk(session: Session, index: PatientIndex, chunk: Sequence[PendingSt
         if _unchanged(item.current, outcome, str(evidence["inputs"])):
             report.unchanged += 1
             continue
-        changes.append((item.header.study_id, outcome.patient_id,
-                        _decision_row(item.header, outcome, evidence)))
+        changes.append((item.header.study_id, outcome.patient_id, _decision_row(item.header, outcome, evidence)))
         if outcome.status is LinkStatus.REVIEW:
             report.review += 1
         else:
@@ -141,30 +160,44 @@ def _unchanged(cur: CurrentDecision | None, outcome: Outcome, inputs: str) -> bo
 
 def _decision_row(header: Header, outcome: Outcome, evidence: dict[str, object]) -> dict[str, object]:
     """A LinkDecision insert row for an automatic outcome."""
-    return {"study_id": header.study_id, "patient_id": outcome.patient_id,
-            "method": str(outcome.method), "status": str(outcome.status),
-            "score": outcome.score, "evidence": evidence,
-            "is_current": True, "decided_by": "linker", "decided_at": utcnow()}
+    return {
+        "study_id": header.study_id,
+        "patient_id": outcome.patient_id,
+        "method": str(outcome.method),
+        "status": str(outcome.status),
+        "score": outcome.score,
+        "evidence": evidence,
+        "is_current": True,
+        "decided_by": "linker",
+        "decided_at": utcnow(),
+    }
 
 
 def create_provisional(session: Session, index: PatientIndex, header: Header) -> int:
     """Insert a provisional patient from the header (and its identifier when still free)."""
     name = " ".join(header.name.replace("^", " ").split())
-    result = session.execute(insert(Patient).values(
-        full_name=name[:200], name_key=header.name_key[:200], birth_date=header.birth_date,
-        sex=header.sex, provisional=True, created_at=utcnow()))
+    result = session.execute(
+        insert(Patient).values(
+            full_name=name[:200],
+            name_key=header.name_key[:200],
+            birth_date=header.birth_date,
+            sex=header.sex,
+            provisional=True,
+            created_at=utcnow(),
+        )
+    )
     patient_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     index.add(PatientRecord(patient_id, header.name_key, header.birth_date, header.sex, True))
     key = (header.patient_id, header.issuer)
     if header.patient_id and key not in index.by_identifier:
-        session.execute(insert(PatientIdentifier).values(
-            patient_id=patient_id, value=header.patient_id, issuer=header.issuer))
+        session.execute(
+            insert(PatientIdentifier).values(patient_id=patient_id, value=header.patient_id, issuer=header.issuer)
+        )
         index.add_identifier(patient_id, *key)
     return patient_id
 
 
-def write_decisions(session: Session,
-                    decisions: list[tuple[int, int | None, dict[str, object]]]) -> None:
+def write_decisions(session: Session, decisions: list[tuple[int, int | None, dict[str, object]]]) -> None:
     """Supersede current decisions, insert the new ones, set Study.patient_id, record ledger."""
     study_ids = [study_id for study_id, _, _ in decisions]
     session.execute(
@@ -182,10 +215,17 @@ def record_linked(session: Session, linked: list[tuple[int, str]]) -> None:
     if not linked:
         return
     ids = [study_id for study_id, _ in linked]
-    done = set(session.scalars(select(LedgerEntry.study_id).where(
-        LedgerEntry.stage == LedgerStage.LINKED.value, LedgerEntry.study_id.in_(ids))))
-    rows = [{"study_id": s, "stage": LedgerStage.LINKED.value, "detail": f"method={m}",
-             "completed_at": utcnow()} for s, m in linked if s not in done]
+    done = set(
+        session.scalars(
+            select(LedgerEntry.study_id).where(
+                LedgerEntry.stage == LedgerStage.LINKED.value, LedgerEntry.study_id.in_(ids)
+            )
+        )
+    )
+    rows = [
+        {"study_id": s, "stage": LedgerStage.LINKED.value, "detail": f"method={m}", "completed_at": utcnow()}
+        for s, m in linked
+        if s not in done
+    ]
     if rows:
         session.execute(insert(LedgerEntry), rows)
-

@@ -38,8 +38,7 @@ def token_edit_distance(key_a: str, key_b: str) -> int:
     a, b = key_a.split(), key_b.split()
     if len(a) != len(b) or len(a) > _MAX_PERMUTED_TOKENS:
         return Levenshtein.distance(key_a, key_b)
-    return min(sum(Levenshtein.distance(x, y) for x, y in zip(a, p, strict=True))
-               for p in permutations(b))
+    return min(sum(Levenshtein.distance(x, y) for x, y in zip(a, p, strict=True)) for p in permutations(b))
 
 
 def _aligned_similarity(a: list[str], b: list[str], longest: int) -> float:
@@ -49,8 +48,7 @@ def _aligned_similarity(a: list[str], b: list[str], longest: int) -> float:
         dists = [Levenshtein.distance(x, y) for x, y in zip(a, perm, strict=True)]
         whole = 1.0 - sum(dists) / longest
         # Per token, so that "lan"/"mai" (2 edits in a 3-letter name) is not a typo.
-        per_token = sum(1.0 - d / max(len(x), len(y))
-                        for d, x, y in zip(dists, a, perm, strict=True)) / len(a)
+        per_token = sum(1.0 - d / max(len(x), len(y)) for d, x, y in zip(dists, a, perm, strict=True)) / len(a)
         best = max(best, min(whole, per_token))
     return best
 

@@ -80,9 +80,7 @@ def parse_row(line: int, raw: dict[str, str | None]) -> RegistryRow:
         raise ValueError("missing patient_id")
     if len(value) > 64:
         raise ValueError("patient_id longer than 64 characters")
-    accessions = tuple(
-        a.strip() for a in (raw.get("accession_numbers") or "").split(";") if a.strip()
-    )
+    accessions = tuple(a.strip() for a in (raw.get("accession_numbers") or "").split(";") if a.strip())
     return RegistryRow(
         line=line,
         patient_id=value,
@@ -135,14 +133,19 @@ def import_registry(session: Session, csv_path: Path | str) -> RegistryImportRep
 def _existing_patients(session: Session) -> dict[tuple[str, str], tuple[int, dict[str, object]]]:
     """(identifier, issuer) -> (patient id, current registry fields) for every known patient."""
     stmt = select(
-        PatientIdentifier.value, PatientIdentifier.issuer, Patient.id, Patient.full_name,
-        Patient.name_key, Patient.birth_date, Patient.sex, Patient.provisional,
+        PatientIdentifier.value,
+        PatientIdentifier.issuer,
+        Patient.id,
+        Patient.full_name,
+        Patient.name_key,
+        Patient.birth_date,
+        Patient.sex,
+        Patient.provisional,
     ).join(Patient, Patient.id == PatientIdentifier.patient_id)
     return {
         (value, issuer): (
             pid,
-            {"full_name": full, "name_key": key, "birth_date": born, "sex": sex,
-             "provisional": bool(prov)},
+            {"full_name": full, "name_key": key, "birth_date": born, "sex": sex, "provisional": bool(prov)},
         )
         for value, issuer, pid, full, key, born, sex, prov in session.execute(stmt)
     }
@@ -205,12 +208,7 @@ def _upsert_accessions(
             elif known[number] != pid:
                 moved[number] = pid
     if added:
-        session.execute(
-            insert(Accession), [{"accession_number": a, "patient_id": p} for a, p in added.items()]
-        )
+        session.execute(insert(Accession), [{"accession_number": a, "patient_id": p} for a, p in added.items()])
     for number, pid in moved.items():
-        session.execute(
-            update(Accession).where(Accession.accession_number == number).values(patient_id=pid)
-        )
+        session.execute(update(Accession).where(Accession.accession_number == number).values(patient_id=pid))
     report.accessions_added, report.accessions_moved = len(added), len(moved)
-

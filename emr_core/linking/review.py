@@ -27,9 +27,14 @@ class ReviewItem:
     candidates: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
-        return {"study_uid": self.study_uid, "decision_id": self.decision_id,
-                "queued_at": self.queued_at, "header": self.header,
-                "reasons": self.reasons, "candidates": self.candidates}
+        return {
+            "study_uid": self.study_uid,
+            "decision_id": self.decision_id,
+            "queued_at": self.queued_at,
+            "header": self.header,
+            "reasons": self.reasons,
+            "candidates": self.candidates,
+        }
 
 
 def review_queue(session: Session, limit: int | None = None) -> list[ReviewItem]:
@@ -37,55 +42,79 @@ def review_queue(session: Session, limit: int | None = None) -> list[ReviewItem]
     stmt = (
         select(Study.study_uid, LinkDecision.id, LinkDecision.decided_at, LinkDecision.evidence)
         .join(LinkDecision, LinkDecision.study_id == Study.id)
-        .where(LinkDecision.is_current.is_(True),
-               LinkDecision.status == LinkStatus.REVIEW.value)
+        .where(LinkDecision.is_current.is_(True), LinkDecision.status == LinkStatus.REVIEW.value)
         .order_by(LinkDecision.decided_at, LinkDecision.id)
         .limit(limit)
     )
     return [
-        ReviewItem(uid, did, at.isoformat(timespec="seconds"), ev.get("header", {}),
-                   list(ev.get("reasons", [])), list(ev.get("candidates", [])))
+        ReviewItem(
+            uid,
+            did,
+            at.isoformat(timespec="seconds"),
+            ev.get("header", {}),
+            list(ev.get("reasons", [])),
+            list(ev.get("candidates", [])),
+        )
         for uid, did, at, ev in session.execute(stmt)
     ]
 
 
-def decide(session: Session, study_uid: str, patient_id: int | None,
-           decided_by: str) -> LinkDecision:
+def decide(session: Session, study_uid: str, patient_id: int | None, decided_by: str) -> LinkDecision:
     """Record a manual link (None: create a new patient from the header); the caller commits."""
     study = session.scalars(select(Study).where(Study.study_uid == study_uid)).one_or_none()
     if study is None:
         raise LookupError(f"no study with UID {study_uid}")
-    previous = session.scalars(select(LinkDecision).where(
-        LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))).one_or_none()
+    previous = session.scalars(
+        select(LinkDecision).where(LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))
+    ).one_or_none()
     if patient_id is None:
         patient_id = _new_patient(session, study)
     elif session.get(Patient, patient_id) is None:
         raise LookupError(f"no patient with id {patient_id}")
     evidence = {
-        "method": str(LinkMethod.MANUAL), "status": str(LinkStatus.MANUAL),
+        "method": str(LinkMethod.MANUAL),
+        "status": str(LinkStatus.MANUAL),
         "previous_decision_id": previous.id if previous else None,
         "previous_status": previous.status if previous else None,
         "candidates": (previous.evidence or {}).get("candidates", []) if previous else [],
     }
-    row = {"study_id": study.id, "patient_id": patient_id, "method": str(LinkMethod.MANUAL),
-           "status": str(LinkStatus.MANUAL), "score": 1.0, "evidence": evidence,
-           "is_current": True, "decided_by": decided_by[:64], "decided_at": utcnow()}
+    row = {
+        "study_id": study.id,
+        "patient_id": patient_id,
+        "method": str(LinkMethod.MANUAL),
+        "status": str(LinkStatus.MANUAL),
+        "score": 1.0,
+        "evidence": evidence,
+        "is_current": True,
+        "decided_by": decided_by[:64],
+        "decided_at": utcnow(),
+    }
     write_decisions(session, [(study.id, patient_id, row)])
     session.expire_all()  # the bulk statements bypassed the identity map
-    return session.scalars(select(LinkDecision).where(
-        LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))).one()
+    return session.scalars(
+        select(LinkDecision).where(LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))
+    ).one()
 
 
 def _new_patient(session: Session, study: Study) -> int:
     """A new (provisional) patient from the study header, as a reviewer asked."""
-    header = make_header(study.id, study.study_uid, study.dicom_patient_id, study.dicom_issuer,
-                         study.dicom_patient_name, study.dicom_birth_date, study.dicom_sex,
-                         study.accession_number)
+    header = make_header(
+        study.id,
+        study.study_uid,
+        study.dicom_patient_id,
+        study.dicom_issuer,
+        study.dicom_patient_name,
+        study.dicom_birth_date,
+        study.dicom_sex,
+        study.accession_number,
+    )
     index = PatientIndex()
     # Only the identifier's owner matters here: a taken identifier is not reused.
-    owner = session.scalars(select(PatientIdentifier.patient_id).where(
-        PatientIdentifier.value == header.patient_id,
-        PatientIdentifier.issuer == header.issuer)).first()
+    owner = session.scalars(
+        select(PatientIdentifier.patient_id).where(
+            PatientIdentifier.value == header.patient_id, PatientIdentifier.issuer == header.issuer
+        )
+    ).first()
     if owner is not None:
         index.by_identifier[(header.patient_id, header.issuer)] = owner
     return create_provisional(session, index, header)

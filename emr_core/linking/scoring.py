@@ -53,17 +53,31 @@ class Header:
     def snapshot(self) -> dict[str, object]:
         """JSON-ready view stored in a decision's evidence."""
         return {
-            "patient_id": self.patient_id, "issuer": self.issuer, "name": self.name,
-            "name_key": self.name_key, "sex": self.sex, "accession": self.accession,
+            "patient_id": self.patient_id,
+            "issuer": self.issuer,
+            "name": self.name,
+            "name_key": self.name_key,
+            "sex": self.sex,
+            "accession": self.accession,
             "birth_date": self.birth_date.isoformat() if self.birth_date else None,
         }
 
 
-def make_header(study_id: int, study_uid: str, pid: str, issuer: str, name: str,
-                born: date | None, sex: str, accession: str) -> Header:
+def make_header(
+    study_id: int, study_uid: str, pid: str, issuer: str, name: str, born: date | None, sex: str, accession: str
+) -> Header:
     """Build a Header from Study columns, normalising blanks and sex codes."""
-    return Header(study_id, study_uid, (pid or "").strip(), (issuer or "").strip(), name or "",
-                  born, normalise_sex(sex or ""), (accession or "").strip(), name_key(name or ""))
+    return Header(
+        study_id,
+        study_uid,
+        (pid or "").strip(),
+        (issuer or "").strip(),
+        name or "",
+        born,
+        normalise_sex(sex or ""),
+        (accession or "").strip(),
+        name_key(name or ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -79,9 +93,14 @@ class CandidateScore:
 
     def to_json(self) -> dict[str, object]:
         """Candidate entry for LinkDecision.evidence."""
-        return {**self.record.snapshot(), "via": self.via, "score": self.score,
-                "name_similarity": self.name_similarity, "birth_date_match": str(self.birth_date),
-                "sex_agrees": self.sex_agrees}
+        return {
+            **self.record.snapshot(),
+            "via": self.via,
+            "score": self.score,
+            "name_similarity": self.name_similarity,
+            "birth_date_match": str(self.birth_date),
+            "sex_agrees": self.sex_agrees,
+        }
 
 
 def compare_dates(header: date | None, patient: date | None) -> DateMatch:
@@ -102,8 +121,7 @@ def score_candidate(header: Header, record: PatientRecord, via: str) -> Candidat
     """Score one candidate: 0.75 name similarity + 0.25 birth date agreement."""
     similarity = name_similarity(header.name_key, record.name_key)
     dates = compare_dates(header.birth_date, record.birth_date)
-    sex_agrees = not (header.sex in ("F", "M") and record.sex in ("F", "M")
-                      and header.sex != record.sex)
+    sex_agrees = not (header.sex in ("F", "M") and record.sex in ("F", "M") and header.sex != record.sex)
     score = round(0.75 * similarity + 0.25 * _BIRTH_DATE_WEIGHT[dates], 4)
     return CandidateScore(record, via, similarity, dates, sex_agrees, score)
 
@@ -122,8 +140,7 @@ def contradictions(cand: CandidateScore) -> list[str]:
 
 def auto_demographic(cand: CandidateScore) -> bool:
     """Enough on its own: same birth date, name equal up to a typo or two, sex agrees."""
-    return (cand.birth_date is DateMatch.EXACT and cand.sex_agrees
-            and cand.name_similarity >= AUTO_NAME_SIMILARITY)
+    return cand.birth_date is DateMatch.EXACT and cand.sex_agrees and cand.name_similarity >= AUTO_NAME_SIMILARITY
 
 
 def reviewable(cand: CandidateScore) -> bool:
@@ -149,19 +166,23 @@ class Outcome:
     def evidence(self, header: Header) -> dict[str, object]:
         """LinkDecision.evidence: method, score, compared values, candidates, reasons, inputs."""
         candidates = [c.to_json() for c in self.candidates[:MAX_EVIDENCE_CANDIDATES]]
-        inputs = {"header": header.snapshot(),
-                  "candidates": [c.record.snapshot() for c in self.candidates]}
+        inputs = {"header": header.snapshot(), "candidates": [c.record.snapshot() for c in self.candidates]}
         digest = hashlib.sha1(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-        return {"method": str(self.method), "status": str(self.status), "score": self.score,
-                "header": header.snapshot(), "candidates": candidates,
-                "reasons": self.reasons, "inputs": digest}
+        return {
+            "method": str(self.method),
+            "status": str(self.status),
+            "score": self.score,
+            "header": header.snapshot(),
+            "candidates": candidates,
+            "reasons": self.reasons,
+            "inputs": digest,
+        }
 
 
 def evaluate(header: Header, index: PatientIndex) -> Outcome:
     """Apply the rules: identifier, then accession, then demographics, else provisional."""
     notes: list[str] = []
-    strong = [c for c in (_identifier_match(header, index, notes),
-                          _accession_match(header, index)) if c is not None]
+    strong = [c for c in (_identifier_match(header, index, notes), _accession_match(header, index)) if c is not None]
     if strong:
         return _decide_strong(header, index, strong, notes)
     return _decide_demographics(header, index, notes)
@@ -180,16 +201,19 @@ def _identifier_match(header: Header, index: PatientIndex, notes: list[str]) -> 
         return None
     if not holders:
         return None
-    (issuer, pid), = holders.items()
+    ((issuer, pid),) = holders.items()
     cand = score_candidate(header, index.records[pid], VIA_IDENTIFIER_NO_ISSUER)
     reasons = contradictions(cand)
     # Without an issuer the value may belong to another system: keep it only when the
     # demographics agree, or when just the birth date slipped (then a person reviews).
-    if not reasons or (reasons == [r for r in reasons if r.startswith("birth date")]
-                       and cand.name_similarity >= AUTO_NAME_SIMILARITY):
+    if not reasons or (
+        reasons == [r for r in reasons if r.startswith("birth date")] and cand.name_similarity >= AUTO_NAME_SIMILARITY
+    ):
         return cand
-    notes.append(f"identifier {header.patient_id} known under issuer {issuer!r} "
-                 f"but demographics differ ({'; '.join(reasons)}): ignored")
+    notes.append(
+        f"identifier {header.patient_id} known under issuer {issuer!r} "
+        f"but demographics differ ({'; '.join(reasons)}): ignored"
+    )
     return None
 
 
@@ -199,8 +223,7 @@ def _accession_match(header: Header, index: PatientIndex) -> CandidateScore | No
     return score_candidate(header, index.records[pid], VIA_ACCESSION) if pid else None
 
 
-def _decide_strong(header: Header, index: PatientIndex, strong: list[CandidateScore],
-                   notes: list[str]) -> Outcome:
+def _decide_strong(header: Header, index: PatientIndex, strong: list[CandidateScore], notes: list[str]) -> Outcome:
     """Link by identifier or accession unless they disagree with each other or the header."""
     reasons = list(notes)
     if len({c.record.id for c in strong}) > 1:
@@ -211,10 +234,17 @@ def _decide_strong(header: Header, index: PatientIndex, strong: list[CandidateSc
     method = LinkMethod.IDENTIFIER if best.via.startswith("identifier") else LinkMethod.ACCESSION
     if len(reasons) > len(notes):
         others = [c for c in _demographic_scores(header, index) if reviewable(c)]
-        return Outcome(LinkStatus.REVIEW, method, None, best.score, reasons,
-                       _merge_candidates(_merge_candidates(strong[:1], strong), others))
-    return Outcome(LinkStatus.AUTO, method, best.record.id, _CONFIDENCE[best.via], reasons,
-                   _merge_candidates(strong[:1], strong))
+        return Outcome(
+            LinkStatus.REVIEW,
+            method,
+            None,
+            best.score,
+            reasons,
+            _merge_candidates(_merge_candidates(strong[:1], strong), others),
+        )
+    return Outcome(
+        LinkStatus.AUTO, method, best.record.id, _CONFIDENCE[best.via], reasons, _merge_candidates(strong[:1], strong)
+    )
 
 
 def _decide_demographics(header: Header, index: PatientIndex, notes: list[str]) -> Outcome:
@@ -222,28 +252,28 @@ def _decide_demographics(header: Header, index: PatientIndex, notes: list[str]) 
     cands = _demographic_scores(header, index)
     plausible = [c for c in cands if reviewable(c)]
     if not plausible:
-        return Outcome(LinkStatus.AUTO, LinkMethod.PROVISIONAL, None, 0.0,
-                       notes + ["no registry patient matches"], cands)
+        return Outcome(
+            LinkStatus.AUTO, LinkMethod.PROVISIONAL, None, 0.0, notes + ["no registry patient matches"], cands
+        )
     best, reasons = plausible[0], list(notes)
     runner_up = next((c for c in cands if c is not best), None)
     if runner_up is not None and best.score - runner_up.score < CLOSE_SCORE_MARGIN:
-        same = runner_up.record.name_key == best.record.name_key and \
-            runner_up.record.birth_date == best.record.birth_date
-        reasons.append("patients share this name and birth date" if same
-                       else "two candidates close in score")
+        same = (
+            runner_up.record.name_key == best.record.name_key and runner_up.record.birth_date == best.record.birth_date
+        )
+        reasons.append("patients share this name and birth date" if same else "two candidates close in score")
     if _identifier_conflict(header, best.record):
         reasons.append(f"candidate has another identifier under issuer {header.issuer!r}")
     if not auto_demographic(best):
-        reasons.append(f"best candidate not conclusive (birth date {best.birth_date}, "
-                       f"name similarity {best.name_similarity:.2f}, sex agrees {best.sex_agrees})")
+        reasons.append(
+            f"best candidate not conclusive (birth date {best.birth_date}, "
+            f"name similarity {best.name_similarity:.2f}, sex agrees {best.sex_agrees})"
+        )
     if len(reasons) > len(notes):
         # Only candidates that bear on the decision, so unrelated namesakes do not reopen it.
-        relevant = [c for c in cands
-                    if reviewable(c) or c.score > best.score - CLOSE_SCORE_MARGIN]
-        return Outcome(LinkStatus.REVIEW, LinkMethod.DEMOGRAPHICS, None, best.score, reasons,
-                       relevant)
-    return Outcome(LinkStatus.AUTO, LinkMethod.DEMOGRAPHICS, best.record.id, best.score,
-                   reasons, cands)
+        relevant = [c for c in cands if reviewable(c) or c.score > best.score - CLOSE_SCORE_MARGIN]
+        return Outcome(LinkStatus.REVIEW, LinkMethod.DEMOGRAPHICS, None, best.score, reasons, relevant)
+    return Outcome(LinkStatus.AUTO, LinkMethod.DEMOGRAPHICS, best.record.id, best.score, reasons, cands)
 
 
 def _demographic_scores(header: Header, index: PatientIndex) -> list[CandidateScore]:
@@ -257,8 +287,7 @@ def _identifier_conflict(header: Header, record: PatientRecord) -> bool:
     """The candidate already has a different identifier in the header's issuer namespace."""
     if not (header.issuer and header.patient_id):
         return False
-    return any(issuer == header.issuer and value != header.patient_id
-               for value, issuer in record.identifiers)
+    return any(issuer == header.issuer and value != header.patient_id for value, issuer in record.identifiers)
 
 
 def _merge_candidates(first: list[CandidateScore], rest: list[CandidateScore]) -> list[CandidateScore]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from emr_core.models import Base
-import emr_core.models_annotation  # noqa: F401
+import emr_core.models_annotation
 import emr_core.models_clinical  # noqa: F401
+from emr_core.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,9 +25,7 @@ def run_migrations() -> None:
 
 def _run(connection: object) -> None:
     # render_as_batch lets SQLite alter tables by copying them.
-    context.configure(
-        connection=connection, target_metadata=target_metadata, render_as_batch=True
-    )
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

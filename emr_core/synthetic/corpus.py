@@ -14,15 +14,30 @@ import numpy as np
 from pydicom.uid import generate_uid
 
 from emr_core.synthetic import pixels
-from emr_core.synthetic.mg_dataset import (
-    DEVICES, Device, HeaderIdentity, ImageHeader, StudyHeader, build_dataset, write_dataset,
-)
 from emr_core.synthetic.findings import (
-    Finding, pick, plan_compositions, plan_finding, side_assessments,
+    Finding,
+    pick,
+    plan_compositions,
+    plan_finding,
+    side_assessments,
+)
+from emr_core.synthetic.mg_dataset import (
+    DEVICES,
+    Device,
+    HeaderIdentity,
+    ImageHeader,
+    StudyHeader,
+    build_dataset,
+    write_dataset,
 )
 from emr_core.synthetic.people import REFERENCE_DATE, Person
 from emr_core.synthetic.registry import (
-    Cohort, assign_study_variants, build_cohort, header_identity, quota, write_registry,
+    Cohort,
+    assign_study_variants,
+    build_cohort,
+    header_identity,
+    quota,
+    write_registry,
 )
 
 FORMAT = "sgm-synthetic-corpus"
@@ -30,18 +45,50 @@ VERSION = 1
 VIEWS: tuple[tuple[str, str], ...] = (("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
 FINDING_STUDY_FRACTION = 0.20
 STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
-    ("no_view_position", 0.05), ("no_image_laterality", 0.05), ("desc_vn", 0.10),
+    ("no_view_position", 0.05),
+    ("no_image_laterality", 0.05),
+    ("desc_vn", 0.10),
 )
 # Layout of the ground-truth tables: other modules rely on these exact columns.
 GT_COLUMNS: dict[str, tuple[str, ...]] = {
     "persons": ("person_id", "registry_patient_id", "registry_issuer", "full_name", "birth_date", "sex"),
-    "studies": ("study_uid", "person_id", "accession_number", "study_date", "dicom_patient_id",
-                "dicom_issuer", "dicom_patient_name", "is_prior", "header_variant"),
-    "images": ("sop_instance_uid", "study_uid", "series_uid", "laterality", "view", "rows", "columns",
-               "photometric", "manufacturer", "path", "header_variant"),
+    "studies": (
+        "study_uid",
+        "person_id",
+        "accession_number",
+        "study_date",
+        "dicom_patient_id",
+        "dicom_issuer",
+        "dicom_patient_name",
+        "is_prior",
+        "header_variant",
+    ),
+    "images": (
+        "sop_instance_uid",
+        "study_uid",
+        "series_uid",
+        "laterality",
+        "view",
+        "rows",
+        "columns",
+        "photometric",
+        "manufacturer",
+        "path",
+        "header_variant",
+    ),
     "breasts": ("study_uid", "laterality", "composition", "assessment"),
-    "findings": ("finding_id", "study_uid", "laterality", "finding_type", "mass_shape", "mass_margin",
-                 "mass_density", "calc_morphology", "calc_distribution", "birads"),
+    "findings": (
+        "finding_id",
+        "study_uid",
+        "laterality",
+        "finding_type",
+        "mass_shape",
+        "mass_margin",
+        "mass_density",
+        "calc_morphology",
+        "calc_distribution",
+        "birads",
+    ),
     "boxes": ("finding_id", "sop_instance_uid", "view", "xmin", "ymin", "xmax", "ymax"),
 }
 
@@ -101,6 +148,7 @@ class StudyPlan:
     images: tuple[ImageTask, ...]
     registry_knows_accession: bool
 
+
 # BI-RADS 5th lexicon with a suspicion score per descriptor (sums map to the assessment).
 def options_key(options: CorpusOptions) -> dict[str, object]:
     """Options that determine the output (the worker count does not)."""
@@ -114,8 +162,9 @@ def _uid(key: str, *parts: object) -> str:
     return generate_uid(entropy_srcs=[FORMAT, key, *(str(p) for p in parts)])
 
 
-def _study_slots(rng: np.random.Generator, persons: Sequence[Person],
-                 prior_fraction: float) -> list[tuple[Person, bool, date]]:
+def _study_slots(
+    rng: np.random.Generator, persons: Sequence[Person], prior_fraction: float
+) -> list[tuple[Person, bool, date]]:
     """(person, is_prior, study date): one current exam each, an earlier one for a fraction."""
     n = len(persons)
     with_prior = {int(i) for i in rng.choice(n, size=int(round(prior_fraction * n)), replace=False)} if n else set()
@@ -140,8 +189,15 @@ def _image_flags(rng: np.random.Generator, n: int) -> list[set[str]]:
     return flags
 
 
-def _study_header(rng: np.random.Generator, key: str, index: int, slot: tuple[Person, bool, date],
-                  identity: HeaderIdentity, flags: set[str], columns: int) -> StudyHeader:
+def _study_header(
+    rng: np.random.Generator,
+    key: str,
+    index: int,
+    slot: tuple[Person, bool, date],
+    identity: HeaderIdentity,
+    flags: set[str],
+    columns: int,
+) -> StudyHeader:
     """Device, accession, time and identity of one exam."""
     device: Device = DEVICES[int(rng.choice(len(DEVICES), p=_device_weights()))]
     spacing = device.native_spacing_mm * 3328 / columns  # same field of view at any matrix
@@ -166,28 +222,67 @@ def _image_variant(flags: set[str], device: Device) -> str:
     return ";".join(sorted(tokens)) or "standard"
 
 
-def _image_tasks(key: str, index: int, seed: int, person_id: str, header: StudyHeader, flags: set[str],
-                 shapes: dict[tuple[str, str], pixels.BreastShape], compositions: dict[str, str],
-                 findings: Sequence[Finding], rows: int, columns: int) -> tuple[ImageTask, ...]:
+def _image_tasks(
+    key: str,
+    index: int,
+    seed: int,
+    person_id: str,
+    header: StudyHeader,
+    flags: set[str],
+    shapes: dict[tuple[str, str], pixels.BreastShape],
+    compositions: dict[str, str],
+    findings: Sequence[Finding],
+    rows: int,
+    columns: int,
+) -> tuple[ImageTask, ...]:
     """The four views of one exam."""
     device, tasks = header.device, []
     center, width = pixels.window(device.photometric, device.bits_stored)
     for j, (lat, view) in enumerate(VIEWS):
         sop = _uid(key, "image", index, j)
         series_index = j if device.one_series_per_view else 0
-        image = ImageHeader(sop, _uid(key, "series", index, series_index), series_index + 1, j + 1, lat, view,
-                            "no_image_laterality" not in flags, "series_laterality_only" in flags,
-                            "no_view_position" not in flags, center, width)
+        image = ImageHeader(
+            sop,
+            _uid(key, "series", index, series_index),
+            series_index + 1,
+            j + 1,
+            lat,
+            view,
+            "no_image_laterality" not in flags,
+            "series_laterality_only" in flags,
+            "no_view_position" not in flags,
+            center,
+            width,
+        )
         lesions = tuple(f.lesions[view] for f in findings if f.laterality == lat)
         path = f"dicom/{person_id}/{header.study_uid}/{sop}.dcm"
-        tasks.append(ImageTask(header, image, shapes[(lat, view)], compositions[lat], lesions,
-                               (seed, index, j), rows, columns, path, _image_variant(flags, device)))
+        tasks.append(
+            ImageTask(
+                header,
+                image,
+                shapes[(lat, view)],
+                compositions[lat],
+                lesions,
+                (seed, index, j),
+                rows,
+                columns,
+                path,
+                _image_variant(flags, device),
+            )
+        )
     return tuple(tasks)
 
 
-def _plan_study(rng: np.random.Generator, options: CorpusOptions, key: str, index: int,
-                slot: tuple[Person, bool, date], variants: tuple[str, ...], flags: set[str],
-                n_findings: int) -> StudyPlan:
+def _plan_study(
+    rng: np.random.Generator,
+    options: CorpusOptions,
+    key: str,
+    index: int,
+    slot: tuple[Person, bool, date],
+    variants: tuple[str, ...],
+    flags: set[str],
+    n_findings: int,
+) -> StudyPlan:
     """Plan one exam: identity as written, device, breasts, findings and image tasks."""
     person, is_prior, _ = slot
     identity = header_identity(person, variants, rng)
@@ -195,11 +290,31 @@ def _plan_study(rng: np.random.Generator, options: CorpusOptions, key: str, inde
     shapes = {(lat, view): pixels.random_shape(rng, view) for lat, view in VIEWS}
     compositions = plan_compositions(rng)
     findings = tuple(
-        plan_finding(rng, f"F{index + 1:06d}-{k + 1}", pick(rng, ("L", "R")), shapes,
-                      header.spacing_mm, options.rows, options.columns) for k in range(n_findings))
+        plan_finding(
+            rng,
+            f"F{index + 1:06d}-{k + 1}",
+            pick(rng, ("L", "R")),
+            shapes,
+            header.spacing_mm,
+            options.rows,
+            options.columns,
+        )
+        for k in range(n_findings)
+    )
     assessments = side_assessments(rng, findings)
-    tasks = _image_tasks(key, index, options.seed, person.person_id, header, flags, shapes, compositions,
-                         findings, options.rows, options.columns)
+    tasks = _image_tasks(
+        key,
+        index,
+        options.seed,
+        person.person_id,
+        header,
+        flags,
+        shapes,
+        compositions,
+        findings,
+        options.rows,
+        options.columns,
+    )
     knows = bool(person.registry_patient_id) and bool(rng.random() < 0.5)
     return StudyPlan(person, is_prior, variants, header, compositions, assessments, findings, tasks, knows)
 
@@ -225,8 +340,9 @@ def render_image(task: ImageTask, out: Path) -> None:
     """Render and write one DICOM file (runs in worker processes)."""
     rng = np.random.default_rng(list(task.rng_key))
     device = task.study.device
-    signal = pixels.render_signal(task.shape, task.image.laterality, task.rows, task.columns,
-                                  task.composition, task.lesions, rng)
+    signal = pixels.render_signal(
+        task.shape, task.image.laterality, task.rows, task.columns, task.composition, task.lesions, rng
+    )
     stored = pixels.to_stored(signal, device.photometric, device.bits_stored)
     write_dataset(out / task.path, build_dataset(task.study, task.image, stored))
 
@@ -247,8 +363,7 @@ def _single_thread_blas() -> None:
     threadpool_limits(1)
 
 
-def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int,
-                  progress: Callable[[int], None] | None) -> None:
+def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int, progress: Callable[[int], None] | None) -> None:
     """Write all images, in parallel when asked; output does not depend on the worker count."""
     units = [p.images for p in plans]
     if workers <= 1:
@@ -274,22 +389,49 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[objec
 
 def _person_rows(cohort: Cohort) -> list[list[object]]:
     """persons.csv rows."""
-    return [[p.person_id, p.registry_patient_id, p.registry_issuer, p.name.full, p.birth_date.isoformat(), p.sex]
-            for p in cohort.persons]
+    return [
+        [p.person_id, p.registry_patient_id, p.registry_issuer, p.name.full, p.birth_date.isoformat(), p.sex]
+        for p in cohort.persons
+    ]
 
 
 def _study_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
     """studies.csv rows."""
-    return [[p.header.study_uid, p.person.person_id, p.header.accession, p.header.study_date.isoformat(),
-             p.header.identity.patient_id, p.header.identity.issuer, p.header.identity.patient_name,
-             "true" if p.is_prior else "false", ";".join(p.variants)] for p in plans]
+    return [
+        [
+            p.header.study_uid,
+            p.person.person_id,
+            p.header.accession,
+            p.header.study_date.isoformat(),
+            p.header.identity.patient_id,
+            p.header.identity.issuer,
+            p.header.identity.patient_name,
+            "true" if p.is_prior else "false",
+            ";".join(p.variants),
+        ]
+        for p in plans
+    ]
 
 
 def _image_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
     """images.csv rows."""
-    return [[t.image.sop_uid, t.study.study_uid, t.image.series_uid, t.image.laterality, t.image.view,
-             t.rows, t.columns, t.study.device.photometric, t.study.device.manufacturer, t.path, t.variant]
-            for p in plans for t in p.images]
+    return [
+        [
+            t.image.sop_uid,
+            t.study.study_uid,
+            t.image.series_uid,
+            t.image.laterality,
+            t.image.view,
+            t.rows,
+            t.columns,
+            t.study.device.photometric,
+            t.study.device.manufacturer,
+            t.path,
+            t.variant,
+        ]
+        for p in plans
+        for t in p.images
+    ]
 
 
 def _finding_rows(plans: Sequence[StudyPlan]) -> tuple[list[list[object]], list[list[object]]]:
@@ -298,9 +440,20 @@ def _finding_rows(plans: Sequence[StudyPlan]) -> tuple[list[list[object]], list[
     for plan in plans:
         for f in plan.findings:
             a = f.attributes
-            findings.append([f.finding_id, plan.header.study_uid, f.laterality, f.finding_type,
-                             a.get("mass_shape", ""), a.get("mass_margin", ""), a.get("mass_density", ""),
-                             a.get("calc_morphology", ""), a.get("calc_distribution", ""), f.birads])
+            findings.append(
+                [
+                    f.finding_id,
+                    plan.header.study_uid,
+                    f.laterality,
+                    f.finding_type,
+                    a.get("mass_shape", ""),
+                    a.get("mass_margin", ""),
+                    a.get("mass_density", ""),
+                    a.get("calc_morphology", ""),
+                    a.get("calc_distribution", ""),
+                    f.birads,
+                ]
+            )
             for task in plan.images:
                 if task.image.laterality == f.laterality:
                     box = pixels.lesion_box(f.lesions[task.image.view], task.rows, task.columns)
@@ -312,10 +465,17 @@ def _write_ground_truth(out: Path, cohort: Cohort, plans: Sequence[StudyPlan]) -
     """Write ground_truth/*.csv; returns the number of findings."""
     gt = out / "ground_truth"
     findings, boxes = _finding_rows(plans)
-    breasts = [[p.header.study_uid, side, p.compositions[side], p.assessments[side]]
-               for p in plans for side in ("L", "R")]
-    tables = {"persons": _person_rows(cohort), "studies": _study_rows(plans), "images": _image_rows(plans),
-              "breasts": breasts, "findings": findings, "boxes": boxes}
+    breasts = [
+        [p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in ("L", "R")
+    ]
+    tables = {
+        "persons": _person_rows(cohort),
+        "studies": _study_rows(plans),
+        "images": _image_rows(plans),
+        "breasts": breasts,
+        "findings": findings,
+        "boxes": boxes,
+    }
     for name, rows in tables.items():
         _write_csv(gt / f"{name}.csv", GT_COLUMNS[name], rows)
     return len(findings)
@@ -341,19 +501,23 @@ def _existing_summary(out: Path, options: CorpusOptions) -> CorpusSummary | None
         stored, wanted = data.get("options", {}), options_key(options)
         if stored != wanted:
             diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
-            raise ValueError(f"{out} already holds a corpus generated with different options "
-                             f"(option: (existing, requested)): {diff}; use another directory")
+            raise ValueError(
+                f"{out} already holds a corpus generated with different options "
+                f"(option: (existing, requested)): {diff}; use another directory"
+            )
         return CorpusSummary(out=out, **data["counts"])
     # An interrupted run leaves only our own files: rewriting them is safe (output is deterministic).
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in {"dicom", "ground_truth", "registry.csv"}) \
-        if out.exists() else []
+    foreign = (
+        sorted(p.name for p in out.iterdir() if p.name not in {"dicom", "ground_truth", "registry.csv"})
+        if out.exists()
+        else []
+    )
     if foreign:
         raise ValueError(f"{out} is not empty and holds no corpus.json (found {foreign[:5]})")
     return None
 
 
-def generate_corpus(out: Path, options: CorpusOptions,
-                    progress: Callable[[int], None] | None = None) -> CorpusSummary:
+def generate_corpus(out: Path, options: CorpusOptions, progress: Callable[[int], None] | None = None) -> CorpusSummary:
     """Generate (or find already generated) the synthetic corpus in `out`."""
     _validate(options)
     out = Path(out)
@@ -369,8 +533,13 @@ def generate_corpus(out: Path, options: CorpusOptions,
     registry_rows = write_registry(out / "registry.csv", cohort, accessions)
     n_findings = _write_ground_truth(out, cohort, plans)
     _write_images(plans, out, options.workers, progress)
-    counts = {"persons": len(cohort.persons), "registry_rows": registry_rows, "studies": len(plans),
-              "images": sum(len(p.images) for p in plans), "findings": n_findings}
+    counts = {
+        "persons": len(cohort.persons),
+        "registry_rows": registry_rows,
+        "studies": len(plans),
+        "images": sum(len(p.images) for p in plans),
+        "findings": n_findings,
+    }
     # Written last: its presence marks a complete corpus.
     meta = {"format": FORMAT, "version": VERSION, "options": options_key(options), "counts": counts}
     (out / "corpus.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

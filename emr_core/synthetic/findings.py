@@ -28,14 +28,29 @@ class Finding:
 MASS_SHAPE = {"oval": 0, "round": 0, "irregular": 2}
 MASS_MARGIN = {"circumscribed": 0, "obscured": 1, "microlobulated": 2, "indistinct": 2, "spiculated": 3}
 MASS_DENSITY = {"high": 1, "equal": 0, "low": 0, "fat-containing": -3}
-CALC_MORPHOLOGY = {"round/punctate": 0, "amorphous": 2, "coarse heterogeneous": 2,
-                   "fine pleomorphic": 3, "fine linear branching": 4}
+CALC_MORPHOLOGY = {
+    "round/punctate": 0,
+    "amorphous": 2,
+    "coarse heterogeneous": 2,
+    "fine pleomorphic": 3,
+    "fine linear branching": 4,
+}
 CALC_DISTRIBUTION = {"diffuse": -1, "regional": 0, "grouped": 0, "linear": 1, "segmental": 1}
 # Calcification spread (mm) and dot count range per distribution.
-CALC_SPREAD = {"diffuse": (25.0, 30, 45), "regional": (18.0, 20, 35), "grouped": (5.0, 5, 14),
-               "linear": (10.0, 6, 12), "segmental": (16.0, 14, 26)}
-CALC_DOT = {"round/punctate": (0.25, 0.30), "amorphous": (0.15, 0.15), "coarse heterogeneous": (0.4, 0.35),
-            "fine pleomorphic": (0.2, 0.3), "fine linear branching": (0.15, 0.3)}
+CALC_SPREAD = {
+    "diffuse": (25.0, 30, 45),
+    "regional": (18.0, 20, 35),
+    "grouped": (5.0, 5, 14),
+    "linear": (10.0, 6, 12),
+    "segmental": (16.0, 14, 26),
+}
+CALC_DOT = {
+    "round/punctate": (0.25, 0.30),
+    "amorphous": (0.15, 0.15),
+    "coarse heterogeneous": (0.4, 0.35),
+    "fine pleomorphic": (0.2, 0.3),
+    "fine linear branching": (0.15, 0.3),
+}
 MASS_CONTRAST = {"high": 0.3, "equal": 0.18, "low": 0.11, "fat-containing": 0.2}
 
 
@@ -74,13 +89,23 @@ def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: flo
         harmonics += [(k, float(rng.uniform(0.08, 0.18)), float(rng.uniform(0, 6.3))) for k in (2, 3, 5)]
     if margin == "microlobulated":
         harmonics.append((int(rng.integers(10, 16)), 0.07, float(rng.uniform(0, 6.3))))
-    edge = {"circumscribed": 0.8, "obscured": 2.0, "microlobulated": 0.8,
-            "indistinct": max(1.0, 0.3 * radius), "spiculated": 1.2}[margin]
+    edge = {
+        "circumscribed": 0.8,
+        "obscured": 2.0,
+        "microlobulated": 0.8,
+        "indistinct": max(1.0, 0.3 * radius),
+        "spiculated": 1.2,
+    }[margin]
     elong = {"round": 1.0, "oval": float(rng.uniform(1.3, 1.8)), "irregular": float(rng.uniform(1.0, 1.4))}
-    return {"radius": radius, "elongation": elong[shape], "harmonics": tuple(harmonics),
-            "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0, "edge": edge,
-            "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
-            "fat_core": attrs["mass_density"] == "fat-containing"}
+    return {
+        "radius": radius,
+        "elongation": elong[shape],
+        "harmonics": tuple(harmonics),
+        "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0,
+        "edge": edge,
+        "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
+        "fat_core": attrs["mass_density"] == "fat-containing",
+    }
 
 
 def _calc_offsets(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> np.ndarray:
@@ -108,19 +133,36 @@ class CalcPattern:
     linear: bool
 
 
-def _lesion(rng: np.random.Generator, params: dict[str, object] | CalcPattern, center: tuple[float, float],
-            spacing: float, rows: int, columns: int) -> pixels.Lesion:
+def _lesion(
+    rng: np.random.Generator,
+    params: dict[str, object] | CalcPattern,
+    center: tuple[float, float],
+    spacing: float,
+    rows: int,
+    columns: int,
+) -> pixels.Lesion:
     """Place a mass or calcification cluster at a pixel centre, kept inside the image."""
     if isinstance(params, dict):
         return pixels.Mass(center[0], center[1], angle=float(rng.uniform(0, np.pi)), **params)
     pts = np.clip(np.array(params.offsets) + np.array(center), [1, 1], [columns - 2, rows - 2])
-    return pixels.CalcCluster(tuple((float(x), float(y)) for x, y in pts), max(0.6, params.dot_mm / spacing),
-                              params.linear, float(rng.uniform(0, np.pi)), params.contrast)
+    return pixels.CalcCluster(
+        tuple((float(x), float(y)) for x, y in pts),
+        max(0.6, params.dot_mm / spacing),
+        params.linear,
+        float(rng.uniform(0, np.pi)),
+        params.contrast,
+    )
 
 
-def plan_finding(rng: np.random.Generator, finding_id: str, laterality: str,
-                  shapes: dict[tuple[str, str], pixels.BreastShape], spacing: float,
-                  rows: int, columns: int) -> Finding:
+def plan_finding(
+    rng: np.random.Generator,
+    finding_id: str,
+    laterality: str,
+    shapes: dict[tuple[str, str], pixels.BreastShape],
+    spacing: float,
+    rows: int,
+    columns: int,
+) -> Finding:
     """One finding: descriptors, assessment and a lesion at the same nipple distance on CC and MLO."""
     ftype = "mass" if rng.random() < 0.6 else "calcification"
     if ftype == "mass":

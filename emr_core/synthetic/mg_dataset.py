@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 PACS_ISSUER = "PACS_MG"
@@ -21,13 +21,18 @@ VIEW_CODES: dict[str, tuple[str, str, str]] = {
 }
 # PatientOrientation with the chest wall on the left for L and on the right for R.
 ORIENTATION: dict[tuple[str, str], list[str]] = {
-    ("L", "CC"): ["A", "R"], ("R", "CC"): ["P", "L"],
-    ("L", "MLO"): ["A", "FR"], ("R", "MLO"): ["P", "FL"],
+    ("L", "CC"): ["A", "R"],
+    ("R", "CC"): ["P", "L"],
+    ("L", "MLO"): ["A", "FR"],
+    ("R", "MLO"): ["P", "FL"],
 }
 # Per-device SeriesDescription spellings: the ingest normaliser must parse all of them.
 DESCRIPTION_STYLES: dict[str, str] = {
-    "plain": "{lat} {view}", "joined": "{lat}{view}", "reversed": "{view} {lat}",
-    "words": "{view} {side}", "vn": "{view} {side_vn}",
+    "plain": "{lat} {view}",
+    "joined": "{lat}{view}",
+    "reversed": "{view} {lat}",
+    "words": "{view} {side}",
+    "vn": "{view} {side_vn}",
 }
 
 

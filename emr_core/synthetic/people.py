@@ -12,19 +12,70 @@ REFERENCE_DATE = date(2026, 6, 30)
 
 # Weights follow the rough frequency of Vietnamese family names (Nguyễn ~38%).
 FAMILY_NAMES: tuple[tuple[str, float], ...] = (
-    ("Nguyễn", 38.0), ("Trần", 11.0), ("Lê", 9.5), ("Phạm", 7.0), ("Hoàng", 5.1),
-    ("Huỳnh", 5.0), ("Phan", 4.5), ("Vũ", 3.9), ("Võ", 3.5), ("Đặng", 2.1),
-    ("Bùi", 2.0), ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1.0), ("Lý", 0.5),
-    ("Trương", 1.0), ("Đinh", 0.8), ("Lâm", 0.6), ("Mai", 0.5),
+    ("Nguyễn", 38.0),
+    ("Trần", 11.0),
+    ("Lê", 9.5),
+    ("Phạm", 7.0),
+    ("Hoàng", 5.1),
+    ("Huỳnh", 5.0),
+    ("Phan", 4.5),
+    ("Vũ", 3.9),
+    ("Võ", 3.5),
+    ("Đặng", 2.1),
+    ("Bùi", 2.0),
+    ("Đỗ", 1.4),
+    ("Hồ", 1.3),
+    ("Ngô", 1.3),
+    ("Dương", 1.0),
+    ("Lý", 0.5),
+    ("Trương", 1.0),
+    ("Đinh", 0.8),
+    ("Lâm", 0.6),
+    ("Mai", 0.5),
 )
 MIDDLE_NAMES: tuple[tuple[str, float], ...] = (
-    ("Thị", 70.0), ("Ngọc", 6.0), ("Thu", 5.0), ("Minh", 4.0), ("Kim", 4.0),
-    ("Thanh", 4.0), ("Bích", 2.0), ("Hồng", 2.0), ("Mỹ", 1.5), ("Phương", 1.5),
+    ("Thị", 70.0),
+    ("Ngọc", 6.0),
+    ("Thu", 5.0),
+    ("Minh", 4.0),
+    ("Kim", 4.0),
+    ("Thanh", 4.0),
+    ("Bích", 2.0),
+    ("Hồng", 2.0),
+    ("Mỹ", 1.5),
+    ("Phương", 1.5),
 )
 GIVEN_NAMES: tuple[str, ...] = (
-    "Lan", "Hương", "Mai", "Hoa", "Thảo", "Trang", "Ngọc", "Linh", "Hạnh", "Phương",
-    "Yến", "Hằng", "Nga", "Thủy", "Hà", "Loan", "Dung", "Nhung", "Tuyết", "Oanh",
-    "Vân", "Liên", "Huệ", "Cúc", "Nhàn", "Thúy", "Xuân", "Hiền", "Quyên", "Diệp",
+    "Lan",
+    "Hương",
+    "Mai",
+    "Hoa",
+    "Thảo",
+    "Trang",
+    "Ngọc",
+    "Linh",
+    "Hạnh",
+    "Phương",
+    "Yến",
+    "Hằng",
+    "Nga",
+    "Thủy",
+    "Hà",
+    "Loan",
+    "Dung",
+    "Nhung",
+    "Tuyết",
+    "Oanh",
+    "Vân",
+    "Liên",
+    "Huệ",
+    "Cúc",
+    "Nhàn",
+    "Thúy",
+    "Xuân",
+    "Hiền",
+    "Quyên",
+    "Diệp",
 )
 
 
@@ -91,7 +142,7 @@ def typo(text: str, rng: np.random.Generator) -> str:
     alphabet = "abcdeghiklmnopqrstuvxy"
     j = (alphabet.find(base) + 1 + int(rng.integers(3))) % len(alphabet)
     repl = alphabet[j].upper() if text[i].isupper() else alphabet[j]
-    return text[:i] + repl + text[i + 1:]
+    return text[:i] + repl + text[i + 1 :]
 
 
 def shifted_birth_date(original: date, rng: np.random.Generator) -> date:

@@ -18,11 +18,11 @@ Box = tuple[int, int, int, int]
 class BreastShape:
     """Breast outline as fractions of the matrix, measured from the chest wall."""
 
-    depth: float        # nipple distance from the chest wall / columns
-    center: float       # nipple row / rows
-    upper: float        # half height above the nipple / rows
-    lower: float        # half height below the nipple / rows
-    pectoral_width: float   # 0 on CC views
+    depth: float  # nipple distance from the chest wall / columns
+    center: float  # nipple row / rows
+    upper: float  # half height above the nipple / rows
+    lower: float  # half height below the nipple / rows
+    pectoral_width: float  # 0 on CC views
     pectoral_height: float
 
 
@@ -35,9 +35,9 @@ class Mass:
     radius: float
     elongation: float
     angle: float
-    harmonics: tuple[tuple[int, float, float], ...]   # (order, amplitude, phase)
+    harmonics: tuple[tuple[int, float, float], ...]  # (order, amplitude, phase)
     spikes: int
-    edge: float          # soft edge width in pixels
+    edge: float  # soft edge width in pixels
     contrast: float
     fat_core: bool
 
@@ -59,11 +59,22 @@ Lesion = Mass | CalcCluster
 def random_shape(rng: np.random.Generator, view: str) -> BreastShape:
     """Draw a breast outline; MLO is longer, reaches the axilla and shows the pectoral muscle."""
     if view == "CC":
-        return BreastShape(float(rng.uniform(0.55, 0.75)), float(rng.uniform(0.46, 0.54)),
-                           half := float(rng.uniform(0.36, 0.44)), half, 0.0, 0.0)
-    return BreastShape(float(rng.uniform(0.6, 0.8)), float(rng.uniform(0.55, 0.62)),
-                       float(rng.uniform(0.6, 0.75)), float(rng.uniform(0.3, 0.38)),
-                       float(rng.uniform(0.22, 0.38)), float(rng.uniform(0.35, 0.6)))
+        return BreastShape(
+            float(rng.uniform(0.55, 0.75)),
+            float(rng.uniform(0.46, 0.54)),
+            half := float(rng.uniform(0.36, 0.44)),
+            half,
+            0.0,
+            0.0,
+        )
+    return BreastShape(
+        float(rng.uniform(0.6, 0.8)),
+        float(rng.uniform(0.55, 0.62)),
+        float(rng.uniform(0.6, 0.75)),
+        float(rng.uniform(0.3, 0.38)),
+        float(rng.uniform(0.22, 0.38)),
+        float(rng.uniform(0.35, 0.6)),
+    )
 
 
 def chest_x(col: float, columns: int, laterality: str) -> float:
@@ -71,8 +82,9 @@ def chest_x(col: float, columns: int, laterality: str) -> float:
     return col if laterality == "L" else columns - 1 - col
 
 
-def lesion_center(shape: BreastShape, rows: int, columns: int, laterality: str,
-                  nipple_distance: float, offset: float) -> tuple[float, float]:
+def lesion_center(
+    shape: BreastShape, rows: int, columns: int, laterality: str, nipple_distance: float, offset: float
+) -> tuple[float, float]:
     """Pixel (x, y) at a given fraction of depth from the nipple and a signed vertical offset."""
     a = shape.depth * columns
     xd = a * (1.0 - nipple_distance)
@@ -117,7 +129,7 @@ def _mass_patch(m: Mass) -> tuple[int, int, np.ndarray]:
     amp = sum(a for _, a, _ in m.harmonics) + (1.0 if m.spikes else 0.0)
     half = int(np.ceil(m.radius * m.elongation * (1 + amp) + 2 * m.edge + 2))
     x0, y0 = int(np.floor(m.cx)) - half, int(np.floor(m.cy)) - half
-    ys, xs = np.ogrid[y0:y0 + 2 * half + 1, x0:x0 + 2 * half + 1]
+    ys, xs = np.ogrid[y0 : y0 + 2 * half + 1, x0 : x0 + 2 * half + 1]
     dx, dy = xs - m.cx, ys - m.cy
     xr = dx * np.cos(m.angle) + dy * np.sin(m.angle)
     yr = dy * np.cos(m.angle) - dx * np.sin(m.angle)
@@ -149,9 +161,9 @@ def _calc_patch(c: CalcCluster) -> tuple[int, int, np.ndarray]:
     for px, py in pts:  # each dot only touches a small window around itself
         cx, cy = px - x0, py - y0
         xa, ya = int(cx) - pad + 1, int(cy) - pad + 1
-        ys, xs = np.ogrid[ya:ya + 2 * pad, xa:xa + 2 * pad]
+        ys, xs = np.ogrid[ya : ya + 2 * pad, xa : xa + 2 * pad]
         dot = np.clip(c.dot_radius + 0.5 - np.hypot(xs - cx, ys - cy), 0.0, 1.0) * c.contrast
-        window = values[ya:ya + 2 * pad, xa:xa + 2 * pad]
+        window = values[ya : ya + 2 * pad, xa : xa + 2 * pad]
         np.maximum(window, dot.astype(np.float32), out=window)
     return x0, y0, values
 
@@ -177,7 +189,7 @@ def _paste(signal: np.ndarray, lesion: Lesion) -> None:
     ya, xa = max(y0, 0), max(x0, 0)
     yb, xb = min(y0 + values.shape[0], rows), min(x0 + values.shape[1], cols)
     if ya < yb and xa < xb:
-        signal[ya:yb, xa:xb] += values[ya - y0:yb - y0, xa - x0:xb - x0]
+        signal[ya:yb, xa:xb] += values[ya - y0 : yb - y0, xa - x0 : xb - x0]
 
 
 def _thickness(shape: BreastShape, rows: int, columns: int, laterality: str) -> np.ndarray:
@@ -203,12 +215,19 @@ def _add_pectoral(signal: np.ndarray, shape: BreastShape, laterality: str) -> No
     xd = np.arange(pw, dtype=np.float32) / pw
     y = np.arange(ph, dtype=np.float32)[:, None] / ph
     muscle = np.clip((1.0 - xd[None, :] - y) * 6.0, 0.0, 1.0) * 0.3
-    block = signal[:ph, :pw] if laterality == "L" else signal[:ph, cols - pw:]
+    block = signal[:ph, :pw] if laterality == "L" else signal[:ph, cols - pw :]
     block += muscle if laterality == "L" else muscle[:, ::-1]
 
 
-def render_signal(shape: BreastShape, laterality: str, rows: int, columns: int, composition: str,
-                  lesions: tuple[Lesion, ...], rng: np.random.Generator) -> np.ndarray:
+def render_signal(
+    shape: BreastShape,
+    laterality: str,
+    rows: int,
+    columns: int,
+    composition: str,
+    lesions: tuple[Lesion, ...],
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Float32 'density' image in about [0, 1] (bright = dense), before vendor encoding."""
     t = _thickness(shape, rows, columns, laterality)
     grid = glandular_grid(rng, composition)
@@ -231,7 +250,7 @@ def render_signal(shape: BreastShape, laterality: str, rows: int, columns: int, 
 
 def encoding(photometric: str, bits_stored: int) -> tuple[float, float]:
     """(offset, scale) mapping signal to stored values; negative scale inverts MONOCHROME1."""
-    top = float(2 ** bits_stored - 1)
+    top = float(2**bits_stored - 1)
     if photometric == "MONOCHROME1":
         return top * 0.96, -top * 0.85
     return top * 0.04, top * 0.85
@@ -248,5 +267,5 @@ def to_stored(signal: np.ndarray, photometric: str, bits_stored: int) -> np.ndar
     offset, scale = encoding(photometric, bits_stored)
     signal *= np.float32(scale)
     signal += np.float32(offset)
-    np.clip(signal, 0, 2 ** bits_stored - 1, out=signal)
+    np.clip(signal, 0, 2**bits_stored - 1, out=signal)
     return signal.astype(np.uint16)

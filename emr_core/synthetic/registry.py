@@ -10,15 +10,25 @@ import numpy as np
 
 from emr_core.synthetic.mg_dataset import PACS_ISSUER, HeaderIdentity
 from emr_core.synthetic.people import (
-    Person, VietName, ascii_fold, random_birth_date, random_name, shifted_birth_date, typo,
+    Person,
+    VietName,
+    ascii_fold,
+    random_birth_date,
+    random_name,
+    shifted_birth_date,
+    typo,
 )
 
 REGISTRY_ISSUER = "HIS_SGM"
 REGISTRY_COLUMNS = ("patient_id", "issuer", "full_name", "birth_date", "sex", "accession_numbers")
 # Fraction of studies carrying each identity disagreement (quota-based so small corpora show all).
 STUDY_VARIANTS: tuple[tuple[str, float], ...] = (
-    ("pacs_id", 0.15), ("missing_issuer", 0.10), ("ascii_name", 0.25),
-    ("swapped_name", 0.08), ("name_typo", 0.05), ("wrong_birth_date", 0.02),
+    ("pacs_id", 0.15),
+    ("missing_issuer", 0.10),
+    ("ascii_name", 0.25),
+    ("swapped_name", 0.08),
+    ("name_typo", 0.05),
+    ("wrong_birth_date", 0.02),
 )
 NOT_IN_REGISTRY_FRACTION = 0.03
 SHARED_IDENTITY_FRACTION = 0.01
@@ -45,11 +55,20 @@ def _unique_numbers(rng: np.random.Generator, n: int, low: int, high: int) -> li
     return [low + int(v) for v in rng.choice(high - low, size=n, replace=False)]
 
 
-def _make_persons(rng: np.random.Generator, n: int, prefix: str, ids: list[int],
-                  pacs: list[int]) -> list[Person]:
+def _make_persons(rng: np.random.Generator, n: int, prefix: str, ids: list[int], pacs: list[int]) -> list[Person]:
     """Persons with fresh names and birth dates, all in the registry for now."""
-    return [Person(f"{prefix}{i + 1:06d}", random_name(rng), random_birth_date(rng), "F",
-                   f"{ids[i]:08d}", REGISTRY_ISSUER, f"MG{pacs[i]:07d}") for i in range(n)]
+    return [
+        Person(
+            f"{prefix}{i + 1:06d}",
+            random_name(rng),
+            random_birth_date(rng),
+            "F",
+            f"{ids[i]:08d}",
+            REGISTRY_ISSUER,
+            f"MG{pacs[i]:07d}",
+        )
+        for i in range(n)
+    ]
 
 
 def build_cohort(rng: np.random.Generator, patients: int, registry_extra: int) -> Cohort:
@@ -89,8 +108,9 @@ def _eligible(variant: str, chosen: set[str]) -> bool:
     return True
 
 
-def assign_study_variants(rng: np.random.Generator, study_persons: list[Person],
-                          tags: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
+def assign_study_variants(
+    rng: np.random.Generator, study_persons: list[Person], tags: dict[str, tuple[str, ...]]
+) -> list[tuple[str, ...]]:
     """Per study, the sorted identity variants (person tags plus quota-drawn header disagreements)."""
     chosen = [set(tags.get(p.person_id, ())) for p in study_persons]
     for c in chosen:
@@ -141,6 +161,14 @@ def write_registry(path: Path, cohort: Cohort, accessions: dict[str, list[str]])
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(REGISTRY_COLUMNS)
         for p in registered:
-            writer.writerow([p.registry_patient_id, p.registry_issuer, p.name.full,
-                             p.birth_date.isoformat(), p.sex, ";".join(accessions.get(p.person_id, []))])
+            writer.writerow(
+                [
+                    p.registry_patient_id,
+                    p.registry_issuer,
+                    p.name.full,
+                    p.birth_date.isoformat(),
+                    p.sex,
+                    ";".join(accessions.get(p.person_id, [])),
+                ]
+            )
     return len(registered)

@@ -7,19 +7,18 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
-from sgm_app.api import errors
-from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
-from sgm_app.api.state import ApiState
 from emr_core.clinical.files import DEFAULT_MAX_BYTES
 from emr_core.clinical.forms import ensure_shipped_templates
 from emr_core.clinical.pseudonyms import installation_secret
 from emr_core.clinical.search import refresh_search_index
-from sqlalchemy.exc import IntegrityError
-
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import is_up_to_date
 from emr_core.settings import Settings
+from sgm_app.api import errors
+from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
+from sgm_app.api.state import ApiState
 
 HANDLER_THREADS = 8
 DESCRIPTION = """EMR for mammography: patients, exams and images, clinical forms, files, follow-up tasks,

@@ -66,7 +66,7 @@ class AuditWriter:
     def _settle(self, batch: list[_Item]) -> None:
         try:
             self._write(batch)
-        except Exception as exc:  # noqa: BLE001 - every waiting request must learn of the failure
+        except Exception as exc:
             for _, done in batch:
                 done.set_exception(exc)
             return

@@ -11,15 +11,14 @@ from fastapi import Depends, Request
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from sgm_app.api.errors import ApiError
-from sgm_app.api.state import ApiState
 from emr_core.audit import AuditRecord, record_event
 from emr_core.clinical.roles import Permission, allowed
 from emr_core.clinical.users import Principal, authenticate_token, token_hash
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models import AuditChainHead
-
+from sgm_app.api.errors import ApiError
+from sgm_app.api.state import ApiState
 
 TOKEN_COOKIE = "sgm_token"
 

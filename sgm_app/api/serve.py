@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from sgm_app.api.app import create_app
 from emr_core.settings import load_settings
+from sgm_app.api.app import create_app
 
 
 def app_from_environment() -> FastAPI:

@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sgm_app.api.audit_writer import AuditWriter
 from emr_core.clinical.files import DEFAULT_MAX_BYTES
 from emr_core.clinical.users import Principal
 from emr_core.settings import Settings
+from sgm_app.api.audit_writer import AuditWriter
 
 TOKEN_CACHE_SECONDS = 10.0  # a revoked token or changed role takes effect within this time
 

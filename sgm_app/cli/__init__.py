@@ -6,8 +6,8 @@ import logging
 
 import click
 
-from sgm_app.cli.context import CliContext
 from emr_core.settings import ConfigError, load_settings
+from sgm_app.cli.context import CliContext
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,8 +46,17 @@ def _register() -> None:
     )
 
     for module in (
-        db_commands, demo_commands, ingest_commands, link_commands, status_commands,
-        api_commands, audit_commands, report_commands, user_commands, annotation_commands, dicom_commands,
+        db_commands,
+        demo_commands,
+        ingest_commands,
+        link_commands,
+        status_commands,
+        api_commands,
+        audit_commands,
+        report_commands,
+        user_commands,
+        annotation_commands,
+        dicom_commands,
     ):
         module.register(cli)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.db import session_scope
+from sgm_app.cli.context import CliContext, pass_cli
 
 # The Label Studio SDK logs every HTTP request at INFO through httpx: too chatty for a CLI.
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -6,6 +6,7 @@ import click
 
 from sgm_app.cli.context import CliContext, pass_cli
 
+
 @click.group("api")
 def api_group() -> None:
     """The EMR REST API (OpenAPI documentation at /docs)."""

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from emr_core.audit import AuditRecord, record_event, verify_chain
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.clinical.audit_export import audit_rows, to_csv, to_json
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 def _record(event_type: str, outcome: int, detail: dict[str, object]) -> AuditRecord:

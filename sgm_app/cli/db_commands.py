@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.migrate import current_revision, head_revision, upgrade
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 @click.group("db")

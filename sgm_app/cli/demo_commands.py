@@ -28,12 +28,26 @@ def _matrix(value: str | None) -> tuple[int, int] | None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--full-size", is_flag=True, help=f"Full-field images of {FULL_SIZE[0]}x{FULL_SIZE[1]} pixels.")
 @click.option("--matrix", help="Image size as COLUMNSxROWS (default 832x1024).")
-@click.option("--registry-extra", default=0, show_default=True, type=click.IntRange(0), help="Registry patients without exams.")
-@click.option("--prior-fraction", default=0.3, show_default=True, type=click.FloatRange(0, 1), help="Share of persons with a prior exam.")
+@click.option(
+    "--registry-extra", default=0, show_default=True, type=click.IntRange(0), help="Registry patients without exams."
+)
+@click.option(
+    "--prior-fraction",
+    default=0.3,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of persons with a prior exam.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Processes writing images.")
 def demo_data(
-    patients: int, seed: int, out: Path, full_size: bool, matrix: str | None,
-    registry_extra: int, prior_fraction: float, workers: int,
+    patients: int,
+    seed: int,
+    out: Path,
+    full_size: bool,
+    matrix: str | None,
+    registry_extra: int,
+    prior_fraction: float,
+    workers: int,
 ) -> None:
     """Generate synthetic screening mammograms, a patient registry CSV and the ground truth.
 
@@ -46,8 +60,13 @@ def demo_data(
 
     columns, rows = FULL_SIZE if full_size else (_matrix(matrix) or (832, 1024))
     options = CorpusOptions(
-        patients=patients, seed=seed, columns=columns, rows=rows,
-        registry_extra=registry_extra, prior_fraction=prior_fraction, workers=workers,
+        patients=patients,
+        seed=seed,
+        columns=columns,
+        rows=rows,
+        registry_extra=registry_extra,
+        prior_fraction=prior_fraction,
+        workers=workers,
     )
     try:
         with tqdm(desc="images", unit="img") as bar:

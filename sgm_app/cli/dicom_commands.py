@@ -10,8 +10,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.dimse.config import ReceiverConfig, parse_callers
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 @click.group("dicom")
@@ -22,26 +22,53 @@ def dicom_group() -> None:
 @dicom_group.command("serve")
 @click.option("--ae-title", help="Our AE title [default: SGM_DICOM_AE_TITLE or SGM].")
 @click.option("--host", help="Bind address [default: SGM_DICOM_HOST or 127.0.0.1].")
-@click.option("--port", type=click.IntRange(0, 65535),
-              help="Port [default: SGM_DICOM_PORT or 11112; 0 = any free].")
-@click.option("--allowed-callers",
-              help="Comma-separated calling AE titles to accept [default: SGM_DICOM_ALLOWED_CALLERS; empty = any].")
-@click.option("--processes", type=click.IntRange(1, 16), default=1, show_default=True,
-              help="Listening processes sharing the port (SO_REUSEPORT); >1 helps parallel senders.")
-@click.option("--max-pdu", type=click.IntRange(0), default=0, show_default=True,
-              help="Largest PDU we accept, in bytes; 0 = no limit (fastest).")
-@click.option("--plain-transport", is_flag=True,
-              help="Use pynetdicom's own socket reads (slower; for comparison).")
-@click.option("--in-memory", is_flag=True,
-              help="Assemble each data set in memory, then write it (slower; for comparison).")
-@click.option("--no-early-writeback", is_flag=True,
-              help="Leave all disk writing to the fsync before each answer (slower; for comparison).")
-@click.option("--writer-thread", is_flag=True,
-              help="Write fragments on a separate thread (measured slower on 2 busy cores; for comparison).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port [default: SGM_DICOM_PORT or 11112; 0 = any free].")
+@click.option(
+    "--allowed-callers",
+    help="Comma-separated calling AE titles to accept [default: SGM_DICOM_ALLOWED_CALLERS; empty = any].",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Listening processes sharing the port (SO_REUSEPORT); >1 helps parallel senders.",
+)
+@click.option(
+    "--max-pdu",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Largest PDU we accept, in bytes; 0 = no limit (fastest).",
+)
+@click.option("--plain-transport", is_flag=True, help="Use pynetdicom's own socket reads (slower; for comparison).")
+@click.option(
+    "--in-memory", is_flag=True, help="Assemble each data set in memory, then write it (slower; for comparison)."
+)
+@click.option(
+    "--no-early-writeback",
+    is_flag=True,
+    help="Leave all disk writing to the fsync before each answer (slower; for comparison).",
+)
+@click.option(
+    "--writer-thread",
+    is_flag=True,
+    help="Write fragments on a separate thread (measured slower on 2 busy cores; for comparison).",
+)
 @pass_cli
-def serve_command(ctx: CliContext, ae_title: str | None, host: str | None, port: int | None,
-                  allowed_callers: str | None, processes: int, max_pdu: int, plain_transport: bool, in_memory: bool,
-                  no_early_writeback: bool, writer_thread: bool) -> None:
+def serve_command(
+    ctx: CliContext,
+    ae_title: str | None,
+    host: str | None,
+    port: int | None,
+    allowed_callers: str | None,
+    processes: int,
+    max_pdu: int,
+    plain_transport: bool,
+    in_memory: bool,
+    no_early_writeback: bool,
+    writer_thread: bool,
+) -> None:
     """Receive DICOM objects (C-STORE) and answer C-ECHO, in the foreground until Ctrl-C.
 
     Each instance is written durably to <SGM_HOME>/incoming/dimse before it is acknowledged,
@@ -54,9 +81,14 @@ def serve_command(ctx: CliContext, ae_title: str | None, host: str | None, port:
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # a line per C-STORE otherwise
     ctx.sessions()  # refuse to start on a database that is not migrated
-    overrides: dict[str, Any] = {"processes": processes, "max_pdu": max_pdu, "fast_transport": not plain_transport,
-                                 "stream_to_disk": not in_memory, "early_writeback": not no_early_writeback,
-                                 "background_writes": writer_thread}
+    overrides: dict[str, Any] = {
+        "processes": processes,
+        "max_pdu": max_pdu,
+        "fast_transport": not plain_transport,
+        "stream_to_disk": not in_memory,
+        "early_writeback": not no_early_writeback,
+        "background_writes": writer_thread,
+    }
     for key, value in (("ae_title", ae_title), ("host", host), ("port", port)):
         if value is not None:
             overrides[key] = value
@@ -65,8 +97,11 @@ def serve_command(ctx: CliContext, ae_title: str | None, host: str | None, port:
     receiver = Receiver(ctx.settings, ReceiverConfig.from_settings(ctx.settings, **overrides))
     stop = _stop_on_signal()  # before start: a Ctrl-C while starting still stops cleanly
     receiver.start()
-    click.echo(f"{receiver.config.ae_title} listening on {receiver.config.host}:{receiver.port} "
-               f"(spool {receiver.config.spool_dir}); Ctrl-C stops", err=True)
+    click.echo(
+        f"{receiver.config.ae_title} listening on {receiver.config.host}:{receiver.port} "
+        f"(spool {receiver.config.spool_dir}); Ctrl-C stops",
+        err=True,
+    )
     while not stop.wait(1.0):
         pass
     click.echo("stopping: finishing open associations and queued ingest", err=True)
@@ -104,7 +139,9 @@ def _client(ctx: CliContext) -> Any:
 
 def _query_options(fn: Any) -> Any:
     fn = click.option("--patient-id", default="", help="Patient ID (wildcards * and ? allowed).")(fn)
-    fn = click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First study date (YYYY-MM-DD).")(fn)
+    fn = click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First study date (YYYY-MM-DD).")(
+        fn
+    )
     fn = click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last study date (YYYY-MM-DD).")(fn)
     fn = click.option("--modality", default="MG", show_default=True, help="Modality in study; '' for any.")(fn)
     return fn
@@ -137,8 +174,9 @@ def echo_command(ctx: CliContext) -> None:
 @click.option("--level", type=click.Choice(["study", "patient"]), default="study", show_default=True)
 @click.option("--name", default="", help="Patient name, patient level only (e.g. 'NGUYEN*').")
 @pass_cli
-def find_command(ctx: CliContext, patient_id: str, date_from: Any, date_to: Any, modality: str,
-                 level: str, name: str) -> None:
+def find_command(
+    ctx: CliContext, patient_id: str, date_from: Any, date_to: Any, modality: str, level: str, name: str
+) -> None:
     """List studies (by patient ID, date range, modality) or patients on the PACS (C-FIND)."""
     from emr_core.dimse.scu import DimseError
 
@@ -149,8 +187,10 @@ def find_command(ctx: CliContext, patient_id: str, date_from: Any, date_to: Any,
                 click.echo(f"{p.patient_id}\t{p.patient_name}\t{p.birth_date}\t{p.sex}\tstudies={p.studies}")
             return
         for s in client.find_studies(_query(patient_id, date_from, date_to, modality)):
-            click.echo(f"{s.study_uid}\t{s.patient_id}\t{s.study_date}\t{s.accession_number}\t"
-                       f"instances={s.instances}\t{s.description}")
+            click.echo(
+                f"{s.study_uid}\t{s.patient_id}\t{s.study_date}\t{s.accession_number}\t"
+                f"instances={s.instances}\t{s.description}"
+            )
     except DimseError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -158,11 +198,23 @@ def find_command(ctx: CliContext, patient_id: str, date_from: Any, date_to: Any,
 @pacs_group.command("pull")
 @_query_options
 @click.option("--study", "study_uids", multiple=True, help="Pull this Study Instance UID (repeatable).")
-@click.option("--method", type=click.Choice(["move", "get"]), default="move", show_default=True,
-              help="C-MOVE to our running receiver, or C-GET on this connection.")
+@click.option(
+    "--method",
+    type=click.Choice(["move", "get"]),
+    default="move",
+    show_default=True,
+    help="C-MOVE to our running receiver, or C-GET on this connection.",
+)
 @pass_cli
-def pull_command(ctx: CliContext, patient_id: str, date_from: Any, date_to: Any, modality: str,
-                 study_uids: tuple[str, ...], method: str) -> None:
+def pull_command(
+    ctx: CliContext,
+    patient_id: str,
+    date_from: Any,
+    date_to: Any,
+    modality: str,
+    study_uids: tuple[str, ...],
+    method: str,
+) -> None:
     """Retrieve the matching studies that we do not hold yet (held studies are skipped).
 
     Example: sgm pacs pull --from 2024-03-01 --to 2024-03-31 --modality MG
@@ -172,8 +224,11 @@ def pull_command(ctx: CliContext, patient_id: str, date_from: Any, date_to: Any,
 
     client = _client(ctx)
     try:
-        studies = ([StudyMatch(uid) for uid in study_uids] if study_uids
-                   else client.find_studies(_query(patient_id, date_from, date_to, modality)))
+        studies = (
+            [StudyMatch(uid) for uid in study_uids]
+            if study_uids
+            else client.find_studies(_query(patient_id, date_from, date_to, modality))
+        )
         total = sum(s.instances or 0 for s in studies) or None
         with tqdm(total=total, unit="img", desc=f"pull ({method})", disable=None) as bar:
             report = client.pull(studies, method, progress=bar.update)  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.dicom.ingest import collect_files, ingest_paths
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 @click.command("ingest")
@@ -26,9 +26,7 @@ from emr_core.dicom.ingest import collect_files, ingest_paths
     help="Worker processes reading headers and copying [default: SGM_INGEST_WORKERS].",
 )
 @pass_cli
-def ingest_command(
-    ctx: CliContext, paths: tuple[Path, ...], move: bool, workers: int | None
-) -> None:
+def ingest_command(ctx: CliContext, paths: tuple[Path, ...], move: bool, workers: int | None) -> None:
     """Ingest DICOM files and folders (recursively) into the data folder.
 
     Each file is indexed from its header only and copied to

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from emr_core.audit import AuditRecord, record_event
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.clinical.followup import evaluate_followup
 from emr_core.clinical.reports import operations_report, render_csv, render_html
 from emr_core.clinical.rules import RulesError, load_rules
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 def _day(_: click.Context, param: click.Parameter, value: str | None) -> date | None:

@@ -6,9 +6,9 @@ import json
 
 import click
 
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.db import session_scope
 from emr_core.status import PlatformStatus, platform_status
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 def _render(status: PlatformStatus) -> str:

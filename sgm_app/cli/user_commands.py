@@ -6,12 +6,12 @@ import click
 from sqlalchemy import select
 
 from emr_core.audit import AuditRecord, record_event
-from sgm_app.cli.context import CliContext, pass_cli
 from emr_core.clinical.roles import Role
 from emr_core.clinical.users import create_user, issue_token
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import User
+from sgm_app.cli.context import CliContext, pass_cli
 
 
 @click.group("users")

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.readers import ReaderAccount, create_reader
 from annotation_ui.server import DEFAULT_BIN, LabelStudioServer, credentials, is_ready, start, stop
-from emr_core.settings import load_settings, Settings
+from emr_core.settings import Settings, load_settings
 from tests.conftest import require_peer
 
 

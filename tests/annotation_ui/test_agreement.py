@@ -9,7 +9,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from annotation_ui.agreement import agreement, cohen_kappa, lesion_f1
 from annotation_ui.discordance import discordances, iou, match_findings
-from annotation_ui.reads import Finding, SideRead, box_to_percent, region_box, Region
+from annotation_ui.reads import Finding, Region, SideRead, box_to_percent, region_box
 from emr_core.dicom.render import mapping_for
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.readers import ReaderError, create_reader
 from annotation_ui.server import LabelStudioError, LabelStudioServer, credentials, install_check, start
-from sgm_app.cli import _register, cli
 from emr_core.db import session_scope
 from emr_core.models_annotation import AnnotationReader
 from emr_core.settings import Settings
+from sgm_app.cli import _register, cli
 from tests.annotation_ui.lsenv import LabelStudioEnv, credentials_mode
 
 

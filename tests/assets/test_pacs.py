@@ -40,8 +40,9 @@ def _pull(settings: Settings, server: Orthanc, day: str) -> dg.ExecuteInProcessR
         [pacs.pacs_mammography_studies],
         resources={
             "emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url),
-            "pacs": PacsResource(home=str(settings.root), port=server.dicom_port, ae_title=server.ae_title,
-                                 method="get"),
+            "pacs": PacsResource(
+                home=str(settings.root), port=server.dicom_port, ae_title=server.ae_title, method="get"
+            ),
         },
         run_config={"ops": {"pacs_mammography_studies": {"config": {"day": day}}}},
     )

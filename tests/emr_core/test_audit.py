@@ -15,9 +15,15 @@ from emr_core.models import AuditEvent
 
 def _record(n: int) -> AuditRecord:
     return AuditRecord(
-        event_id=AuditEventId.INSTANCES_TRANSFERRED, action=AuditAction.CREATE, event_type="C-STORE",
-        ae_title="MODALITY1", network_address="127.0.0.1", patient_ref="BN0001",
-        sop_instance_uid=f"1.2.3.{n}", instance_count=1, detail={"n": n, "name": "Nguyễn Thị Lan"},
+        event_id=AuditEventId.INSTANCES_TRANSFERRED,
+        action=AuditAction.CREATE,
+        event_type="C-STORE",
+        ae_title="MODALITY1",
+        network_address="127.0.0.1",
+        patient_ref="BN0001",
+        sop_instance_uid=f"1.2.3.{n}",
+        instance_count=1,
+        detail={"n": n, "name": "Nguyễn Thị Lan"},
     )
 
 
@@ -31,7 +37,10 @@ def test_intact_chain_verifies(session_factory: sessionmaker[Session]) -> None:
     _write(session_factory, 5)
     with session_scope(session_factory) as session:
         assert verify_chain(session) == []
-        assert session.scalar(select(AuditEvent.detail).where(AuditEvent.id.is_not(None)).limit(1))["name"] == "Nguyễn Thị Lan"
+        assert (
+            session.scalar(select(AuditEvent.detail).where(AuditEvent.id.is_not(None)).limit(1))["name"]
+            == "Nguyễn Thị Lan"
+        )
 
 
 def test_edited_row_is_detected(session_factory: sessionmaker[Session]) -> None:

@@ -27,6 +27,8 @@ def test_assets_and_checks_are_real_and_connected() -> None:
     assert graph.get(dg.AssetKey("linked_studies")).parent_keys == {dg.AssetKey("dicom_instances")}
     checks = {key.name for key in graph.asset_check_keys}
     assert {
-        "dicom_instances_orientation", "dicom_instances_conflicts",
-        "dicom_instances_quarantine", "linked_studies_unlinked",
+        "dicom_instances_orientation",
+        "dicom_instances_conflicts",
+        "dicom_instances_quarantine",
+        "linked_studies_unlinked",
     } <= checks

@@ -54,7 +54,9 @@ def test_sensor_says_when_the_run_for_these_files_failed(tmp_path: Path) -> None
         first = _evaluate(home, instance)
         assert isinstance(first, dg.SensorResult)
         create_run_for_test(
-            instance, job_name="ingest_dicom_job", status=dg.DagsterRunStatus.FAILURE,
+            instance,
+            job_name="ingest_dicom_job",
+            status=dg.DagsterRunStatus.FAILURE,
             tags={"dagster/run_key": first.run_requests[0].run_key},
         )
         again = _evaluate(home, instance, cursor=first.cursor)

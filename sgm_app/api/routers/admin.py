@@ -10,8 +10,6 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
 from emr_core.audit import verify_chain
 from emr_core.clinical.audit_export import audit_rows, to_csv, to_json
 from emr_core.clinical.reports import operations_report, render_csv, render_html
@@ -20,6 +18,8 @@ from emr_core.clinical.users import create_user, issue_token
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import User
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError, field_error
 
 router = APIRouter(tags=["administration"])
 From = Annotated[date, Query(alias="from")]

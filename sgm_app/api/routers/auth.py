@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from sgm_app.api.deps import TOKEN_COOKIE, client_address, current_principal, get_state
-from sgm_app.api.errors import ApiError
-from sgm_app.api.state import ApiState
 from emr_core.audit import AuditRecord, record_event
 from emr_core.clinical.users import TOKEN_LIFETIME, Principal, login
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from sgm_app.api.deps import TOKEN_COOKIE, client_address, current_principal, get_state
+from sgm_app.api.errors import ApiError
+from sgm_app.api.state import ApiState
 
 router = APIRouter(tags=["authentication"])
 

@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError
-from sgm_app.api.routers.patients import ref
-from sgm_app.api.record_views import file_view
 from emr_core.clinical.files import FileRejected, attach_file, blob_path, check_category, store_blob
 from emr_core.clinical.patients import PatientNotFound, get_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError
+from sgm_app.api.record_views import file_view
+from sgm_app.api.routers.patients import ref
 
 router = APIRouter(tags=["files"])
 

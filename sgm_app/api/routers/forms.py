@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
-from sgm_app.api.routers.patients import ref
-from sgm_app.api.record_views import submission_view
 from emr_core.clinical.forms import FormInvalid, add_template_version, latest_template, submit_form
 from emr_core.clinical.patients import PatientNotFound, get_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.record_views import submission_view
+from sgm_app.api.routers.patients import ref
 
 router = APIRouter(tags=["clinical forms"])
 FormName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]

@@ -11,9 +11,6 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
-from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 from emr_core.clinical.patients import (
     Demographics,
     PatientNotFound,
@@ -34,6 +31,9 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 Sex = Annotated[str, Field(pattern="^[FMO]$")]

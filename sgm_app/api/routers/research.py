@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 
-from sgm_app.api.deps import Ctx, require
 from emr_core.clinical.exam_reports import current_reports
 from emr_core.clinical.pseudonyms import pseudonym
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Patient, Series, Study
+from sgm_app.api.deps import Ctx, require
 
 router = APIRouter(prefix="/research", tags=["research (de-identified)"])
 

@@ -10,16 +10,16 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
-from sgm_app.api.routers.patients import ref
-from sgm_app.api.record_views import report_view
 from emr_core.clinical.exam_reports import current_reports, record_exam_report
 from emr_core.clinical.patients import PatientNotFound, get_patient
 from emr_core.clinical.roles import Permission
 from emr_core.dicom.render import cached_render
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Series, Study
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.record_views import report_view
+from sgm_app.api.routers.patients import ref
 
 router = APIRouter(tags=["studies and images"])
 VIEW_ORDER = ("RCC", "LCC", "RMLO", "LMLO")  # radiologists hang right breast on the viewer's left

@@ -9,16 +9,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError
-from sgm_app.api.routers.patients import ref
-from sgm_app.api.record_views import task_view
 from emr_core.clinical.followup import CLOSED_STATUSES, OPEN
 from emr_core.clinical.patients import PatientNotFound, get_patient
 from emr_core.clinical.roles import Permission, Role
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
+from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import ApiError
+from sgm_app.api.record_views import task_view
+from sgm_app.api.routers.patients import ref
 
 router = APIRouter(tags=["tasks"])
 StatusFilter = Literal["open", "done", "cancelled", "superseded", "all"]

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.clinical.exam_reports import adopt_consolidated_reads, current_reports, record_exam_report
 from emr_core.clinical.followup import evaluate_followup
+from emr_core.clinical.reports import operations_report, render_html
 from emr_core.clinical.rules import load_rules
 from emr_core.db import session_scope
-from emr_core.clinical.reports import operations_report, render_html
 from emr_core.models import Instance, Patient, Series, Study, utcnow
 from emr_core.models_annotation import (
     AnnotationCampaign,

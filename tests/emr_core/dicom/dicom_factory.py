@@ -36,9 +36,7 @@ def mg_dataset(rows: int = 64, columns: int = 48, **overrides: Any) -> Dataset:
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1"
     ds.Rows, ds.Columns = rows, columns
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = bytes(range(256)) * (rows * columns * 2 // 256) + b"\0" * (
-        rows * columns * 2 % 256
-    )
+    ds.PixelData = bytes(range(256)) * (rows * columns * 2 // 256) + b"\0" * (rows * columns * 2 % 256)
     for keyword, value in overrides.items():
         if value is None:
             if keyword in ds:

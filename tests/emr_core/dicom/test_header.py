@@ -15,7 +15,7 @@ from emr_core.dicom.header import PREFIX_BYTES, HeaderError, InstanceHeader, rea
 from emr_core.enums import QuarantineReason
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg  # noqa: E402
+from dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
 
 
 def _header(path: Path) -> InstanceHeader:
@@ -133,18 +133,14 @@ class _CountingFile:
 
 
 @pytest.mark.parametrize("private_bytes", [0, 3 * PREFIX_BYTES])
-def test_never_reads_pixel_data(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_bytes: int
-) -> None:
+def test_never_reads_pixel_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_bytes: int) -> None:
     ds = mg_dataset(rows=1024, columns=1024)  # 2 MB of pixel data
     if private_bytes:  # a header longer than the first read: parsed from the file, still no pixels
         block = ds.private_block(0x0029, "ACME", create=True)
         block.add_new(0x10, "OB", b"\1" * private_bytes)
     path = write(tmp_path / "big.dcm", ds)
     _CountingFile.total = 0
-    monkeypatch.setattr(
-        header_module, "open", lambda p, m: _CountingFile(builtins.open(p, m)), raising=False
-    )
+    monkeypatch.setattr(header_module, "open", lambda p, m: _CountingFile(builtins.open(p, m)), raising=False)
     h = _header(path)
     assert h.rows == 1024 and h.patient_name == "Nguyễn^Lan^Thị"
     assert _CountingFile.total < private_bytes + PREFIX_BYTES + 4096 < 2 * 1024 * 1024
@@ -171,9 +167,7 @@ def test_not_dicom(tmp_path: Path, content: bytes) -> None:
     assert isinstance(result, HeaderError) and result.reason == QuarantineReason.NOT_DICOM
 
 
-@pytest.mark.parametrize(
-    "keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"]
-)
+@pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"])
 def test_missing_uid(tmp_path: Path, keyword: str) -> None:
     result = read_header(write_mg(tmp_path / "a.dcm", **{keyword: None}))
     assert isinstance(result, HeaderError) and result.reason == QuarantineReason.MISSING_UID
@@ -198,9 +192,7 @@ def test_file_meta_without_group_length(tmp_path: Path) -> None:
 def test_unknown_view_code_falls_back_to_its_meaning_in_an_implicit_file(tmp_path: Path) -> None:
     from pydicom.sequence import Sequence
 
-    ds = mg_dataset(
-        ViewCodeSequence=Sequence([code_item("L-1", "99X", "medio-lateral")]), ViewPosition=None
-    )
+    ds = mg_dataset(ViewCodeSequence=Sequence([code_item("L-1", "99X", "medio-lateral")]), ViewPosition=None)
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     assert _header(write(tmp_path / "a.dcm", ds)).view == "ML"
 

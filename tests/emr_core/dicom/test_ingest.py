@@ -26,7 +26,7 @@ from emr_core.models import (
 from emr_core.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import ct_dataset, mg_dataset, write, write_mg  # noqa: E402
+from dicom_factory import ct_dataset, mg_dataset, write, write_mg
 
 Factory = sessionmaker[Session]
 MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflict)
@@ -37,9 +37,7 @@ def _counts(session_factory: Factory) -> dict[str, int]:
         return {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in MODELS}
 
 
-def _exam(
-    folder: Path, laterality_views=(("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
-) -> list[Path]:
+def _exam(folder: Path, laterality_views=(("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))) -> list[Path]:
     """A four-view screening exam: one study, one series per image."""
     study = generate_uid()
     return [
@@ -71,9 +69,7 @@ def _mtimes(root: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
 
-def test_ingest_indexes_stores_and_quarantines(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_ingest_indexes_stores_and_quarantines(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     exam = _exam(tmp_path / "in" / "exam")
     write(tmp_path / "in" / "ct.dcm", ct_dataset())
     bad = _bad_files(tmp_path / "in" / "junk")
@@ -97,14 +93,9 @@ def test_ingest_indexes_stores_and_quarantines(
         "InstanceConflict": 0,
     }
     with session_factory() as session:
-        rows = {
-            i.laterality + i.view: i
-            for i in session.scalars(select(Instance).where(Instance.is_mammogram))
-        }
+        rows = {i.laterality + i.view: i for i in session.scalars(select(Instance).where(Instance.is_mammogram))}
         assert sorted(rows) == ["LCC", "LMLO", "RCC", "RMLO"]
-        assert {(i.laterality_source, i.view_source) for i in rows.values()} == {
-            ("ImageLaterality", "ViewPosition")
-        }
+        assert {(i.laterality_source, i.view_source) for i in rows.values()} == {("ImageLaterality", "ViewPosition")}
         ct = session.scalars(select(Instance).where(Instance.modality == "CT")).one()
         assert not ct.is_mammogram
         ledger = session.scalars(select(LedgerEntry)).all()
@@ -127,9 +118,7 @@ def _uids(path: Path) -> tuple[str, str, str]:
     return h.study_uid, h.series_uid, h.sop_instance_uid
 
 
-def test_study_fields_survive_both_backends(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_study_fields_survive_both_backends(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     path = write_mg(
         tmp_path / "a.dcm",
         PatientName="Nguyễn^Lan^Thị=阮^蘭",
@@ -161,9 +150,7 @@ def test_study_fields_survive_both_backends(
     assert instance.transfer_syntax_uid == "1.2.840.10008.1.2.1"
 
 
-def test_reingest_changes_nothing(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_reingest_changes_nothing(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     _exam(tmp_path / "in")
     _bad_files(tmp_path / "in" / "junk")
     first = ingest_paths(session_factory, settings, [tmp_path / "in"])
@@ -173,15 +160,10 @@ def test_reingest_changes_nothing(
     assert (first.stored, again.stored, again.unchanged, again.quarantined) == (4, 0, 4, 3)
     assert again.new_study_uids == ()
     assert _counts(session_factory) == counts
-    assert (
-        _mtimes(settings.root / "storage") == mtimes
-        and _mtimes(settings.quarantine_dir) == quarantine
-    )
+    assert _mtimes(settings.root / "storage") == mtimes and _mtimes(settings.quarantine_dir) == quarantine
 
 
-def test_small_batches_and_two_workers(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_small_batches_and_two_workers(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     for n in range(3):
         _exam(tmp_path / "in" / str(n))
     seen: list[int] = []
@@ -191,9 +173,7 @@ def test_small_batches_and_two_workers(
     assert _counts(session_factory)["LedgerEntry"] == 3
 
 
-def test_conflict_keeps_both_copies(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_conflict_keeps_both_copies(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     ds = mg_dataset()
     original = write(tmp_path / "a" / "x.dcm", ds)
     ingest_paths(session_factory, settings, [original])
@@ -215,9 +195,7 @@ def test_conflict_keeps_both_copies(
     assert (settings.root / conflict.kept_path).is_relative_to(settings.conflicts_dir)
 
 
-def test_same_uid_twice_in_one_run(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_same_uid_twice_in_one_run(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     ds = mg_dataset()
     one = write(tmp_path / "in" / "1.dcm", ds)
     ds.PatientID = "P2"
@@ -232,9 +210,7 @@ def test_same_uid_twice_in_one_run(
     assert two.exists()
 
 
-def test_stored_file_without_row_is_recovered(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_stored_file_without_row_is_recovered(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     path = write_mg(tmp_path / "a.dcm")
     target = instance_path(settings.storage_dir, *_uids(path))
     target.parent.mkdir(parents=True)
@@ -265,9 +241,7 @@ def _raise_oserror(*_args: object, **_kwargs: object) -> None:
     raise OSError(28, "No space left on device")
 
 
-def test_move_keeps_files_inside_the_data_folder(
-    session_factory: Factory, settings: Settings, tmp_path: Path
-) -> None:
+def test_move_keeps_files_inside_the_data_folder(session_factory: Factory, settings: Settings, tmp_path: Path) -> None:
     ingest_paths(session_factory, settings, _exam(tmp_path / "in"))
     before = _mtimes(settings.storage_dir)
     report = ingest_paths(session_factory, settings, [settings.storage_dir], move=True)

@@ -29,10 +29,7 @@ def test_no_uid_escapes_storage(tmp_path: Path, uid: str) -> None:
     path = instance_path(storage, uid, uid, uid)
     assert path.resolve().is_relative_to(storage.resolve())
     assert len(path.relative_to(storage).parts) == 3
-    assert all(
-        part not in ("", ".", "..") and not part.startswith(".")
-        for part in path.relative_to(storage).parts
-    )
+    assert all(part not in ("", ".", "..") and not part.startswith(".") for part in path.relative_to(storage).parts)
 
 
 def test_plain_uids_are_kept_and_altered_ones_stay_distinct(tmp_path: Path) -> None:

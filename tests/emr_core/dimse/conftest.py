@@ -48,5 +48,3 @@ def orthanc_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[O
     yield started
     for server in started:
         server.stop()
-
-

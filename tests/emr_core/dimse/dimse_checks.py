@@ -37,7 +37,7 @@ def dataset_bytes(path: Path) -> bytes:
     """The bytes after the file meta group: what travelled on the network."""
     raw = path.read_bytes()
     meta_length = int.from_bytes(raw[140:144], "little")  # (0002,0000) value after 128+4+8 bytes
-    return raw[144 + meta_length:]
+    return raw[144 + meta_length :]
 
 
 def leftovers(settings: Settings) -> list[Path]:

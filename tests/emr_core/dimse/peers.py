@@ -35,8 +35,9 @@ def dcmtk(*tools: str) -> None:
 
 def run_tool(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run a dcmtk tool with TCP_NODELAY, capturing its output."""
-    return subprocess.run([str(a) for a in args], env=PEER_ENV, capture_output=True, text=True,
-                          timeout=120, check=check)
+    return subprocess.run(
+        [str(a) for a in args], env=PEER_ENV, capture_output=True, text=True, timeout=120, check=check
+    )
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -64,16 +65,26 @@ class ReceiverProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
-        return {**PEER_ENV, "SGM_HOME": str(self.settings.home), "SGM_DATABASE_URL": self.settings.url,
-                "SGM_DICOM_AE_TITLE": self.ae_title, "SGM_DICOM_PORT": str(self.port),
-                "SGM_DICOM_ALLOWED_CALLERS": self.allowed_callers}
+        return {
+            **PEER_ENV,
+            "SGM_HOME": str(self.settings.home),
+            "SGM_DATABASE_URL": self.settings.url,
+            "SGM_DICOM_AE_TITLE": self.ae_title,
+            "SGM_DICOM_PORT": str(self.port),
+            "SGM_DICOM_ALLOWED_CALLERS": self.allowed_callers,
+        }
 
     def start(self) -> ReceiverProcess:
         """Start and wait until it serves (all its listener processes included)."""
         path = self.settings.root / f"receiver-{time.time_ns()}.log"
         log = open(path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([*SGM, "dicom", "serve", *self.args], env=self.env(), stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*SGM, "dicom", "serve", *self.args],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         _wait_port(self.port, self.proc)
         deadline = time.monotonic() + 60
         while b"Ctrl-C stops" not in path.read_bytes():
@@ -111,14 +122,31 @@ class Orthanc:
 
     def config(self, our_ae: str, our_port: int) -> dict[str, object]:
         return {
-            "Name": "sgm-test", "StorageDirectory": str(self.folder / "storage"),
-            "IndexDirectory": str(self.folder / "index"), "HttpPort": self.http_port,
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomAet": self.ae_title,
-            "DicomPort": self.dicom_port, "DicomCheckCalledAet": True, "DicomAlwaysAllowStore": True,
-            "DicomAlwaysAllowFind": False, "DicomAlwaysAllowGet": False, "DicomAlwaysAllowMove": False,
-            "DicomModalities": {"sgm": {"AET": our_ae, "Host": "127.0.0.1", "Port": our_port,
-                                        "AllowEcho": True, "AllowFind": True, "AllowMove": True,
-                                        "AllowGet": True, "AllowStore": True}},
+            "Name": "sgm-test",
+            "StorageDirectory": str(self.folder / "storage"),
+            "IndexDirectory": str(self.folder / "index"),
+            "HttpPort": self.http_port,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": False,
+            "DicomAet": self.ae_title,
+            "DicomPort": self.dicom_port,
+            "DicomCheckCalledAet": True,
+            "DicomAlwaysAllowStore": True,
+            "DicomAlwaysAllowFind": False,
+            "DicomAlwaysAllowGet": False,
+            "DicomAlwaysAllowMove": False,
+            "DicomModalities": {
+                "sgm": {
+                    "AET": our_ae,
+                    "Host": "127.0.0.1",
+                    "Port": our_port,
+                    "AllowEcho": True,
+                    "AllowFind": True,
+                    "AllowMove": True,
+                    "AllowGet": True,
+                    "AllowStore": True,
+                }
+            },
         }
 
     def start(self, our_ae: str, our_port: int) -> Orthanc:
@@ -126,8 +154,9 @@ class Orthanc:
         path = self.folder / "orthanc.json"
         path.write_text(json.dumps(self.config(our_ae, our_port)))
         log = open(self.folder / "orthanc.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(["Orthanc", str(path)], env=PEER_ENV, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["Orthanc", str(path)], env=PEER_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         _wait_port(self.http_port, self.proc)
         _wait_port(self.dicom_port, self.proc)
         return self
@@ -139,8 +168,9 @@ class Orthanc:
             self.proc.wait(timeout=30)
 
     def upload(self, path: Path) -> None:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/instances",
-                                         data=path.read_bytes(), method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}/instances", data=path.read_bytes(), method="POST"
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
 

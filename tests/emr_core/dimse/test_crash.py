@@ -22,13 +22,11 @@ KILL_AFTER_ACKS = 4
 
 def _send_until_acks(receiver: ReceiverProcess, files: list[Path], acks: int) -> tuple[list[Path], str]:
     """storescu the files; SIGKILL the receiver once `acks` have been acknowledged."""
-    args = ["storescu", "-v", "-aet", "MODALITY", "-aec", "SGM", "127.0.0.1",
-            str(receiver.port), *map(str, files)]
+    args = ["storescu", "-v", "-aet", "MODALITY", "-aec", "SGM", "127.0.0.1", str(receiver.port), *map(str, files)]
     acknowledged: list[Path] = []
     output: list[str] = []
     current: Path | None = None
-    with subprocess.Popen(args, env=PEER_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as sender:
+    with subprocess.Popen(args, env=PEER_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as sender:
         assert sender.stdout is not None
         for line in sender.stdout:
             output.append(line)

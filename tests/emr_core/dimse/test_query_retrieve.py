@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from pydicom import dcmread
 from sqlalchemy.orm import Session, sessionmaker
 
-from sgm_app.cli import _register, cli
 from emr_core.dimse.pacs import PacsClient, StudyQuery
 from emr_core.settings import Settings
+from sgm_app.cli import _register, cli
 from tests.emr_core.dimse.dimse_checks import audit_events, indexed, leftovers
 from tests.emr_core.dimse.peers import (
     Orthanc,
@@ -30,8 +30,9 @@ def our_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def pacs(orthanc_factory: list[Orthanc], tmp_path_factory: pytest.TempPathFactory, corpus: Path,
-         our_port: int) -> Orthanc:
+def pacs(
+    orthanc_factory: list[Orthanc], tmp_path_factory: pytest.TempPathFactory, corpus: Path, our_port: int
+) -> Orthanc:
     """An Orthanc holding the small corpus, knowing us as SGM at our_port."""
     server = start_orthanc(orthanc_factory, tmp_path_factory.mktemp("orthanc"), "SGM", our_port)
     for path in sorted(corpus.rglob("*.dcm")):
@@ -85,7 +86,10 @@ def _day(text: str) -> date:
 
 
 def test_pull_by_move_then_held_studies_are_skipped(
-    client: PacsClient, receiver: ReceiverProcess, our_port: int, corpus: Path,
+    client: PacsClient,
+    receiver: ReceiverProcess,
+    our_port: int,
+    corpus: Path,
     session_factory: sessionmaker[Session],
 ) -> None:
     receiver.port = our_port
@@ -121,8 +125,12 @@ def test_pull_by_get_stores_indexes_and_audits_in_process(
 def test_pacs_commands(client: PacsClient, corpus: Path, pacs: Orthanc) -> None:
     _register()
     settings = client.settings
-    env = {"SGM_HOME": str(settings.home), "SGM_DATABASE_URL": settings.url,
-           "SGM_PACS_PORT": str(pacs.dicom_port), "SGM_PACS_AE_TITLE": pacs.ae_title}
+    env = {
+        "SGM_HOME": str(settings.home),
+        "SGM_DATABASE_URL": settings.url,
+        "SGM_PACS_PORT": str(pacs.dicom_port),
+        "SGM_PACS_AE_TITLE": pacs.ae_title,
+    }
     runner = CliRunner()
     echo = runner.invoke(cli, ["pacs", "echo"], env=env)
     assert echo.exit_code == 0 and "0x0000" in echo.output, echo.output

@@ -28,8 +28,22 @@ from tests.emr_core.dimse.testdata import (
 
 
 def _store(receiver: ReceiverProcess, *paths: Path, aet: str = "MODALITY", extra: tuple[str, ...] = ()) -> str:
-    result = run_tool("storescu", "-aet", aet, "-aec", receiver.ae_title, "-pdu", "131072", *extra,
-                      "+sd", "+r", "-v", "127.0.0.1", str(receiver.port), *paths)
+    result = run_tool(
+        "storescu",
+        "-aet",
+        aet,
+        "-aec",
+        receiver.ae_title,
+        "-pdu",
+        "131072",
+        *extra,
+        "+sd",
+        "+r",
+        "-v",
+        "127.0.0.1",
+        str(receiver.port),
+        *paths,
+    )
     return result.stdout + result.stderr
 
 
@@ -71,9 +85,13 @@ def test_compressed_syntaxes_are_stored_as_received(
     run_tool("dcmconv", "+ti", source[3], tmp_path / "implicit.dcm", check=True)
     write_j2k(source[4], tmp_path / "j2k.dcm")
     # storescu proposes a compressed syntax only when told which one (else it decompresses).
-    proposals = {"jpeg": ("-xs", "1.2.840.10008.1.2.4.70"), "jls": ("-xt", "1.2.840.10008.1.2.4.80"),
-                 "deflated": ("-xd", "1.2.840.10008.1.2.1.99"), "implicit": ("-xi", "1.2.840.10008.1.2"),
-                 "j2k": ("-xv", "1.2.840.10008.1.2.4.90")}
+    proposals = {
+        "jpeg": ("-xs", "1.2.840.10008.1.2.4.70"),
+        "jls": ("-xt", "1.2.840.10008.1.2.4.80"),
+        "deflated": ("-xd", "1.2.840.10008.1.2.1.99"),
+        "implicit": ("-xi", "1.2.840.10008.1.2"),
+        "j2k": ("-xv", "1.2.840.10008.1.2.4.90"),
+    }
     receiver.start()
     for name, (flag, _syntax) in proposals.items():
         output = _store(receiver, tmp_path / f"{name}.dcm", extra=(flag,))
@@ -161,8 +179,18 @@ def test_two_senders_at_once(
 def test_query_to_the_receiver_is_refused_cleanly(receiver: ReceiverProcess) -> None:
     dcmtk("findscu", "echoscu")
     receiver.start()
-    find = run_tool("findscu", "-S", "-aec", "SGM", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=*",
-                    "127.0.0.1", str(receiver.port))
+    find = run_tool(
+        "findscu",
+        "-S",
+        "-aec",
+        "SGM",
+        "-k",
+        "QueryRetrieveLevel=STUDY",
+        "-k",
+        "PatientID=*",
+        "127.0.0.1",
+        str(receiver.port),
+    )
     echo = run_tool("echoscu", "-aec", "SGM", "127.0.0.1", str(receiver.port))
     assert receiver.stop() == 0
     # A storage receiver, not an archive: no C-FIND context is accepted, and nothing breaks.

@@ -20,7 +20,7 @@ def write_j2k(source: Path, target: Path) -> str:
     Image.fromarray(pixels).save(buffer, format="JPEG2000", irreversible=False)
     codestream = buffer.getvalue()
     # Pillow writes a JP2 file; DICOM carries the bare codestream, which starts at FF4FFF51.
-    ds.PixelData = encapsulate([codestream[codestream.index(b"\xff\x4f\xff\x51"):]])
+    ds.PixelData = encapsulate([codestream[codestream.index(b"\xff\x4f\xff\x51") :]])
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
     ds.save_as(target, enforce_file_format=True)

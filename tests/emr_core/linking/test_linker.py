@@ -31,27 +31,43 @@ def load_registry(factory: sessionmaker[Session], tmp_path: Path, text: str = RE
         assert not import_registry(session, path).errors
 
 
-def add_study(factory: sessionmaker[Session], uid: str, pid: str, issuer: str, name: str,
-              born: date | None, accession: str = "", sex: str = "F") -> None:
+def add_study(
+    factory: sessionmaker[Session],
+    uid: str,
+    pid: str,
+    issuer: str,
+    name: str,
+    born: date | None,
+    accession: str = "",
+    sex: str = "F",
+) -> None:
     """A study as DICOM ingest leaves it: header columns and the `received` ledger stage."""
     with session_scope(factory) as session:
-        study = Study(study_uid=uid, accession_number=accession, dicom_patient_id=pid,
-                      dicom_issuer=issuer, dicom_patient_name=name, dicom_birth_date=born,
-                      dicom_sex=sex)
+        study = Study(
+            study_uid=uid,
+            accession_number=accession,
+            dicom_patient_id=pid,
+            dicom_issuer=issuer,
+            dicom_patient_name=name,
+            dicom_birth_date=born,
+            dicom_sex=sex,
+        )
         session.add(study)
         session.flush()
         session.add(LedgerEntry(study_id=study.id, stage=LedgerStage.RECEIVED.value))
 
 
 def registry_id(session: Session, value: str) -> int:
-    return session.scalars(select(PatientIdentifier.patient_id).where(
-        PatientIdentifier.value == value, PatientIdentifier.issuer == "HIS")).one()
+    return session.scalars(
+        select(PatientIdentifier.patient_id).where(PatientIdentifier.value == value, PatientIdentifier.issuer == "HIS")
+    ).one()
 
 
 def current(session: Session, uid: str) -> tuple[Study, LinkDecision]:
     study = session.scalars(select(Study).where(Study.study_uid == uid)).one()
-    decision = session.scalars(select(LinkDecision).where(
-        LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))).one()
+    decision = session.scalars(
+        select(LinkDecision).where(LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))
+    ).one()
     return study, decision
 
 
@@ -65,10 +81,8 @@ AUTO_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", AUTO_CASES, ids=["exact", "swapped-ascii", "typo", "no-issuer",
-                                                   "local-id+accession"])
-def test_auto_links(session_factory: sessionmaker[Session], tmp_path: Path,
-                    case: tuple) -> None:
+@pytest.mark.parametrize("case", AUTO_CASES, ids=["exact", "swapped-ascii", "typo", "no-issuer", "local-id+accession"])
+def test_auto_links(session_factory: sessionmaker[Session], tmp_path: Path, case: tuple) -> None:
     uid, pid, issuer, name, born, accession, expected, method = case
     load_registry(session_factory, tmp_path)
     add_study(session_factory, uid, pid, issuer, name, born, accession)
@@ -81,12 +95,17 @@ def test_auto_links(session_factory: sessionmaker[Session], tmp_path: Path,
         assert decision.evidence["header"]["name"] == name
         assert decision.evidence["candidates"][0]["patient_id"] == study.patient_id
         assert 0.85 <= decision.score <= 1.0
-        assert session.scalar(select(func.count()).select_from(LedgerEntry).where(
-            LedgerEntry.study_id == study.id, LedgerEntry.stage == "linked")) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .where(LedgerEntry.study_id == study.id, LedgerEntry.stage == "linked")
+            )
+            == 1
+        )
 
 
-def test_missing_issuer_weaker_than_exact_identifier(session_factory: sessionmaker[Session],
-                                                      tmp_path: Path) -> None:
+def test_missing_issuer_weaker_than_exact_identifier(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "2.1", "10000003", "HIS", "Le^Huong^Ngoc", date(1980, 7, 21))
     add_study(session_factory, "2.2", "10000003", "", "Le^Huong^Ngoc", date(1980, 7, 21))
@@ -108,8 +127,7 @@ REVIEW_CASES = [
 
 
 @pytest.mark.parametrize("case", REVIEW_CASES, ids=["same-id-other-dob", "twins", "id-vs-accession"])
-def test_conflicts_go_to_review_unlinked(session_factory: sessionmaker[Session], tmp_path: Path,
-                                         case: tuple) -> None:
+def test_conflicts_go_to_review_unlinked(session_factory: sessionmaker[Session], tmp_path: Path, case: tuple) -> None:
     uid, pid, issuer, name, born, accession, reason = case
     load_registry(session_factory, tmp_path)
     add_study(session_factory, uid, pid, issuer, name, born, accession)
@@ -122,12 +140,12 @@ def test_conflicts_go_to_review_unlinked(session_factory: sessionmaker[Session],
         assert any(reason in r for r in decision.evidence["reasons"]), decision.evidence["reasons"]
         assert len(decision.evidence["candidates"]) >= 2 or "birth date" in reason
         assert all("score" in c for c in decision.evidence["candidates"])
-        assert not session.scalars(select(LedgerEntry).where(
-            LedgerEntry.study_id == study.id, LedgerEntry.stage == "linked")).first()
+        assert not session.scalars(
+            select(LedgerEntry).where(LedgerEntry.study_id == study.id, LedgerEntry.stage == "linked")
+        ).first()
 
 
-def test_unmatched_header_gets_one_provisional_patient(session_factory: sessionmaker[Session],
-                                                       tmp_path: Path) -> None:
+def test_unmatched_header_gets_one_provisional_patient(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "4.1", "MG0000077", "PACS_MG", "Vo^Yen^Thi", date(1990, 4, 5))
     add_study(session_factory, "4.2", "MG0000077", "PACS_MG", "VO^YEN^THI", date(1990, 4, 5))
@@ -140,12 +158,12 @@ def test_unmatched_header_gets_one_provisional_patient(session_factory: sessionm
         assert len({s.patient_id for s in studies}) == 1
         patient = session.get(Patient, studies[0].patient_id)
         assert patient is not None and patient.provisional and patient.name_key == "thi vo yen"
-        assert session.scalars(select(PatientIdentifier.issuer).where(
-            PatientIdentifier.patient_id == patient.id)).all() == ["PACS_MG"]
+        assert session.scalars(
+            select(PatientIdentifier.issuer).where(PatientIdentifier.patient_id == patient.id)
+        ).all() == ["PACS_MG"]
 
 
-def test_rerun_changes_nothing_and_one_current_decision(session_factory: sessionmaker[Session],
-                                                        tmp_path: Path) -> None:
+def test_rerun_changes_nothing_and_one_current_decision(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     for uid, pid, issuer, name, born, accession, *_ in AUTO_CASES + REVIEW_CASES:
         add_study(session_factory, uid, pid, issuer, name, born, accession)
@@ -159,13 +177,15 @@ def test_rerun_changes_nothing_and_one_current_decision(session_factory: session
     assert everything.unchanged == everything.examined == 9
     with session_scope(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(LinkDecision)) == before
-        per_study = session.execute(select(LinkDecision.study_id, func.count()).where(
-            LinkDecision.is_current.is_(True)).group_by(LinkDecision.study_id)).all()
+        per_study = session.execute(
+            select(LinkDecision.study_id, func.count())
+            .where(LinkDecision.is_current.is_(True))
+            .group_by(LinkDecision.study_id)
+        ).all()
         assert len(per_study) == 9 and {n for _, n in per_study} == {1}
 
 
-def test_manual_decision_survives_reruns(session_factory: sessionmaker[Session],
-                                         tmp_path: Path) -> None:
+def test_manual_decision_survives_reruns(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "5.1", "MG0000004", "PACS_MG", "Pham^Hoa^Thi", date(1959, 1, 30))
     link_studies(session_factory)
@@ -181,14 +201,16 @@ def test_manual_decision_survives_reruns(session_factory: sessionmaker[Session],
         assert session.scalar(select(func.count()).select_from(LinkDecision)) == 2
 
 
-def test_review_reopens_when_its_inputs_change(session_factory: sessionmaker[Session],
-                                               tmp_path: Path) -> None:
+def test_review_reopens_when_its_inputs_change(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "6.1", "MG0000004", "PACS_MG", "Pham^Hoa^Thi", date(1959, 1, 30))
     assert link_studies(session_factory).review == 1
     # The registry corrects the second Phạm Thị Hoa's birth date: no longer ambiguous.
-    load_registry(session_factory, tmp_path, REGISTRY.replace("10000005,HIS,Phạm Thị Hoa,1959-01-30",
-                                                              "10000005,HIS,Phạm Thị Hoa,1961-06-30"))
+    load_registry(
+        session_factory,
+        tmp_path,
+        REGISTRY.replace("10000005,HIS,Phạm Thị Hoa,1959-01-30", "10000005,HIS,Phạm Thị Hoa,1961-06-30"),
+    )
     report = link_studies(session_factory)
     assert report.linked == {"demographics": 1}
     with session_scope(session_factory) as session:
@@ -196,8 +218,7 @@ def test_review_reopens_when_its_inputs_change(session_factory: sessionmaker[Ses
         assert study.patient_id == registry_id(session, "10000004")
 
 
-def test_sex_contradiction_blocks_identifier_link(session_factory: sessionmaker[Session],
-                                                  tmp_path: Path) -> None:
+def test_sex_contradiction_blocks_identifier_link(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "7.1", "10000006", "HIS", "Dang^Thao^Thu", date(1972, 5, 9), sex="M")
     assert link_studies(session_factory).review == 1

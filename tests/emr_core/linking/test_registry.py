@@ -28,27 +28,36 @@ def count(session: Session, model: type) -> int:
 def test_import_creates_patients_identifiers_and_accessions(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    csv_path = write_csv(tmp_path / "r.csv", [
-        "10000001,HIS,Nguyễn Thị Lan,1970-03-15,F,A1;A2",
-        "10000002,HIS,Đặng Thu Thảo,09/05/1972,F,",
-    ])
+    csv_path = write_csv(
+        tmp_path / "r.csv",
+        [
+            "10000001,HIS,Nguyễn Thị Lan,1970-03-15,F,A1;A2",
+            "10000002,HIS,Đặng Thu Thảo,09/05/1972,F,",
+        ],
+    )
     with session_scope(session_factory) as session:
         report = import_registry(session, csv_path)
     assert (report.created, report.updated, report.unchanged, report.accessions_added) == (2, 0, 0, 2)
     with session_scope(session_factory) as session:
-        lan = session.scalars(select(Patient).join(PatientIdentifier).where(
-            PatientIdentifier.value == "10000001", PatientIdentifier.issuer == "HIS")).one()
+        lan = session.scalars(
+            select(Patient)
+            .join(PatientIdentifier)
+            .where(PatientIdentifier.value == "10000001", PatientIdentifier.issuer == "HIS")
+        ).one()
         assert (lan.full_name, lan.name_key, lan.birth_date, lan.sex, lan.provisional) == (
-            "Nguyễn Thị Lan", "lan nguyen thi", date(1970, 3, 15), "F", False)
+            "Nguyễn Thị Lan",
+            "lan nguyen thi",
+            date(1970, 3, 15),
+            "F",
+            False,
+        )
         owners = set(session.scalars(select(Accession.patient_id)))
         assert owners == {lan.id}
         thao = session.scalars(select(Patient).where(Patient.name_key == "dang thao thu")).one()
         assert thao.birth_date == date(1972, 5, 9)  # day-first registry date
 
 
-def test_reimport_is_idempotent_and_reports_updates(
-    session_factory: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_reimport_is_idempotent_and_reports_updates(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     lines = ["10000001,HIS,Nguyễn Thị Lan,1970-03-15,F,A1", "10000002,HIS,Trần Thị Mai,1965-11-02,F,"]
     csv_path = write_csv(tmp_path / "r.csv", lines)
     with session_scope(session_factory) as session:
@@ -70,12 +79,15 @@ def test_reimport_is_idempotent_and_reports_updates(
 def test_bad_rows_are_reported_with_line_numbers_not_fatal(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    csv_path = write_csv(tmp_path / "r.csv", [
-        ",HIS,No Id,1970-01-01,F,",
-        "10000003,HIS,Bad Date,1970-13-45,F,",
-        "10000004,HIS,Lê Ngọc Hương,1980-07-21,F,",
-        "10000004,HIS,Lê Ngọc Hương,1980-07-21,F,",
-    ])
+    csv_path = write_csv(
+        tmp_path / "r.csv",
+        [
+            ",HIS,No Id,1970-01-01,F,",
+            "10000003,HIS,Bad Date,1970-13-45,F,",
+            "10000004,HIS,Lê Ngọc Hương,1980-07-21,F,",
+            "10000004,HIS,Lê Ngọc Hương,1980-07-21,F,",
+        ],
+    )
     with session_scope(session_factory) as session:
         report = import_registry(session, csv_path)
     assert report.created == 1
@@ -94,19 +106,15 @@ def test_import_promotes_a_provisional_patient_holding_the_identifier(
         session.flush()
         session.add(PatientIdentifier(patient_id=patient.id, value="10000001", issuer="HIS"))
     with session_scope(session_factory) as session:
-        report = import_registry(session, write_csv(tmp_path / "r.csv", [
-            "10000001,HIS,Nguyễn Thị Lan,1970-03-15,F,"]))
+        report = import_registry(session, write_csv(tmp_path / "r.csv", ["10000001,HIS,Nguyễn Thị Lan,1970-03-15,F,"]))
         assert (report.created, report.updated) == (0, 1)
         promoted = session.get(Patient, patient.id)
         assert promoted is not None and not promoted.provisional
         assert promoted.full_name == "Nguyễn Thị Lan"
 
 
-def test_ten_thousand_rows_import_in_a_few_seconds(
-    session_factory: sessionmaker[Session], tmp_path: Path
-) -> None:
-    lines = [f"{20000000 + i},HIS,Nguyễn Thị Lan {i},1970-01-{1 + i % 28:02d},F,ACC{i}"
-             for i in range(10_000)]
+def test_ten_thousand_rows_import_in_a_few_seconds(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+    lines = [f"{20000000 + i},HIS,Nguyễn Thị Lan {i},1970-01-{1 + i % 28:02d},F,ACC{i}" for i in range(10_000)]
     csv_path = write_csv(tmp_path / "big.csv", lines)
     started = time.perf_counter()
     with session_scope(session_factory) as session:

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sgm_app.cli import cli
 from emr_core.db import session_scope
 from emr_core.linking import decide, import_registry, link_studies, review_queue
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study
 from emr_core.settings import Settings
+from sgm_app.cli import cli
 
 REGISTRY = """patient_id,issuer,full_name,birth_date,sex,accession_numbers
 10000004,HIS,Phạm Thị Hoa,1959-01-30,F,
@@ -31,14 +31,20 @@ def seed(factory: sessionmaker[Session], tmp_path: Path) -> None:
     path.write_text(REGISTRY, encoding="utf-8")
     with session_scope(factory) as session:
         import_registry(session, path)
-        session.add(Study(study_uid="9.1", dicom_patient_id="MG1", dicom_issuer="PACS_MG",
-                          dicom_patient_name="PHAM^HOA^THI", dicom_birth_date=date(1959, 1, 30),
-                          dicom_sex="F"))
+        session.add(
+            Study(
+                study_uid="9.1",
+                dicom_patient_id="MG1",
+                dicom_issuer="PACS_MG",
+                dicom_patient_name="PHAM^HOA^THI",
+                dicom_birth_date=date(1959, 1, 30),
+                dicom_sex="F",
+            )
+        )
     link_studies(factory)
 
 
-def test_queue_lists_candidates_with_scores(session_factory: sessionmaker[Session],
-                                            tmp_path: Path) -> None:
+def test_queue_lists_candidates_with_scores(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     seed(session_factory, tmp_path)
     with session_scope(session_factory) as session:
         (item,) = review_queue(session)
@@ -47,8 +53,7 @@ def test_queue_lists_candidates_with_scores(session_factory: sessionmaker[Sessio
     assert {c["identifiers"][0] for c in item.candidates[:2]} == {"HIS:10000004", "HIS:10000005"}
 
 
-def test_decide_new_patient_keeps_history(session_factory: sessionmaker[Session],
-                                          tmp_path: Path) -> None:
+def test_decide_new_patient_keeps_history(session_factory: sessionmaker[Session], tmp_path: Path) -> None:
     seed(session_factory, tmp_path)
     with session_scope(session_factory) as session:
         decision = decide(session, "9.1", None, decided_by="dr.binh")
@@ -82,8 +87,9 @@ def _runner_cli(settings: Settings) -> tuple[CliRunner, click.Group, dict[str, s
     return CliRunner(), cli, env
 
 
-def test_cli_import_run_review_decide(settings: Settings, tmp_path: Path,
-                                      session_factory: sessionmaker[Session]) -> None:
+def test_cli_import_run_review_decide(
+    settings: Settings, tmp_path: Path, session_factory: sessionmaker[Session]
+) -> None:
     runner, group, env = _runner_cli(settings)
     assert runner.invoke(group, ["db", "upgrade"], env=env).exit_code == 0
     registry = tmp_path / "registry.csv"
@@ -92,8 +98,15 @@ def test_cli_import_run_review_decide(settings: Settings, tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert "3 created" in result.output and "line 5" in result.output
     with session_scope(session_factory) as session:
-        session.add(Study(study_uid="9.2", dicom_patient_id="MG2", dicom_issuer="PACS_MG",
-                          dicom_patient_name="Pham^Hoa^Thi", dicom_birth_date=date(1959, 1, 30)))
+        session.add(
+            Study(
+                study_uid="9.2",
+                dicom_patient_id="MG2",
+                dicom_issuer="PACS_MG",
+                dicom_patient_name="Pham^Hoa^Thi",
+                dicom_birth_date=date(1959, 1, 30),
+            )
+        )
     result = runner.invoke(group, ["link", "run"], env=env)
     assert result.exit_code == 0 and "1 to review" in result.output, result.output
     table = runner.invoke(group, ["link", "review"], env=env).output
@@ -107,7 +120,9 @@ def test_cli_import_run_review_decide(settings: Settings, tmp_path: Path,
     assert "review queue is empty" in runner.invoke(group, ["link", "review"], env=env).output
     with session_scope(session_factory) as session:
         assert session.scalars(select(Study.patient_id)).one() == target
-        assert session.scalar(select(PatientIdentifier.value).where(
-            PatientIdentifier.patient_id == target)) in {"10000004", "10000005"}
+        assert session.scalar(select(PatientIdentifier.value).where(PatientIdentifier.patient_id == target)) in {
+            "10000004",
+            "10000005",
+        }
     for args in (["patients", "--help"], ["link", "run", "--help"], ["link", "decide", "--help"]):
         assert runner.invoke(group, args, env=env).exit_code == 0

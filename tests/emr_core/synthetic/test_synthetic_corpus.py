@@ -28,8 +28,11 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +107,11 @@ def test_boxes_cross_view_and_inside_image(gt: dict[str, list[dict[str, str]]]) 
 
 def test_findings_complete_and_assessments_consistent(gt: dict[str, list[dict[str, str]]]) -> None:
     for f in gt["findings"]:
-        fields = ("mass_shape", "mass_margin", "mass_density") if f["finding_type"] == "mass" \
+        fields = (
+            ("mass_shape", "mass_margin", "mass_density")
+            if f["finding_type"] == "mass"
             else ("calc_morphology", "calc_distribution")
+        )
         assert f["finding_type"] in ("mass", "calcification")
         assert all(f[k] for k in fields)
         assert f["birads"] in ("3", "4A", "4B", "4C", "5")
@@ -145,8 +151,11 @@ def test_identity_variants_match_headers(corpus: Path, gt: dict[str, list[dict[s
         variants, person = set(s["header_variant"].split(";")), persons[s["person_id"]]
         ds = _header(corpus, gt, s["study_uid"])
         family, given, middle = str(ds.PatientName).split("^")
-        assert (ds.PatientID, ds.get("IssuerOfPatientID", ""), str(ds.PatientName)) == \
-            (s["dicom_patient_id"], s["dicom_issuer"], s["dicom_patient_name"])
+        assert (ds.PatientID, ds.get("IssuerOfPatientID", ""), str(ds.PatientName)) == (
+            s["dicom_patient_id"],
+            s["dicom_issuer"],
+            s["dicom_patient_name"],
+        )
         if "pacs_id" in variants:
             assert ds.IssuerOfPatientID == "PACS_MG" and ds.PatientID.startswith("MG")
         else:

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from sgm_app.api import create_app
 from emr_core.clinical.roles import Role
 from emr_core.clinical.users import create_user, issue_token
 from emr_core.db import session_scope
 from emr_core.settings import Settings
+from sgm_app.api import create_app
 
 PASSWORD = "correct horse battery"
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from sgm_app.cli import _register, cli
 from emr_core.clinical.followup import evaluate_followup
 from emr_core.clinical.rules import load_rules
 from emr_core.db import session_scope
@@ -21,6 +20,7 @@ from emr_core.linking.names import fold
 from emr_core.linking.registry import import_registry
 from emr_core.models import AuditEvent, PatientIdentifier, Study, utcnow
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
+from sgm_app.cli import _register, cli
 
 from .test_forms_and_files import INTAKE, PDF
 

@@ -41,7 +41,7 @@ def test_role_without_permission_is_refused_and_audited(api, session_factory, me
     assert role in response.json()["detail"]
     denial = _events(session_factory, "110113")[-1]
     assert (denial.user_id, denial.event_type, denial.outcome) == (role, "permission_denied", 4)
-    assert denial.detail["path"] == url.split("?")[0]
+    assert denial.detail["path"] == url.split("?", maxsplit=1)[0]
 
 
 def test_missing_or_bad_token_is_401_and_audited(api, session_factory) -> None:
