@@ -20,20 +20,39 @@ mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
+# Every process this script starts inherits this marker, so stopping finds them all, including Dagster's code
+# servers, which run in sessions of their own, and the children of anything that ignored its signal.
+# Only the services carry it, not this shell, whose own subshells must not count as left over.
+run_id="run-$$-$RANDOM$RANDOM"
+stop_grace_s=${SGM_STOP_GRACE_SECONDS:-20}
+
+marked_pids() {  # processes whose environment carries our marker
+  grep -lsa "SGM_RUN_ID=$run_id" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
+}
+
 stop_all() {
   trap - EXIT
+  trap '' INT TERM  # a second Ctrl-C or TERM must not cut the clean-up short; it is bounded below
   echo; echo "stopping the platform..."
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  # Dagster's code servers run in sessions of their own and would linger until their heartbeat ends.
-  pkill -TERM -f -- "$here/orchestration/definitions.py" 2>/dev/null || true
+  marked_pids | xargs -r kill -TERM 2>/dev/null || true
+  for _ in $(seq 1 $((stop_grace_s * 4))); do
+    [ -z "$(marked_pids)" ] && break
+    sleep 0.25
+  done
+  left=$(marked_pids)
+  if [ -n "$left" ]; then
+    echo "still running after ${stop_grace_s} s, killing: $(echo $left | tr '\n' ' ')"
+    for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+    echo "$left" | xargs -r kill -KILL 2>/dev/null || true
+  fi
   echo "stopped."
 }
 trap stop_all EXIT
-trap 'exit 0' INT TERM  # Ctrl-C is how a user stops the platform: not an error
+trap 'exit 0' INT TERM HUP  # Ctrl-C, a closing terminal or a service manager stopping us: not an error
 
-start() {  # start a long-running command in its own process group and remember it
-  "$@" &
+start() {  # start a long-running command in its own process group, marked, and remember it
+  SGM_RUN_ID=$run_id "$@" &
   pids+=($!)
 }
 
