@@ -1,0 +1,1 @@
+"""Lesion detection on mammograms: the model contract, baseline detector, inference and feedback metrics."""
