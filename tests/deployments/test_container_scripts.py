@@ -11,9 +11,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pynetdicom import AE, evt
@@ -114,7 +113,7 @@ def test_dicom_health_check_sends_a_c_echo() -> None:
         (evt.EVT_C_ECHO, on_echo)
     ]
     port = _free_port()
-    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers)
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_ECHO, on_echo)])
     assert server is not None
     try:
         assert _healthcheck("echo", "127.0.0.1", str(port), "--called", "SGM").returncode == 0
