@@ -109,9 +109,6 @@ def test_dicom_health_check_sends_a_c_echo() -> None:
         echoes.append(event.assoc.requestor.ae_title)
         return 0x0000
 
-    handlers: list[tuple[evt.NotificationEvent | evt.InterventionEvent, Callable[..., Any]]] = [
-        (evt.EVT_C_ECHO, on_echo)
-    ]
     port = _free_port()
     server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_ECHO, on_echo)])
     assert server is not None
