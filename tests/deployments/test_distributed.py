@@ -212,6 +212,9 @@ def test_ingest_and_link_runs_on_two_celery_workers_with_mariadb_storage(
                 run_id = result.run_id
             hosts = _celery_hosts(instance, run_id)
             stored_run = instance.get_run_by_id(run_id)
+            # The pools that cap PACS retrievals and rendering are kept in the same MariaDB storage.
+            instance.event_log_storage.set_concurrency_slots("pacs", 2)
+            pacs_slots = instance.event_log_storage.get_concurrency_info("pacs").slot_count
     finally:
         workers.stop()
 
@@ -221,8 +224,10 @@ def test_ingest_and_link_runs_on_two_celery_workers_with_mariadb_storage(
     assert used == set(workers.names), f"steps did not spread over both workers: {hosts}"
     assert all(proc.returncode is not None for proc in workers.processes)
 
+    assert pacs_slots == 2
     with dg.DagsterInstance.from_config(str(dagster_home)) as reopened:  # a second process sees the same run
         assert reopened.get_run_by_id(run_id) is not None
+        assert reopened.event_log_storage.get_concurrency_info("pacs").slot_count == 2
     with session_scope(make_session_factory(make_engine(emr_db))) as session:
         status = platform_status(session)
     assert status.studies == studies
