@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -13,8 +15,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -189,3 +193,40 @@ def test_gateway_configuration_proxies_to_label_studio_with_real_nginx(tmp_path:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _compose_service(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"][name])
+
+
+def _on_loopback(command: list[str], port: int) -> list[str]:
+    # The compose command with the container's address and port swapped for loopback and a free port.
+    swapped = {"0.0.0.0": "127.0.0.1", "4000": str(port)}
+    return [swapped.get(arg, arg) for arg in command]
+
+
+@pytest.mark.slow
+def test_code_location_command_serves_and_passes_its_compose_health_check(tmp_path: Path) -> None:
+    service = _compose_service("dagster-code")
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env["SGM_HOME"] = str(tmp_path / "sgm")
+    log = (tmp_path / "grpc.log").open("wb")
+    server = subprocess.Popen(
+        _on_loopback(service["command"], port), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    check = _on_loopback(service["healthcheck"]["test"][1:], port)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "grpc.log").read_text()[-2000:]
+            if subprocess.run(check, env=env, capture_output=True, check=False, timeout=60).returncode == 0:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("the code location never passed its health check")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert subprocess.run(check, env=env, capture_output=True, check=False, timeout=60).returncode != 0
