@@ -30,7 +30,12 @@ from tests.conftest import MARIADB_SERVER, require_peer
 REDIS_URL = os.environ.get("SGM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 WORKER_START_SECONDS = 90
 
-pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.mariadb,
+    # dagster-celery registers its task once per executor instance; celery warns about the second.
+    pytest.mark.filterwarnings("ignore:Task name 'execute_plan' is already registered"),
+]
 
 
 def _mariadb_database(token: str) -> Iterator[str]:
