@@ -240,3 +240,59 @@ def test_helm_values_use_postgresql_the_k8s_run_launcher_and_our_code_location()
         assert values[part]["resources"]["limits"], part
         assert values[part]["image"]["tag"] == "1.13.27", "the chart's images match our dagster pin"
     assert not values["rabbitmq"]["enabled"] and not values["redis"]["enabled"]
+
+
+def _kubernetes_type_validator(type_file: str) -> Any:
+    """A strict validator for one Kubernetes type, from the schemas kubernetes-validate ships (offline)."""
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    folder = files("kubernetes_validate") / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
+    schema = json.loads((folder / type_file).read_text())
+    definitions = json.loads((folder / "_definitions.json").read_text())
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _chart_probe(probe: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in probe.items() if key != "enabled"}  # `enabled` is the chart's switch
+
+
+def test_helm_values_kubernetes_objects_match_the_kubernetes_schemas() -> None:
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    (code,) = values["dagster-user-deployments"]["deployments"]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    checks: list[tuple[str, Any]] = [
+        ("resourcerequirements-v1.json", values["dagsterWebserver"]["resources"]),
+        ("resourcerequirements-v1.json", values["dagsterDaemon"]["resources"]),
+        ("resourcerequirements-v1.json", code["resources"]),
+        ("resourcerequirements-v1.json", launcher["runK8sConfig"]["containerConfig"]["resources"]),
+        ("podsecuritycontext-v1.json", code["podSecurityContext"]),
+        ("securitycontext-v1.json", code["securityContext"]),
+        ("probe-v1.json", values["dagsterWebserver"]["readinessProbe"]),
+        ("probe-v1.json", _chart_probe(values["dagsterWebserver"]["startupProbe"])),
+        *[("probe-v1.json", _chart_probe(code[p])) for p in ("readinessProbe", "livenessProbe", "startupProbe")],
+        *[("volume-v1.json", volume) for volume in code["volumes"]],
+        *[("volumemount-v1.json", mount) for mount in code["volumeMounts"]],
+    ]
+    for type_file, value in checks:
+        errors = [error.message for error in _kubernetes_type_validator(type_file).iter_errors(value)]
+        assert not errors, f"{type_file}: {errors}"
+    with pytest.raises(Exception, match="memry"):
+        _kubernetes_type_validator("resourcerequirements-v1.json").validate({"limits": {"memory": "1Gi"}, "memry": 1})
+
+
+def test_k8s_step_executor_resources_match_the_kubernetes_schema() -> None:
+    from dagster._core.definitions.definition_config_schema import ConfiguredDefinitionConfigSchema
+
+    from orchestration.k8s_definitions import STEP_EXECUTOR
+
+    schema = STEP_EXECUTOR.config_schema
+    assert isinstance(schema, ConfiguredDefinitionConfigSchema)
+    resolved = schema.resolve_config({}).value
+    assert resolved is not None
+    resources = resolved["config"]["step_k8s_config"]["container_config"]["resources"]
+    _kubernetes_type_validator("resourcerequirements-v1.json").validate(resources)
