@@ -11,7 +11,7 @@ LS_VERSION ?= 1.23.2
 LS_STAMP := $(LS_VENV)/.installed
 export SGM_LABEL_STUDIO_BIN ?= $(CURDIR)/$(LS_VENV)/bin/label-studio
 
-.PHONY: help setup run test bench-ingest bench-linking clean
+.PHONY: help setup run test secrets bench-ingest bench-linking clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ run: setup  ## Set up and start the platform on embedded defaults with a demo co
 
 test: setup  ## Set up and run the whole test suite (SQLite and MariaDB)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+secrets:  ## Write the secret files of the Docker Compose deployment (kept if present)
+	sh deployments/docker/make-secrets.sh
 
 bench-ingest: setup  ## Header-indexing speed next to dcmdump
 	$(VENV)/bin/python bench/ingest.py

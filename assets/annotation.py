@@ -16,7 +16,7 @@ from emr_core.models_annotation import AnnotationRevision, CampaignTask
 LONG_SIDE = 1024
 
 
-@dg.asset(group_name="annotation", deps=["dicom_instances"], kinds={"dicom", "png"})
+@dg.asset(group_name="annotation", deps=["dicom_instances"], kinds={"dicom", "png"}, pool="render")
 def annotation_images(
     context: dg.AssetExecutionContext,
     emr_db: EmrDatabaseResource,

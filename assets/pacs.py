@@ -22,7 +22,8 @@ def pull_day(config: PullConfig) -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
-@dg.asset(group_name="ingest", kinds={"dicom"})
+# pool "pacs": the hospital PACS answers few associations at once (`dagster instance concurrency set pacs 2`).
+@dg.asset(group_name="ingest", kinds={"dicom"}, pool="pacs")
 def pacs_mammography_studies(
     context: dg.AssetExecutionContext, config: PullConfig, emr_db: EmrDatabaseResource, pacs: PacsResource
 ) -> dg.MaterializeResult:

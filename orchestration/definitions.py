@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import annotation, followup, ingest, linking, pacs
+from orchestration.distributed import ingest_and_link_job
 from orchestration.jobs import (
     consolidate_annotations_job,
     evaluate_followup_job,
@@ -27,6 +28,7 @@ defs = dg.Definitions(
         render_annotation_images_job,
         consolidate_annotations_job,
         pull_mammography_job,
+        ingest_and_link_job,
     ],
     schedules=[nightly_ingest_schedule, nightly_followup_schedule, nightly_pacs_pull_schedule],
     sensors=[incoming_dicom_sensor, new_annotations_sensor, dicom_receiver_sensor],

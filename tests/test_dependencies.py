@@ -18,6 +18,8 @@ DECLARED_INTEGRATIONS = [
     "dagster_webserver",
     "dagster_postgres",
     "dagster_mysql",
+    "dagster_celery",
+    "dagster_k8s",
     "pydicom",
     "pynetdicom",
     "highdicom",
@@ -75,6 +77,6 @@ def test_domain_package_never_imports_dagster(package: str) -> None:
         "leaked = sorted(m for m in sys.modules if m == 'dagster' or m.startswith('dagster.'))\n"
         "assert not leaked, leaked\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(modules) >= 1
