@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import annotation, followup, ingest, linking, pacs
+from assets import annotation, followup, ingest, linking, pacs, quality
 from orchestration.jobs import (
     consolidate_annotations_job,
     evaluate_followup_job,
@@ -19,7 +19,7 @@ from orchestration.sensors import dicom_receiver_sensor, incoming_dicom_sensor, 
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest, linking, followup, annotation, pacs]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, linking, annotation]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, linking, annotation, quality]),
     jobs=[
         ingest_dicom_job,
         link_studies_job,

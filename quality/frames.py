@@ -55,7 +55,7 @@ _IMAGE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _instance_query() -> Select[tuple[Instance, Study]]:
+def _instance_query() -> Select[Instance, Study]:
     return (
         select(Instance, Study)
         .join(Series, Series.id == Instance.series_id)

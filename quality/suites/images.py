@@ -56,8 +56,10 @@ def images_suite() -> Suite:
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["presentation_intent"] = frame["presentation_intent"].fillna("(missing)")
     frame["header_readable"] = frame["header_readable"].fillna(False).astype(bool)
+    # A readable header without the attribute fails the intent rule; an unreadable one only its own.
+    absent = frame["header_readable"] & frame["presentation_intent"].isna()
+    frame["presentation_intent"] = frame["presentation_intent"].where(~absent, "(missing)")
     frame["laterality_agrees"] = [
         _agrees(v, s, h)
         for v, s, h in zip(frame["laterality"], frame["laterality_source"], frame["header_lateralities"], strict=True)
