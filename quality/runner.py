@@ -11,13 +11,9 @@ from typing import Any
 import pandas as pd
 
 from quality.results import RuleResult, SuiteResult
-from quality.spec import Rule, Suite
+from quality.spec import Rule, Suite, SuiteError
 
 EXAMPLES = 5
-
-
-class SuiteError(ValueError):
-    """The frame does not fit the suite (a missing column): a bug in the caller, not bad data."""
 
 
 def validate(

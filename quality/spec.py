@@ -11,6 +11,10 @@ import pandas as pd
 Prepare = Callable[[pd.DataFrame], pd.DataFrame]
 
 
+class SuiteError(ValueError):
+    """The frame does not fit the suite (a missing column): a bug in the caller, not bad data."""
+
+
 def _unchanged(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from quality.results import SuiteResult
-from quality.spec import Rule, Suite, in_set, not_null
+from quality.spec import Rule, Suite, SuiteError, in_set, not_null
 
 SPLITS = ("train", "val", "test")
 # Shorter strings (a sex code, initials) would match everywhere and prove nothing.
@@ -86,9 +86,9 @@ def _needles(phi: Collection[str]) -> list[str]:
 def _prepare(
     frame: pd.DataFrame, needles: list[str], text_columns: Sequence[str], patient_column: str, split_column: str
 ) -> pd.DataFrame:
-    missing = [c for c in text_columns if c not in frame.columns]
+    missing = [c for c in (patient_column, split_column, *text_columns) if c not in frame.columns]
     if missing:
-        raise ValueError(f"manifest lacks text column(s) {missing}")
+        raise SuiteError(f"suite dataset: manifest lacks column(s) {missing}")
     splits = frame.groupby(patient_column)[split_column].agg(lambda s: sorted(set(s.dropna().astype(str))))
     frame["patient_splits"] = frame[patient_column].map(lambda p: ", ".join(splits.get(p, [])))
     frame["patient_split_count"] = frame[patient_column].map(lambda p: len(splits.get(p, [])))

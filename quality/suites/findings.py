@@ -29,15 +29,15 @@ def findings_suite(allowed: Mapping[str, Collection[str]]) -> Suite:
         ),
         *[
             is_true(
-                f"{v.upper()} box lies inside its image",
                 f"{v}_box_inside",
+                f"{v.upper()} box lies inside its image",
                 (*(f"{v}_{e}" for e in ("xmin", "ymin", "xmax", "ymax")), f"{v}_columns", f"{v}_rows"),
             )
             for v in BOX_VIEWS
         ],
         is_true(
-            "linked CC and MLO boxes are on images of the finding's breast",
             "same_breast",
+            "linked CC and MLO boxes are on images of the finding's breast",
             ("laterality", "cc_laterality", "mlo_laterality"),
         ),
     ]
