@@ -89,8 +89,8 @@ def _check_result(
 ) -> dg.AssetCheckResult:
     """Failing counts and examples as metadata, and the HTML report under <home>/quality/<check>/<run>.html."""
     check = next(iter(context.check_specs)).name
-    path = _report_path(emr_db.settings().root, check, context.run.run_id)
-    write_report(path, f"{check} — run {context.run.run_id}", [result])
+    path = _report_path(emr_db.settings().root, check, context.op_execution_context.run_id)
+    write_report(path, f"{check} — run {context.op_execution_context.run_id}", [result])
     return dg.AssetCheckResult(
         passed=result.success,
         severity=dg.AssetCheckSeverity.ERROR if result.blocking else dg.AssetCheckSeverity.WARN,
