@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from quality.frames import Scope, findings_frame, images_frame, studies_frame
+from quality.report import write_report
 from quality.results import SuiteResult
 from quality.runner import validate
+from quality.suites.dataset import validate_dataset
 from quality.suites.findings import findings_suite
 from quality.suites.images import images_suite
 from quality.suites.linking import linking_suite
@@ -45,3 +48,19 @@ def _scope_report(scope: Scope) -> dict[str, str]:
     if scope.study_ids is not None:
         report["studies"] = str(len(scope.study_ids))
     return report
+
+
+def dataset_report(
+    manifest: pd.DataFrame,
+    phi: Collection[str],
+    text_columns: Sequence[str],
+    label_columns: Sequence[str],
+    version: str,
+    out_dir: Path,
+) -> tuple[SuiteResult, Path]:
+    """Validate a dataset version's manifest and write its HTML quality report as <out_dir>/<version>/quality.html."""
+    if not version or "/" in version or version in (".", ".."):
+        raise ValueError(f"not a usable version name: {version!r}")
+    result = validate_dataset(manifest, phi, text_columns, label_columns)
+    path = write_report(out_dir / version / "quality.html", f"Training dataset {version}: quality", [result])
+    return result, path

@@ -70,3 +70,17 @@ def test_manifest_without_a_text_column_is_a_caller_error() -> None:
         validate(dataset_suite(PHI, ["report"]), _manifest())
     with pytest.raises(SuiteError, match="lacks"):
         validate(dataset_suite(PHI, ["findings_text"], patient_column="pseudonym"), _manifest())
+
+
+def test_each_dataset_version_gets_a_readable_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from quality.gates import dataset_report
+
+    manifest = _manifest()
+    manifest.loc[0, "split"] = "test"
+    result, path = dataset_report(manifest, PHI, ["findings_text"], ["birads"], "v3", tmp_path)
+    page = path.read_text(encoding="utf-8")
+    assert path == tmp_path / "v3" / "quality.html" and result.blocks_export
+    assert "Export blocked by: dataset" in page and "no patient in two splits: examples (2 of 2)" in page
+    assert "class_balance" in page
+    with pytest.raises(ValueError, match="version"):
+        dataset_report(manifest, PHI, ["findings_text"], ["birads"], "../x", tmp_path)
