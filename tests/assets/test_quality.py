@@ -14,6 +14,7 @@ from assets import ingest, linking
 from assets.quality import consolidated_findings_quality, dicom_instances_quality, linked_studies_quality
 from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import session_scope
+from emr_core.dicom.quarantine_resolution import dismiss, list_quarantined
 from emr_core.models import LinkDecision, Study, utcnow
 from orchestration.definitions import defs
 from tests.quality.conftest import Emr
@@ -116,3 +117,16 @@ def test_definitions_register_the_blocking_quality_checks() -> None:
         for s in c.check_specs
     }
     assert all(spec.blocking for spec in specs.values())
+
+
+def test_quarantine_check_turns_green_once_the_file_is_resolved(emr: Emr) -> None:
+    junk = emr.work / "junk.dcm"
+    junk.write_bytes(b"\x00" * 300)
+    assert emr.ingest([junk]).quarantined == 1
+    emr_db = _resources(emr)["emr_db"]
+    assert isinstance(emr_db, EmrDatabaseResource)
+    assert not ingest.dicom_instances_quarantine(emr_db).passed
+    with session_scope(emr.sessions) as session:
+        (item,) = list_quarantined(session)
+        dismiss(session, item.id, "empty file from a test sender", "qa")
+    assert ingest.dicom_instances_quarantine(emr_db).passed

@@ -126,3 +126,9 @@ def test_vocabulary_is_a_parameter() -> None:
         findings_suite({"birads": ["2"]})
     suite = findings_suite({"composition": ["a"], "assessment": ["1"], "finding_type": ["mass"], "birads": ["2"]})
     assert suite.rules[0].kwargs["value_set"] == ["a"]
+
+
+def test_nothing_consolidated_passes(emr: Emr) -> None:
+    with session_scope(emr.sessions) as session:
+        result = check_findings(session, birads_vocabulary())
+    assert result.success and result.rows == 0

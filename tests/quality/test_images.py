@@ -147,3 +147,9 @@ def test_unreadable_stored_file_fails_header_rule(emr: Emr) -> None:
     with session_scope(emr.sessions) as session:
         result = check_images(session, emr.settings.root)
     assert _failing(result) == {"the stored file's header can be read": 1}
+
+
+def test_a_run_that_received_nothing_passes(emr: Emr) -> None:
+    with session_scope(emr.sessions) as session:
+        result = check_images(session, emr.settings.root, Scope(since=utcnow()))
+    assert result.success and result.rows == 0
