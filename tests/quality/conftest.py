@@ -20,7 +20,7 @@ from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 
 
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def quality_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("quality") / "corpus"
     generate_corpus(out, CorpusOptions(patients=6, seed=3, columns=64, rows=80, prior_fraction=0.5))
     return out
@@ -63,9 +63,9 @@ class Emr:
 
 
 @pytest.fixture
-def emr(tmp_path: Path, corpus: Path, migrated_sqlite: Path) -> Emr:
+def emr(tmp_path: Path, quality_corpus: Path, migrated_sqlite: Path) -> Emr:
     settings = Settings(home=tmp_path / "sgm", ingest_workers=1)
     settings.root.mkdir(parents=True)
     shutil.copy(migrated_sqlite, settings.root / "emr.db")
     (tmp_path / "work").mkdir()
-    return Emr(settings, make_session_factory(make_engine(settings.url)), corpus, tmp_path / "work")
+    return Emr(settings, make_session_factory(make_engine(settings.url)), quality_corpus, tmp_path / "work")

@@ -6,9 +6,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import pydicom
+from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import session_scope
 from emr_core.models import utcnow
+from emr_core.settings import Settings
 from quality.frames import Scope, images_frame
 from quality.gates import check_images
 from quality.results import SuiteResult
@@ -153,3 +155,19 @@ def test_a_run_that_received_nothing_passes(emr: Emr) -> None:
     with session_scope(emr.sessions) as session:
         result = check_images(session, emr.settings.root, Scope(since=utcnow()))
     assert result.success and result.rows == 0
+
+
+def test_run_window_on_sqlite_and_mariadb(
+    settings: Settings, session_factory: sessionmaker[Session], quality_corpus: Path
+) -> None:
+    # The window compares received_at (DATETIME(6) on MariaDB) with the run's start time.
+    emr = Emr(settings.model_copy(update={"ingest_workers": 1}), session_factory, quality_corpus, settings.root)
+    studies = _by_study(emr)
+    emr.ingest([quality_corpus / i["path"] for i in studies[0]])
+    since = utcnow()
+    emr.ingest([quality_corpus / i["path"] for i in studies[1]])
+    with session_scope(session_factory) as session:
+        run = check_images(session, settings.root, Scope(since=since))
+        before = check_images(session, settings.root, Scope(until=since))
+    assert run.success and run.rows == 4
+    assert before.success and before.rows == 4
