@@ -100,3 +100,22 @@ def _check_result(
 
 def _report_path(root: Path, check: str, run_id: str) -> Path:
     return root / "quality" / check / f"{run_id}.html"
+
+
+QUALITY_GATES = (dicom_instances_quality, linked_studies_quality, consolidated_findings_quality)
+
+
+def failed_gates(instance: dg.DagsterInstance) -> list[str]:
+    """Quality gates whose latest evaluation failed or never ran.
+
+    A blocking check stops downstream assets of its own run only; the training export calls
+    this so that a gate failed in an earlier run also stops an export launched on its own.
+    """
+    failed = []
+    for check in QUALITY_GATES:
+        for key in check.check_keys:
+            record = instance.get_latest_asset_check_evaluation_record(key)
+            evaluation = record.evaluation if record is not None else None
+            if evaluation is None or not evaluation.passed:
+                failed.append(key.name)
+    return failed

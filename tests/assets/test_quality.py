@@ -11,7 +11,12 @@ import pytest
 from sqlalchemy import select, update
 
 from assets import ingest, linking
-from assets.quality import consolidated_findings_quality, dicom_instances_quality, linked_studies_quality
+from assets.quality import (
+    consolidated_findings_quality,
+    dicom_instances_quality,
+    failed_gates,
+    linked_studies_quality,
+)
 from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.dicom.quarantine_resolution import dismiss, list_quarantined
@@ -67,6 +72,12 @@ def test_blocking_image_check_stops_the_export_and_judges_only_its_run(emr: Emr)
         assert "| sop_instance_uid | study_uid | burned_in_annotation |" in metadata["examples"].value
         report = Path(metadata["report"].value)
         assert report.is_file() and "BurnedInAnnotation is not YES: examples (1 of 1)" in report.read_text()
+        # An export launched on its own later still sees the failed gate (and the ones never evaluated).
+        assert failed_gates(instance) == [
+            "dicom_instances_quality",
+            "linked_studies_quality",
+            "consolidated_findings_quality",
+        ]
 
         # The next run receives clean studies only: its gate judges them, not the earlier file.
         _drop([emr.corpus / i["path"] for s in studies[1:3] for i in s], emr.settings.incoming_dir)
@@ -74,6 +85,7 @@ def test_blocking_image_check_stops_the_export_and_judges_only_its_run(emr: Emr)
         check = again.get_asset_check_evaluations()[0]
         assert check.passed and check.metadata["rows"].value == 8
         assert again.asset_materializations_for_node("training_export")
+        assert "dicom_instances_quality" not in failed_gates(instance)
 
 
 def test_linking_check_reads_the_max_days_setting(emr: Emr, monkeypatch: pytest.MonkeyPatch) -> None:
