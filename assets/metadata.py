@@ -29,7 +29,8 @@ def suite_metadata(result: Any, examples_per_rule: int = 5) -> dict[str, Any]:
         metadata[f"failing: {rule.description}"] = rule.failing_count
     tables = [_markdown_examples(rule, examples_per_rule) for rule in result.failed_rules]
     metadata["examples"] = dg.MetadataValue.md("\n\n".join(tables) or "no failing rows")
-    metadata.update({k: v for k, v in result.report.items() if isinstance(v, (int, float, str))})
+    for key, value in result.report.items():
+        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, dict) else value
     return metadata
 
 

@@ -101,7 +101,8 @@ def test_linking_check_reads_the_max_days_setting(emr: Emr, monkeypatch: pytest.
             .values(status="review", decided_at=utcnow() - timedelta(days=3))
         )
     context = dg.build_asset_check_context(resources={"emr_db": _resources(emr)["emr_db"]})
-    assert linked_studies_quality(context).passed  # default: 7 days
+    passed = linked_studies_quality(context)  # default: 7 days
+    assert passed.passed and passed.metadata["studies_by_state"].value["review"] == 1
     monkeypatch.setenv("SGM_LINK_REVIEW_MAX_DAYS", "2")
     failed = linked_studies_quality(context)
     assert (
