@@ -65,7 +65,8 @@ def _suite_section(result: SuiteResult) -> str:
         f'<h2 id="{_e(result.suite)}">{_e(result.suite)}</h2>',
         f"<table><tr><th>Rule</th><th>Result</th><th>Failing rows</th><th>Expectation</th></tr>{rules}</table>",
         *(_examples(r) for r in result.failed_rules if r.examples),
-        *(_figure(name, value) for name, value in result.report.items()),
+        _scalars({k: v for k, v in result.report.items() if not isinstance(v, dict)}),
+        *(_figure(name, value) for name, value in result.report.items() if isinstance(value, dict)),
     ]
     return "\n".join(parts)
 
@@ -76,6 +77,14 @@ def _examples(rule: RuleResult) -> str:
     body = "".join("<tr>" + "".join(f"<td>{_e(row.get(c))}</td>" for c in columns) + "</tr>" for row in rule.examples)
     shown = f"{len(rule.examples)} of {rule.failing_count}"
     return f"<h3>{_e(rule.description)}: examples ({shown})</h3><table><tr>{head}</tr>{body}</table>"
+
+
+def _scalars(figures: dict[str, Any]) -> str:
+    """Plain figures (the run's window, counts) as one two-column table."""
+    if not figures:
+        return ""
+    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in figures.items())
+    return f"<table><tr><th>Figure</th><th>Value</th></tr>{rows}</table>"
 
 
 def _figure(name: str, value: Any) -> str:
