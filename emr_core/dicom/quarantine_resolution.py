@@ -112,7 +112,7 @@ def reingest(
     with session_scope(session_factory) as session:
         item = _open_item(session, quarantine_id, reason)
         _mark(item, QuarantineResolution.REINGESTED, reason, user)
-        study_uid = _study_of(session, sop)
+        study = _study_of(session, sop)
         record_event(
             session,
             AuditRecord(
@@ -120,7 +120,10 @@ def reingest(
                 action=AuditAction.CREATE,
                 event_type="quarantine re-ingested",
                 user_id=user,
-                study_uid=study_uid,
+                # As the receiver's import events: the patient as the header names them.
+                patient_ref=study.dicom_patient_id if study else "",
+                study_uid=study.study_uid if study else "",
+                accession_number=study.accession_number if study else "",
                 sop_instance_uid=sop,
                 instance_count=1,
                 detail={**_detail(item, reason), "file": str(source)},
@@ -160,11 +163,10 @@ def _sop_uid(path: Path) -> str:
     return header.sop_instance_uid if isinstance(header, InstanceHeader) else ""
 
 
-def _study_of(session: Session, sop_instance_uid: str) -> str:
-    study = session.scalar(
-        select(Study.study_uid)
+def _study_of(session: Session, sop_instance_uid: str) -> Study | None:
+    return session.scalar(
+        select(Study)
         .join(Series, Series.study_id == Study.id)
         .join(Instance, Instance.series_id == Series.id)
         .where(Instance.sop_instance_uid == sop_instance_uid)
     )
-    return study or ""

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pydicom
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +67,7 @@ def test_reingest_and_dismiss_are_audited_and_clear_the_gate(
     imports = _events(session_factory, "110107")
     assert len(imports) == 1 and imports[0].user_id == "tech1" and imports[0].sop_instance_uid
     assert imports[0].detail["quarantine_id"] == ids["truncated"] and imports[0].study_uid
+    assert imports[0].patient_ref == pydicom.dcmread(good, stop_before_pixels=True).PatientID
     activity = _events(session_factory, "110100")
     assert [e.event_type for e in activity] == ["quarantine dismissed"]
     assert activity[0].detail["note"] == "stray text file"
