@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets import annotation, followup, ingest, linking, pacs, quality
 from orchestration.jobs import (
+    check_quality_gates_job,
     consolidate_annotations_job,
     evaluate_followup_job,
     ingest_dicom_job,
@@ -13,6 +14,7 @@ from orchestration.jobs import (
     pull_mammography_job,
     render_annotation_images_job,
 )
+from orchestration.quality_sensors import run_succeeded_quality_sensor
 from orchestration.resources import default_resources
 from orchestration.schedules import nightly_followup_schedule, nightly_ingest_schedule, nightly_pacs_pull_schedule
 from orchestration.sensors import dicom_receiver_sensor, incoming_dicom_sensor, new_annotations_sensor
@@ -27,8 +29,9 @@ defs = dg.Definitions(
         render_annotation_images_job,
         consolidate_annotations_job,
         pull_mammography_job,
+        check_quality_gates_job,
     ],
     schedules=[nightly_ingest_schedule, nightly_followup_schedule, nightly_pacs_pull_schedule],
-    sensors=[incoming_dicom_sensor, new_annotations_sensor, dicom_receiver_sensor],
+    sensors=[incoming_dicom_sensor, new_annotations_sensor, dicom_receiver_sensor, run_succeeded_quality_sensor],
     resources=default_resources(),
 )

@@ -22,6 +22,7 @@ from emr_core.db import session_scope
 from emr_core.dicom.quarantine_resolution import dismiss, list_quarantined
 from emr_core.models import LinkDecision, Study, utcnow
 from orchestration.definitions import defs
+from orchestration.quality_sensors import run_succeeded_quality_sensor
 from tests.quality.conftest import Emr
 from tests.quality.test_findings import _consolidate
 from tests.quality.test_images import _burned_in, _by_study
@@ -143,3 +144,32 @@ def test_quarantine_check_turns_green_once_the_file_is_resolved(emr: Emr) -> Non
         (item,) = list_quarantined(session)
         dismiss(session, item.id, "empty file from a test sender", "qa")
     assert ingest.dicom_instances_quarantine(emr_db).passed
+
+
+def test_gates_job_judges_the_latest_ingest_and_the_sensor_requests_it(emr: Emr) -> None:
+    studies = _by_study(emr)
+    _drop(
+        [emr.edited(studies[0][0], _burned_in, "burned"), *(emr.corpus / i["path"] for i in studies[0][1:])],
+        emr.settings.incoming_dir,
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        ingested = dg.materialize([ingest.dicom_instances], resources=_resources(emr), instance=instance)
+        gates = defs.resolve_job_def("check_quality_gates_job").execute_in_process(
+            resources=_resources(emr), instance=instance, raise_on_error=False
+        )
+        verdicts = {e.check_name: e.passed for e in gates.get_asset_check_evaluations()}
+        assert verdicts == {
+            "dicom_instances_quality": False,
+            "linked_studies_quality": True,
+            "consolidated_findings_quality": True,
+        }
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_succeeded_quality_sensor",
+            dagster_event=ingested.get_run_success_event(),
+            dagster_instance=instance,
+            dagster_run=ingested.dagster_run,
+        )
+        request = run_succeeded_quality_sensor(context)
+        assert isinstance(request, dg.RunRequest) and request.run_key == f"quality-{ingested.run_id}"
+    ingest_checks = defs.resolve_job_def("ingest_dicom_job").asset_layer.asset_graph.asset_check_keys
+    assert "dicom_instances_quality" not in {k.name for k in ingest_checks}, "a bad image must not hold up linking"
