@@ -8,7 +8,10 @@ from assets.metadata import report_metadata
 from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.dicom.ingest import ingest_paths
+from emr_core.models import utcnow
 from emr_core.status import orientation_gaps, platform_status
+
+RECEIVED_SINCE = "received_since"
 
 
 @dg.asset(group_name="ingest", kinds={"dicom", "sql"})
@@ -20,9 +23,11 @@ def dicom_instances(
     """DICOM instances indexed from the incoming folder into managed storage (header only)."""
     settings = dicom_storage.settings()
     settings.incoming_dir.mkdir(parents=True, exist_ok=True)
+    started = utcnow()
     report = ingest_paths(emr_db.sessions(), settings, [settings.incoming_dir], move=True)
     context.log.info(f"ingest of {settings.incoming_dir}: {report.summary()}")
-    return dg.MaterializeResult(metadata=report_metadata(report))
+    # The quality checks judge the instances received from this time on (see assets/quality.py).
+    return dg.MaterializeResult(metadata={**report_metadata(report), RECEIVED_SINCE: started.isoformat()})
 
 
 @dg.asset_check(asset=dicom_instances, description="Every mammogram has a laterality and a view.")

@@ -44,6 +44,13 @@ class QuarantineReason(StrEnum):
     UNREADABLE = "unreadable"
 
 
+class QuarantineResolution(StrEnum):
+    """What a person decided about a quarantined file."""
+
+    REINGESTED = "reingested"
+    DISMISSED = "dismissed"
+
+
 class AuditEventId(StrEnum):
     """DICOM PS3.15 A.5 / DCM event ID codes (code value; meaning in the member name)."""
 

@@ -163,6 +163,11 @@ class QuarantinedFile(Base):
     quarantine_path: Mapped[str] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     quarantined_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # Set once a person re-ingests or dismisses the file (emr_core/dicom/quarantine_resolution.py).
+    resolution: Mapped[str | None] = mapped_column(String(16), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution_note: Mapped[str | None] = mapped_column(String(500))
 
 
 class LedgerEntry(Base):

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     pacs_ae_title: str = Field(default="ORTHANC", min_length=1, max_length=16)
     pacs_host: str = Field(default="127.0.0.1")
     pacs_port: int = Field(default=4242, ge=1, le=65535)
+    # Quality gates (quality/): how long a study may stay unlinked or in the review queue.
+    link_review_max_days: int = Field(
+        default=7, ge=0, le=3650, description="days a study may wait unlinked or for link review"
+    )
 
     @field_validator("database_url")
     @classmethod

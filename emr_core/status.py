@@ -55,7 +55,8 @@ def platform_status(session: Session) -> PlatformStatus:
         unlinked_studies=_count(session, Study, Study.patient_id.is_(None)),
         instances=_count(session, Instance),
         instances_by_modality=_grouped(session, Instance.modality),
-        quarantined_by_reason=_grouped(session, QuarantinedFile.reason),
+        # Resolved files (re-ingested or dismissed by a person) no longer need attention.
+        quarantined_by_reason=_grouped(session, QuarantinedFile.reason, QuarantinedFile.resolution.is_(None)),
         conflicts=_count(session, InstanceConflict),
         links_by_method=_grouped(session, LinkDecision.method, current, LinkDecision.status != LinkStatus.REVIEW.value),
         review_queue=_count(session, LinkDecision, current, LinkDecision.status == LinkStatus.REVIEW.value),

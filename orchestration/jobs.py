@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+# The training-data quality gates (assets/quality.py) block what follows them in a run; they run in
+# their own job so that a bad image never holds up linking, which clinical work depends on.
+QUALITY_GATES = (
+    dg.AssetCheckKey(dg.AssetKey("dicom_instances"), "dicom_instances_quality"),
+    dg.AssetCheckKey(dg.AssetKey("linked_studies"), "linked_studies_quality"),
+    dg.AssetCheckKey(dg.AssetKey("consolidated_findings"), "consolidated_findings_quality"),
+)
+
 ingest_dicom_job = dg.define_asset_job(
     name="ingest_dicom_job",
-    selection=dg.AssetSelection.assets("dicom_instances", "linked_studies"),
+    selection=dg.AssetSelection.assets("dicom_instances", "linked_studies") - dg.AssetSelection.checks(*QUALITY_GATES),
     description="Index the incoming folder and link the new studies to patients.",
 )
 
@@ -38,4 +46,10 @@ pull_mammography_job = dg.define_asset_job(
     name="pull_mammography_job",
     selection=dg.AssetSelection.assets("pacs_mammography_studies"),
     description="Retrieve a day's mammography studies from the PACS, skipping studies already held.",
+)
+
+check_quality_gates_job = dg.define_asset_job(
+    name="check_quality_gates_job",
+    selection=dg.AssetSelection.checks(*QUALITY_GATES),
+    description="Evaluate the training-data quality gates over what the latest ingest and consolidation produced.",
 )

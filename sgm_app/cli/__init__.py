@@ -40,6 +40,7 @@ def _register() -> None:
         dicom_commands,
         ingest_commands,
         link_commands,
+        quarantine_commands,
         report_commands,
         status_commands,
         user_commands,
@@ -57,6 +58,7 @@ def _register() -> None:
         user_commands,
         annotation_commands,
         dicom_commands,
+        quarantine_commands,
     ):
         module.register(cli)
 

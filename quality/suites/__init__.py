@@ -1,0 +1,1 @@
+"""The quality suites: images, linking, findings and the dataset manifest."""
