@@ -36,6 +36,7 @@ def _register() -> None:
         api_commands,
         audit_commands,
         db_commands,
+        deid_commands,
         demo_commands,
         dicom_commands,
         ingest_commands,
@@ -57,6 +58,7 @@ def _register() -> None:
         user_commands,
         annotation_commands,
         dicom_commands,
+        deid_commands,
     ):
         module.register(cli)
 
