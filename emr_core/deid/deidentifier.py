@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from dicognito import __version__ as dicognito_version
 from dicognito.anonymizer import Anonymizer
-from dicognito.datetimeanonymizer import DateTimeAnonymizer
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import generate_uid
 
+from emr_core.deid.dates import DateShifter
 from emr_core.deid.profile import (
     SERIES_DESCRIPTION,
     STUDY_DESCRIPTION,
@@ -33,6 +36,16 @@ FILE_META_DROPPED = (
     "PrivateInformationCreatorUID",
     "PrivateInformation",
 )
+
+
+class _DicognitoKeywordNoise(logging.Filter):
+    """Drop pydicom's warning when dicognito asks for "<keyword minus Date>Time" that does not exist."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "used with the 'in' operator" not in record.getMessage()
+
+
+logging.getLogger("pydicom").addFilter(_DicognitoKeywordNoise())
 
 
 class DeidRefusedError(Exception):
@@ -86,7 +99,7 @@ class Deidentifier:
         if anonymizer is None:
             anonymizer = Anonymizer(seed=key.seed)
             # Our own shift, first in line: it must not change when dicognito changes its formula.
-            anonymizer.add_element_handler(DateTimeAnonymizer(key.date_offset_days * 24))
+            anonymizer.add_element_handler(DateShifter(key.date_offset_days))
         self._cache[key.seed] = anonymizer
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -97,8 +110,10 @@ class Deidentifier:
         issuer, patient_id = _check_releasable(ds)
         key = self.key_for(issuer, patient_id)
         had = present(ds, (STUDY_DESCRIPTION, SERIES_DESCRIPTION))
-        self._anonymizer(key).anonymize(ds)
-        clean_dataset(ds)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*used with the 'in' operator", category=UserWarning)
+            self._anonymizer(key).anonymize(ds)
+        clean_dataset(ds, lambda uid: generate_uid(prefix=None, entropy_srcs=[key.seed, uid]))
         for keyword in FILE_META_DROPPED:
             if keyword in ds.file_meta:
                 delattr(ds.file_meta, keyword)

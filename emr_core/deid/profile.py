@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -56,7 +56,9 @@ DICOGNITO_DUMMIES = frozenset(
 )
 STUDY_DESCRIPTION, SERIES_DESCRIPTION = Tag("StudyDescription"), Tag("SeriesDescription")
 DUMMY_TEXT = "ANONYMIZED"
+UidMap = Callable[[str], str]
 _TEXT_LIMITS = {"SH": 16, "AE": 16, "CS": 16, "LO": 64, "PN": 64, "ST": 1024, "LT": 10240, "UT": 65535, "UC": 65535}
+_OTHER_DUMMIES = {"AS": "000D", "UR": "ANONYMIZED", "OB": b"\0\0", "OW": b"\0\0", "UN": b"\0\0"}
 _NUMBER_DUMMIES = {"IS": "0", "DS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0}
 
 # CID 7050 De-identification Methods.
@@ -81,6 +83,8 @@ def _dummy(element: DataElement) -> None:
         element.value = DUMMY_TEXT[: _TEXT_LIMITS[element.VR]]
     elif element.VR in _NUMBER_DUMMIES:
         element.value = _NUMBER_DUMMIES[element.VR]
+    elif element.VR in _OTHER_DUMMIES:
+        element.value = _OTHER_DUMMIES[element.VR]
     else:
         _empty(element)
 
@@ -91,12 +95,15 @@ def _is_dummied(element: DataElement) -> bool:
     return element.VR in DUMMY_VRS or element.tag in DICOGNITO_DUMMIES
 
 
-def _apply(element: DataElement, action: Action) -> bool:
+def _apply(element: DataElement, action: Action, remap_uid: UidMap) -> bool:
     """Apply one table action; False means remove the element."""
     if action is Action.X:
         return False
+    if action is Action.U and element.keyword.endswith("ClassUID") and element.value:
+        # dicognito leaves every *ClassUID alone; ManufacturerDeviceClassUID names a device.
+        element.value = [remap_uid(v) for v in element.value] if element.VM > 1 else remap_uid(element.value)
     if action in (Action.U, Action.X_Z_U):
-        return True  # UIDs were remapped by dicognito, nested ones included
+        return True  # other UIDs were remapped by dicognito, nested ones included
     if _is_dummied(element):
         return True
     if action in (Action.D, Action.X_D):
@@ -106,7 +113,7 @@ def _apply(element: DataElement, action: Action) -> bool:
     return True
 
 
-def _keep(element: DataElement) -> bool:
+def _keep(element: DataElement, remap_uid: UidMap) -> bool:
     """Decide one standard attribute: keep it (perhaps changed) or remove it."""
     tag = element.tag
     if tag in PATIENT_CHARACTERISTICS:
@@ -116,18 +123,18 @@ def _keep(element: DataElement) -> bool:
         return True
     if element.VR in TEMPORAL_VRS and tag not in NOT_LONGITUDINAL:
         return True
-    return _apply(element, action)
+    return _apply(element, action, remap_uid)
 
 
-def clean_dataset(ds: Dataset) -> None:
+def clean_dataset(ds: Dataset, remap_uid: UidMap) -> None:
     """Remove private tags and apply Table E.1-1 at every nesting level."""
     doomed: list[BaseTag] = []
     for element in ds:
-        if element.tag.is_private or not _keep(element):
+        if element.tag.is_private or not _keep(element, remap_uid):
             doomed.append(element.tag)
         elif element.VR == "SQ" and element.value:
             for item in element.value:
-                clean_dataset(item)
+                clean_dataset(item, remap_uid)
     for tag in doomed:
         del ds[tag]
 
