@@ -117,7 +117,8 @@ class Deidentifier:
         for keyword in FILE_META_DROPPED:
             if keyword in ds.file_meta:
                 delattr(ds.file_meta, keyword)
-        ds.PatientID = ds.PatientName = key.pseudonym
+        # The pseudonym as the family name: a PN without "^" is the retired single-component form.
+        ds.PatientID, ds.PatientName = key.pseudonym, f"{key.pseudonym}^"
         clean_descriptors(ds, had)
         mark_deidentified(ds, LIBRARY)
         return key
