@@ -113,29 +113,30 @@ def _apply(element: DataElement, action: Action, remap_uid: UidMap) -> bool:
     return True
 
 
-def _keep(element: DataElement, remap_uid: UidMap) -> bool:
-    """Decide one standard attribute: keep it (perhaps changed) or remove it."""
-    tag = element.tag
-    if tag in PATIENT_CHARACTERISTICS:
-        return True
+def _keep(ds: Dataset, tag: BaseTag, remap_uid: UidMap) -> bool:
+    """Decide one attribute: keep it (perhaps changed, nested items cleaned) or remove it."""
+    if tag.is_private:
+        return False
     action = action_for(tag)
-    if action is None:
+    if action is None or tag in PATIENT_CHARACTERISTICS:
+        # get_item: no value conversion for the (many) attributes the table does not name
+        if ds.get_item(tag).VR == "SQ":
+            for item in ds[tag].value or ():
+                clean_dataset(item, remap_uid)
         return True
+    element = ds[tag]
     if element.VR in TEMPORAL_VRS and tag not in NOT_LONGITUDINAL:
         return True
-    return _apply(element, action, remap_uid)
+    keep = _apply(element, action, remap_uid)
+    if keep and element.VR == "SQ":
+        for item in element.value or ():
+            clean_dataset(item, remap_uid)
+    return keep
 
 
 def clean_dataset(ds: Dataset, remap_uid: UidMap) -> None:
     """Remove private tags and apply Table E.1-1 at every nesting level."""
-    doomed: list[BaseTag] = []
-    for element in ds:
-        if element.tag.is_private or not _keep(element, remap_uid):
-            doomed.append(element.tag)
-        elif element.VR == "SQ" and element.value:
-            for item in element.value:
-                clean_dataset(item, remap_uid)
-    for tag in doomed:
+    for tag in [tag for tag in list(ds.keys()) if not _keep(ds, tag, remap_uid)]:
         del ds[tag]
 
 
