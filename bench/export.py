@@ -8,18 +8,22 @@ Two comparisons, same files, same number of processes, rounds alternating which 
 2. libraries in a process pool of --workers: dicognito's Anonymizer + read + write against our
    Deidentifier (dicognito + the E.1-1 profile + checks + markers): the per-file cost of the wrapper.
 Target: ratio >= 0.9 (we do more than dicognito; the wrapper must cost almost nothing).
+Besides wall-clock files/s it prints CPU milliseconds per file (user + sys of all processes): on a
+machine shared with other work, wall time swings with the load; CPU per file does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -118,7 +122,19 @@ def _stage(files: list[Path], work: Path) -> Path:
     return source
 
 
-Timings = dict[str, list[float]]
+Timings = dict[str, list[tuple[float, float]]]
+
+
+def _cpu_seconds() -> float:
+    """User + sys time of this process and of its children that have been waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(run: Callable[[Path], float], out: Path) -> tuple[float, float]:
+    cpu = _cpu_seconds()
+    wall = run(out)
+    return wall, _cpu_seconds() - cpu
 
 
 def _rounds(args: argparse.Namespace, files: list[Path], work: Path) -> Timings:
@@ -136,13 +152,20 @@ def _rounds(args: argparse.Namespace, files: list[Path], work: Path) -> Timings:
     for r in range(args.rounds):
         for name in list(runs) if r % 2 == 0 else list(reversed(runs)):
             out = work / f"out-{name}-{r}"
-            timings[name].append(runs[name](out))
+            # Start each run with no dirty pages left by the previous one (its writes, its deletion).
+            os.sync()
+            timings[name].append(_timed(runs[name], out))
             shutil.rmtree(out)
     return timings
 
 
-def _rate(count: int, seconds: list[float]) -> float:
-    return count / statistics.median(seconds)
+def _report(label: str, timings: Timings, ours: str, theirs: str, count: int) -> None:
+    rate = {name: count / statistics.median(w for w, _ in timings[name]) for name in (ours, theirs)}
+    cpu = {name: 1000 * statistics.median(c for _, c in timings[name]) / count for name in (ours, theirs)}
+    print(f"  {label}")
+    print(f"    sgm       {rate[ours]:6.1f} files/s   {cpu[ours]:6.1f} CPU ms/file")
+    print(f"    dicognito {rate[theirs]:6.1f} files/s   {cpu[theirs]:6.1f} CPU ms/file")
+    print(f"    ratio     {rate[ours] / rate[theirs]:6.2f}x (wall)   {cpu[theirs] / cpu[ours]:6.2f}x (CPU)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,15 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = sum(p.stat().st_size for p in files) / len(files) / 1e6
     with tempfile.TemporaryDirectory(dir=".bench") as tmp:
         timings = _rounds(args, files, Path(tmp))
-    rate = {name: _rate(len(files), seconds) for name, seconds in timings.items()}
     print(f"{len(files)} MG files of {args.columns}x{args.rows} ({size_mb:.1f} MB each), {args.workers} process(es)")
-    print(f"  medians of {args.rounds} alternating rounds; target ratio >= 0.9")
-    print(f"  command line, start-up included: sgm deidentify {rate['cli-sgm']:6.1f} files/s")
-    print(f"                                   dicognito      {rate['cli-dicognito']:6.1f} files/s")
-    print(f"                                   ratio {rate['cli-sgm'] / rate['cli-dicognito']:.2f}x")
-    print(f"  library in a process pool:       Deidentifier   {rate['lib-sgm']:6.1f} files/s")
-    print(f"                                   dicognito      {rate['lib-dicognito']:6.1f} files/s")
-    print(f"                                   ratio {rate['lib-sgm'] / rate['lib-dicognito']:.2f}x")
+    print(f"medians of {args.rounds} alternating rounds; target ratio >= 0.9")
+    _report("command lines, start-up included", timings, "cli-sgm", "cli-dicognito", len(files))
+    _report("libraries in a process pool", timings, "lib-sgm", "lib-dicognito", len(files))
     return 0
 
 
