@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import sys
@@ -92,9 +93,33 @@ def _private_tags(ds: Dataset) -> list[BaseTag]:
     return found
 
 
-def test_every_table_attribute_follows_its_action(run: tuple[list[PhiFile], list[DeidResult], list[Dataset]]) -> None:
-    files, _, outputs = run
+def test_the_table_source_matches_the_standard() -> None:
+    """Rows checked by hand against PS3.15 Table E.1-1, so that a broken table source cannot pass unseen."""
     actions = table_actions()
+    expected = {
+        "PatientName": "Z",
+        "PatientBirthDate": "Z",
+        "PatientAddress": "X",
+        "OtherPatientIDsSequence": "X",
+        "StudyDescription": "X",
+        "ImageComments": "X",
+        "StudyInstanceUID": "U",
+        "SOPInstanceUID": "U",
+        "AccessionNumber": "Z",
+        "InstitutionName": "X/Z/D",
+        "ReferencedImageSequence": "X/Z/U*",
+        "ContentDate": "Z/D",
+    }
+    assert {keyword: actions.get(Tag(keyword)) for keyword in expected} == expected
+    assert len(actions) > 600
+
+
+@pytest.mark.parametrize("edition", ["dicomfields_2023", "dicomfields_2024b", "dicomfields_2026c"])
+def test_every_table_attribute_follows_its_action(
+    run: tuple[list[PhiFile], list[DeidResult], list[Dataset]], edition: str
+) -> None:
+    files, _, outputs = run
+    actions = table_actions(edition)
     for phi, after in zip(files, outputs, strict=True):
         seeded = [tag for tag in actions if tag in phi.dataset]
         assert len(seeded) > 500, "the file must carry (nearly) every row of the table"
@@ -167,3 +192,16 @@ def test_options_and_markers(run: tuple[list[PhiFile], list[DeidResult], list[Da
         assert a.get(keyword) == value
     assert a.ViewCodeSequence[0].CodeValue == "399162004"
     assert a.ViewCodeSequence[0].ViewModifierCodeSequence[0].CodeMeaning == "magnification"
+
+
+def test_the_oracle_rejects_dicognito_alone(run: tuple[list[PhiFile], list[DeidResult], list[Dataset]]) -> None:
+    """The checks have teeth: dicognito without our profile leaves X attributes and private tags."""
+    from dicognito.anonymizer import Anonymizer
+
+    phi = run[0][0]
+    after = copy.deepcopy(phi.dataset)
+    Anonymizer(seed="control").anonymize(after)
+    actions = table_actions()
+    problems = {tag for tag in actions if tag in phi.dataset and _check(phi.dataset, after, tag, actions[tag])}
+    assert {Tag("StudyDescription"), Tag("ImageComments"), Tag("OtherPatientIDsSequence")} <= problems
+    assert _private_tags(after) != []
