@@ -14,7 +14,6 @@ from dicognito.anonymizer import Anonymizer
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import generate_uid
 
 from emr_core.deid.dates import DateShifter
 from emr_core.deid.profile import (
@@ -26,6 +25,7 @@ from emr_core.deid.profile import (
     present,
 )
 from emr_core.deid.pseudonyms import PatientKey, patient_key
+from emr_core.deid.uids import UidRemapper
 
 LIBRARY = f"DICOGNITO {dicognito_version}"
 # File meta attributes that name sending stations or carry private data.
@@ -94,12 +94,13 @@ class Deidentifier:
         return patient_key(self._secret, issuer, patient_id)
 
     def _anonymizer(self, key: PatientKey) -> Anonymizer:
-        """One seeded dicognito per patient: UIDs map the same way in every file of that patient."""
+        """One seeded dicognito per patient; our date and UID handlers go first, dicognito does the rest."""
         anonymizer = self._cache.pop(key.seed, None)
         if anonymizer is None:
             anonymizer = Anonymizer(seed=key.seed)
-            # Our own shift, first in line: it must not change when dicognito changes its formula.
+            # Our own shift and UIDs, first in line: they must not change when dicognito changes its formulas.
             anonymizer.add_element_handler(DateShifter(key.date_offset_days))
+            anonymizer.add_element_handler(UidRemapper(key.seed))
         self._cache[key.seed] = anonymizer
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -113,7 +114,7 @@ class Deidentifier:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*used with the 'in' operator", category=UserWarning)
             self._anonymizer(key).anonymize(ds)
-        clean_dataset(ds, lambda uid: generate_uid(prefix=None, entropy_srcs=[key.seed, uid]))
+        clean_dataset(ds)
         for keyword in FILE_META_DROPPED:
             if keyword in ds.file_meta:
                 delattr(ds.file_meta, keyword)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -56,7 +56,6 @@ DICOGNITO_DUMMIES = frozenset(
 )
 STUDY_DESCRIPTION, SERIES_DESCRIPTION = Tag("StudyDescription"), Tag("SeriesDescription")
 DUMMY_TEXT = "ANONYMIZED"
-UidMap = Callable[[str], str]
 _TEXT_LIMITS = {"SH": 16, "AE": 16, "CS": 16, "LO": 64, "PN": 64, "ST": 1024, "LT": 10240, "UT": 65535, "UC": 65535}
 _OTHER_DUMMIES = {"AS": "000D", "UR": "ANONYMIZED", "OB": b"\0\0", "OW": b"\0\0", "UN": b"\0\0"}
 _NUMBER_DUMMIES = {"IS": "0", "DS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0}
@@ -95,15 +94,12 @@ def _is_dummied(element: DataElement) -> bool:
     return element.VR in DUMMY_VRS or element.tag in DICOGNITO_DUMMIES
 
 
-def _apply(element: DataElement, action: Action, remap_uid: UidMap) -> bool:
+def _apply(element: DataElement, action: Action) -> bool:
     """Apply one table action; False means remove the element."""
     if action is Action.X:
         return False
-    if action is Action.U and element.keyword.endswith("ClassUID") and element.value:
-        # dicognito leaves every *ClassUID alone; ManufacturerDeviceClassUID names a device.
-        element.value = [remap_uid(v) for v in element.value] if element.VM > 1 else remap_uid(element.value)
     if action in (Action.U, Action.X_Z_U):
-        return True  # other UIDs were remapped by dicognito, nested ones included
+        return True  # UIDs were remapped during dicognito's walk (UidRemapper), nested ones included
     if _is_dummied(element):
         return True
     if action in (Action.D, Action.X_D):
@@ -113,7 +109,7 @@ def _apply(element: DataElement, action: Action, remap_uid: UidMap) -> bool:
     return True
 
 
-def _keep(ds: Dataset, tag: BaseTag, remap_uid: UidMap) -> bool:
+def _keep(ds: Dataset, tag: BaseTag) -> bool:
     """Decide one attribute: keep it (perhaps changed, nested items cleaned) or remove it."""
     if tag.is_private:
         return False
@@ -122,21 +118,21 @@ def _keep(ds: Dataset, tag: BaseTag, remap_uid: UidMap) -> bool:
         # get_item: no value conversion for the (many) attributes the table does not name
         if ds.get_item(tag).VR == "SQ":
             for item in ds[tag].value or ():
-                clean_dataset(item, remap_uid)
+                clean_dataset(item)
         return True
     element = ds[tag]
     if element.VR in TEMPORAL_VRS and tag not in NOT_LONGITUDINAL:
         return True
-    keep = _apply(element, action, remap_uid)
+    keep = _apply(element, action)
     if keep and element.VR == "SQ":
         for item in element.value or ():
-            clean_dataset(item, remap_uid)
+            clean_dataset(item)
     return keep
 
 
-def clean_dataset(ds: Dataset, remap_uid: UidMap) -> None:
+def clean_dataset(ds: Dataset) -> None:
     """Remove private tags and apply Table E.1-1 at every nesting level."""
-    for tag in [tag for tag in list(ds.keys()) if not _keep(ds, tag, remap_uid)]:
+    for tag in [tag for tag in list(ds.keys()) if not _keep(ds, tag)]:
         del ds[tag]
 
 

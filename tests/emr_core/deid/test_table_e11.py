@@ -163,7 +163,8 @@ def test_uids_are_remapped_consistently_across_files(
     assert a.SourceImageSequence[0].ReferencedSOPInstanceUID == b.SOPInstanceUID
     assert a.FrameOfReferenceUID == b.FrameOfReferenceUID
     for uid in (a.StudyInstanceUID, a.SeriesInstanceUID, a.SOPInstanceUID, a.FrameOfReferenceUID):
-        assert len(uid) <= 64 and UID_PATTERN.match(uid)
+        assert len(uid) <= 64 and UID_PATTERN.match(uid) and uid.startswith("2.25.")  # PS3.5 B.2 UUID form
+    assert a.ManufacturerDeviceClassUID == b.ManufacturerDeviceClassUID != "1.2.826.0.1.3680043.10.1199.1576971"
     assert a.SOPClassUID == "1.2.840.10008.5.1.4.1.1.1.2"
 
 
