@@ -18,9 +18,16 @@ from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from sgm_app.cli.context import CliContext, pass_cli
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid:{os.getuid()}"
+
+
 def _export_records(results: Sequence[DeidResult], out: Path) -> list[AuditRecord]:
     """One Export (110106) event per study released, and one for the files refused."""
-    user = getpass.getuser()
+    user = _os_user()
     per_study = Counter((r.patient_ref, r.study_uid, r.pseudonym) for r in results if r.ok)
     records = [
         AuditRecord(
