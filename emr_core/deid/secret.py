@@ -15,16 +15,21 @@ class DeidKeyError(RuntimeError):
 
 
 def _create(path: Path) -> None:
+    """Write the secret under a temporary name, then publish it with link(): readers never see half a key,
+    and of two processes creating it at once, one wins and both use its secret."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        # O_EXCL: two processes creating the key at once must not end up with different secrets.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(partial, path)
     except FileExistsError:
-        return
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def load_or_create_key(path: Path) -> bytes:

@@ -77,3 +77,13 @@ def test_runs_with_the_same_secret_give_identical_output(tmp_path: Path) -> None
     assert (a.PatientID, a.StudyDate, a.StudyInstanceUID) == (b.PatientID, b.StudyDate, b.StudyInstanceUID)
     other = dcmread(Deidentifier(os.urandom(32)).deidentify_file(source, tmp_path / "v3").output or "")
     assert other.PatientID != a.PatientID and other.StudyInstanceUID != a.StudyInstanceUID
+
+
+def test_concurrent_first_use_agrees_on_one_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = tmp_path / "secrets" / "deid.key"
+    with ProcessPoolExecutor(2) as pool:
+        keys = list(pool.map(load_or_create_key, [path] * 8))
+    assert len(set(keys)) == 1 and keys[0] == load_or_create_key(path)
+    assert [p.name for p in path.parent.iterdir()] == ["deid.key"]
