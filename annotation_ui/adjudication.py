@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from annotation_ui.client import LabelStudioClient
+from emr_core.enums import CampaignTaskState
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, LabelStudioTask, ReaderAssignment
 
 
@@ -54,5 +55,7 @@ def queue_for_adjudication(
 
 def adjudication_queue(session: Session, campaign_id: int) -> list[CampaignTask]:
     """Sides waiting for the adjudicator."""
-    query = select(CampaignTask).where(CampaignTask.campaign_id == campaign_id, CampaignTask.state == "discordant")
+    query = select(CampaignTask).where(
+        CampaignTask.campaign_id == campaign_id, CampaignTask.state == CampaignTaskState.DISCORDANT
+    )
     return list(session.scalars(query.order_by(CampaignTask.id)))

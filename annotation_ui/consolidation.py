@@ -23,7 +23,7 @@ from annotation_ui.validation import validate_result
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
 from emr_core.dicom.render import PixelMapping, mapping_for
-from emr_core.enums import AuditAction, AuditEventId, LedgerStage
+from emr_core.enums import AuditAction, AuditEventId, CampaignTaskState, LedgerStage
 from emr_core.models import Instance, LedgerEntry
 from emr_core.models_annotation import (
     AnnotationCampaign,
@@ -199,23 +199,24 @@ def _decide(ctx: _Campaign, latest: dict[tuple[int, int], AnnotationRevision]) -
     for task in ctx.tasks.values():
         r1, r2, ra = (latest.get((a.id, task.id)) for a in (a1, a2, adj))
         if r1 is None or r2 is None or not (r1.valid and r2.valid):
-            task.state = "invalid" if any(r is not None and not r.valid for r in (r1, r2)) else "pending"
+            invalid = any(r is not None and not r.valid for r in (r1, r2))
+            task.state = (CampaignTaskState.INVALID if invalid else CampaignTaskState.PENDING).value
             continue
         read1, read2 = (parse_read(r.result, ctx.mappings[task.id]) for r in (r1, r2))
         out.pairs.append((read1, read2))
         task.discordance = discordances(read1, read2)
         if not task.discordance:
-            task.state = "concordant"
-            out.consolidated[task.id] = (merge_reads(read1, read2), "concordant", [r1.id, r2.id])
+            task.state = CampaignTaskState.CONCORDANT.value
+            out.consolidated[task.id] = (merge_reads(read1, read2), CampaignTaskState.CONCORDANT.value, [r1.id, r2.id])
         elif ra is not None and ra.valid:
-            task.state = "adjudicated"
+            task.state = CampaignTaskState.ADJUDICATED.value
             out.consolidated[task.id] = (
                 parse_read(ra.result, ctx.mappings[task.id]),
-                "adjudicated",
+                CampaignTaskState.ADJUDICATED.value,
                 [r1.id, r2.id, ra.id],
             )
         else:
-            task.state = "discordant"
+            task.state = CampaignTaskState.DISCORDANT.value
             out.to_adjudicate.append((task, (r1.result, r2.result)))
     return out
 
@@ -271,7 +272,9 @@ def _mark_annotated(session: Session, ctx: _Campaign) -> None:
     """Ledger: a study is annotated once every side of it in the campaign is consolidated."""
     sides: dict[int, list[bool]] = {}
     for task in ctx.tasks.values():
-        sides.setdefault(task.study_id, []).append(task.state in ("concordant", "adjudicated"))
+        sides.setdefault(task.study_id, []).append(
+            task.state in (CampaignTaskState.CONCORDANT, CampaignTaskState.ADJUDICATED)
+        )
     done = {s for s, states in sides.items() if all(states)}
     known = set(
         session.scalars(

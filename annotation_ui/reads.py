@@ -17,6 +17,7 @@ from annotation_ui.labeling_config import (
     box_control,
 )
 from emr_core.dicom.render import PixelMapping
+from emr_core.vocabulary.birads import Assessment
 
 Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
 
@@ -104,7 +105,7 @@ def group_result(result: list[dict[str, Any]]) -> GroupedResult:
 
 def with_subtype(value: str, subtype: list[str]) -> str:
     """'4' and ['B'] -> '4B'; other categories are returned as they are."""
-    return f"{value}{subtype[0]}" if value == "4" and subtype else value
+    return Assessment.from_parts(value, subtype[0] if subtype else None).value
 
 
 def region_box(region: Region, mapping: PixelMapping) -> Box:

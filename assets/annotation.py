@@ -11,6 +11,7 @@ from annotation_ui.images import render_pending
 from assets.metadata import report_metadata
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
+from emr_core.enums import CampaignTaskState
 from emr_core.models_annotation import AnnotationRevision, CampaignTask
 
 LONG_SIDE = 1024
@@ -67,7 +68,7 @@ def consolidated_findings_blinding(emr_db: EmrDatabaseResource) -> dg.AssetCheck
 @dg.asset_check(asset=consolidated_findings, description="No reader's latest read was rejected by the schema.")
 def consolidated_findings_valid(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
     with session_scope(emr_db.sessions()) as session:
-        invalid = session.scalar(select(func.count()).where(CampaignTask.state == "invalid")) or 0
+        invalid = session.scalar(select(func.count()).where(CampaignTask.state == CampaignTaskState.INVALID)) or 0
         rejected = session.scalar(select(func.count()).where(AnnotationRevision.valid.is_(False))) or 0
     return dg.AssetCheckResult(
         passed=invalid == 0,

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from emr_core.clinical.exam_reports import adopt_consolidated_reads, current_reports
 from emr_core.clinical.rules import Rule, RuleSet, TaskSpec, add_months, load_rules, rules_fingerprint
 from emr_core.db import session_scope
+from emr_core.enums import TaskStatus
 from emr_core.models import Patient, Study, utcnow
 from emr_core.models_clinical import ExamReport, Task
 
-OPEN = "open"
-DONE = "done"
-SUPERSEDED = "superseded"
-CLOSED_STATUSES = frozenset({DONE, "cancelled", SUPERSEDED})
+OPEN = TaskStatus.OPEN
+DONE = TaskStatus.DONE
+SUPERSEDED = TaskStatus.SUPERSEDED
+CLOSED_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.CANCELLED, TaskStatus.SUPERSEDED})
 REMINDER_KIND = "overdue_reminder"
 ENGINE_USER = "followup-rules"
 

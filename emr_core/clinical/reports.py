@@ -13,6 +13,7 @@ from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from emr_core.clinical.audit_export import day_range
+from emr_core.enums import TaskStatus
 from emr_core.models import AuditEvent, Instance, Study
 from emr_core.models_annotation import (
     AnnotationReader,
@@ -125,7 +126,7 @@ def annotation_throughput(session: Session, start: date, end: date) -> Table:
 def task_summary(session: Session, today: date) -> Table:
     stmt = (
         select(Task.kind, Task.assignee_role, func.count(), func.sum(case((Task.due_date < today, 1), else_=0)))
-        .where(Task.status == "open")
+        .where(Task.status == TaskStatus.OPEN)
         .group_by(Task.kind, Task.assignee_role)
         .order_by(Task.kind)
     )

@@ -11,11 +11,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from emr_core.clinical.exam_reports import ASSESSMENTS
 from emr_core.clinical.roles import Role
+from emr_core.vocabulary.birads import Assessment, values
 
 DEFAULT_RULES = Path(__file__).parent / "default_followup_rules.yaml"
 RULES_ENV = "SGM_FOLLOWUP_RULES"
+ASSESSMENTS = values(Assessment)
 
 
 class AgeInterval(BaseModel):

@@ -32,14 +32,9 @@ from emr_core.dicom.header_values import (
 )
 from emr_core.dicom.views import resolve_view
 from emr_core.enums import QuarantineReason
+from emr_core.vocabulary.dicom import MAMMOGRAPHY_SOP_CLASSES
 
-MG_SOP_CLASSES = frozenset({
-    "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image Storage - For Presentation
-    "1.2.840.10008.5.1.4.1.1.1.2.1",  # - For Processing
-    "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis Image Storage
-    "1.2.840.10008.5.1.4.1.1.13.1.4",  # Breast Projection X-Ray Image Storage - For Presentation
-    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image Storage - For Processing
-})  # fmt: skip
+MG_SOP_CLASSES = MAMMOGRAPHY_SOP_CLASSES
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Mammogram headers are a few KB; one read of this size covers nearly all of them.
 PREFIX_BYTES = 16 * 1024

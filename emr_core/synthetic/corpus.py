@@ -39,10 +39,12 @@ from emr_core.synthetic.registry import (
     quota,
     write_registry,
 )
+from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS
 
 FORMAT = "sgm-synthetic-corpus"
 VERSION = 1
-VIEWS: tuple[tuple[str, str], ...] = (("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
+SIDES: tuple[str, ...] = tuple(side.value for side in BREAST_SIDES)
+VIEWS: tuple[tuple[str, str], ...] = tuple((side, view.value) for side in SIDES for view in SCREENING_VIEWS)
 FINDING_STUDY_FRACTION = 0.20
 STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
     ("no_view_position", 0.05),
@@ -149,7 +151,6 @@ class StudyPlan:
     registry_knows_accession: bool
 
 
-# BI-RADS 5th lexicon with a suspicion score per descriptor (sums map to the assessment).
 def options_key(options: CorpusOptions) -> dict[str, object]:
     """Options that determine the output (the worker count does not)."""
     key = asdict(options)
@@ -293,7 +294,7 @@ def _plan_study(
         plan_finding(
             rng,
             f"F{index + 1:06d}-{k + 1}",
-            pick(rng, ("L", "R")),
+            pick(rng, SIDES),
             shapes,
             header.spacing_mm,
             options.rows,
@@ -465,9 +466,7 @@ def _write_ground_truth(out: Path, cohort: Cohort, plans: Sequence[StudyPlan]) -
     """Write ground_truth/*.csv; returns the number of findings."""
     gt = out / "ground_truth"
     findings, boxes = _finding_rows(plans)
-    breasts = [
-        [p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in ("L", "R")
-    ]
+    breasts = [[p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in SIDES]
     tables = {
         "persons": _person_rows(cohort),
         "studies": _study_rows(plans),

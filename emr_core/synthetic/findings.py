@@ -8,9 +8,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from emr_core.synthetic import pixels
+from emr_core.vocabulary.birads import (
+    Assessment,
+    CalcDistribution,
+    CalcMorphology,
+    Composition,
+    FindingType,
+    MassDensity,
+    MassMargin,
+    MassShape,
+    most_severe,
+    values,
+)
+from emr_core.vocabulary.dicom import BREAST_SIDES
 
-COMPOSITIONS: tuple[tuple[str, float], ...] = (("a", 0.10), ("b", 0.43), ("c", 0.37), ("d", 0.10))
-BIRADS_ORDER = ("0", "1", "2", "3", "4A", "4B", "4C", "5")
+# Share of each composition in screening populations (BI-RADS atlas, 5th edition).
+COMPOSITIONS: tuple[tuple[str, float], ...] = tuple(zip(values(Composition), (0.10, 0.43, 0.37, 0.10), strict=True))
 
 
 @dataclass(frozen=True)
@@ -25,17 +38,18 @@ class Finding:
     lesions: dict[str, pixels.Lesion]
 
 
-MASS_SHAPE = {"oval": 0, "round": 0, "irregular": 2}
-MASS_MARGIN = {"circumscribed": 0, "obscured": 1, "microlobulated": 2, "indistinct": 2, "spiculated": 3}
-MASS_DENSITY = {"high": 1, "equal": 0, "low": 0, "fat-containing": -3}
+# A suspicion score per descriptor; the sum for a finding maps to its assessment (_birads_for).
+MASS_SHAPE = dict(zip(values(MassShape), (0, 0, 2), strict=True))
+MASS_MARGIN = dict(zip(values(MassMargin), (0, 1, 2, 2, 3), strict=True))
+MASS_DENSITY = dict(zip(values(MassDensity), (1, 0, 0, -3), strict=True))
 CALC_MORPHOLOGY = {
-    "round/punctate": 0,
-    "amorphous": 2,
-    "coarse heterogeneous": 2,
-    "fine pleomorphic": 3,
-    "fine linear branching": 4,
+    CalcMorphology.ROUND_PUNCTATE.value: 0,
+    CalcMorphology.AMORPHOUS.value: 2,
+    CalcMorphology.COARSE_HETEROGENEOUS.value: 2,
+    CalcMorphology.FINE_PLEOMORPHIC.value: 3,
+    CalcMorphology.FINE_LINEAR_BRANCHING.value: 4,
 }
-CALC_DISTRIBUTION = {"diffuse": -1, "regional": 0, "grouped": 0, "linear": 1, "segmental": 1}
+CALC_DISTRIBUTION = dict(zip(values(CalcDistribution), (-1, 0, 0, 1, 1), strict=True))
 # Calcification spread (mm) and dot count range per distribution.
 CALC_SPREAD = {
     "diffuse": (25.0, 30, 45),
@@ -59,9 +73,19 @@ def pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+_BY_SCORE = (
+    Assessment.PROBABLY_BENIGN,
+    Assessment.PROBABLY_BENIGN,
+    Assessment.LOW_SUSPICION,
+    Assessment.MODERATE_SUSPICION,
+    Assessment.HIGH_SUSPICION,
+    Assessment.HIGHLY_SUGGESTIVE,
+)
+
+
 def _birads_for(score: int) -> str:
     """Suspicion score to assessment: findings are never below 3 (a finding was worked up)."""
-    return ("3", "3", "4A", "4B", "4C", "5")[int(np.clip(score, 0, 5))]
+    return _BY_SCORE[int(np.clip(score, 0, 5))].value
 
 
 def _mass_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
@@ -164,8 +188,8 @@ def plan_finding(
     columns: int,
 ) -> Finding:
     """One finding: descriptors, assessment and a lesion at the same nipple distance on CC and MLO."""
-    ftype = "mass" if rng.random() < 0.6 else "calcification"
-    if ftype == "mass":
+    ftype = FindingType.MASS.value if rng.random() < 0.6 else FindingType.CALCIFICATION.value
+    if ftype == FindingType.MASS:
         attrs, birads = _mass_attributes(rng)
         params: dict[str, object] | CalcPattern = _mass_geometry(rng, attrs, spacing)
     else:
@@ -175,7 +199,7 @@ def plan_finding(
         params = CalcPattern(offsets, *CALC_DOT[morph], morph == "fine linear branching")
     distance = float(rng.uniform(0.25, 0.7))
     lesions: dict[str, pixels.Lesion] = {}
-    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):
+    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):  # CC first: draw order
         center = pixels.lesion_center(shapes[(laterality, view)], rows, columns, laterality, distance, float(offset))
         lesions[view] = _lesion(rng, params, center, spacing, rows, columns)
     return Finding(finding_id, laterality, ftype, attrs, birads, lesions)
@@ -192,15 +216,16 @@ def plan_compositions(rng: np.random.Generator) -> dict[str, str]:
     left = weighted(rng, COMPOSITIONS)
     right = left
     if rng.random() < 0.1:
-        right = "abcd"[int(np.clip("abcd".index(left) + rng.choice([-1, 1]), 0, 3))]
+        order = values(Composition)
+        right = order[int(np.clip(order.index(left) + rng.choice([-1, 1]), 0, 3))]
     return {"L": left, "R": right}
 
 
 def side_assessments(rng: np.random.Generator, findings: Sequence[Finding]) -> dict[str, str]:
     """Side assessment: the most suspicious finding, else negative (1) or benign (2)."""
     result = {}
-    for side in ("L", "R"):
-        side_birads = [f.birads for f in findings if f.laterality == side]
-        default = "1" if rng.random() < 0.8 else "2"
-        result[side] = max(side_birads, key=BIRADS_ORDER.index) if side_birads else default
+    for side in (s.value for s in BREAST_SIDES):
+        worst = most_severe(f.birads for f in findings if f.laterality == side)
+        default = Assessment.NEGATIVE if rng.random() < 0.8 else Assessment.BENIGN
+        result[side] = (worst or default).value
     return result
