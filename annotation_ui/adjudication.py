@@ -19,7 +19,7 @@ def _predictions(
     """Both reads as predictions named 'read A'/'read B', in a random order per task so no reader is favoured."""
     ordered = list(results)
     random.Random(f"{campaign.seed}:adjudication:{task_id}").shuffle(ordered)
-    return [{"model_version": f"read {name}", "result": result} for name, result in zip("AB", ordered)]
+    return [{"model_version": f"read {name}", "result": result} for name, result in zip("AB", ordered, strict=False)]
 
 
 def queue_for_adjudication(
@@ -36,7 +36,7 @@ def queue_for_adjudication(
     fresh = [item for item in items if item[0].id not in queued]
     if not fresh:
         return 0
-    payload = [
+    payload: list[dict[str, Any]] = [
         {
             "data": {**data, "discordance": "; ".join(task.discordance)},
             "predictions": _predictions(campaign, task.id, results),
@@ -47,7 +47,7 @@ def queue_for_adjudication(
     start = len(queued)
     session.add_all(
         LabelStudioTask(assignment_id=adjudicator.id, campaign_task_id=task.id, ls_task_id=ls_id, position=start + i)
-        for i, ((task, _, _), ls_id) in enumerate(zip(fresh, ls_ids))
+        for i, ((task, _, _), ls_id) in enumerate(zip(fresh, ls_ids, strict=False))
     )
     session.flush()
     return len(fresh)

@@ -142,7 +142,7 @@ def _import_blind(
         )
     session.add_all(
         LabelStudioTask(assignment_id=assignment.id, campaign_task_id=t, ls_task_id=ls, position=i)
-        for i, (t, ls) in enumerate(zip(order, ls_ids))
+        for i, (t, ls) in enumerate(zip(order, ls_ids, strict=False))
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import requests
 from label_studio_sdk import LabelStudio
@@ -48,28 +48,30 @@ class LabelStudioClient:
 
     def create_project(self, title: str, label_config: str, **options: Any) -> int:
         """A project; options are Label Studio project fields (maximum_annotations, ...)."""
-        return int(self.sdk.projects.create(title=title, label_config=label_config, **options).id)
+        return _id(self.sdk.projects.create(title=title, label_config=label_config, **options).id)
 
     def add_local_storage(self, project_id: int, path: str) -> int:
         """Allow the project to serve images from a folder under the document root."""
         storage = self.sdk.import_storage.local.create(
             project=project_id, path=path, use_blob_urls=False, regex_filter=r".*\.json$", title="rendered images"
         )
-        return int(storage.id)
+        return _id(storage.id)
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         """Import tasks in the given order; returns their ids in that order."""
-        response = self.sdk.projects.import_tasks(id=project_id, request=tasks, return_task_ids=True)
+        # The SDK types tasks as ImportApiRequest models and its response without `task_ids`, which
+        # the server sends for return_task_ids: both are plain JSON here.
+        response: Any = self.sdk.projects.import_tasks(id=project_id, request=cast(Any, tasks), return_task_ids=True)
         return [int(t) for t in response.task_ids or []]
 
     def create_annotation(self, task_id: int, result: list[dict[str, Any]]) -> int:
-        return int(self.sdk.annotations.create(id=task_id, result=result).id)
+        return _id(self.sdk.annotations.create(id=task_id, result=result).id)
 
     def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> None:
         self.sdk.annotations.update(id=annotation_id, result=result)
 
     def create_prediction(self, task_id: int, result: list[dict[str, Any]], model_version: str) -> int:
-        return int(self.sdk.predictions.create(task=task_id, result=result, model_version=model_version).id)
+        return _id(self.sdk.predictions.create(task=task_id, result=result, model_version=model_version).id)
 
     def export_annotated(self, project_id: int) -> list[dict[str, Any]]:
         """Every annotated task of a project with its annotations (completed_by, updated_by, result)."""
@@ -86,6 +88,13 @@ class LabelStudioClient:
         project = self.get(f"/api/projects/{project_id}")
         keys = ("task_number", "total_annotations_number", "num_tasks_with_annotations", "total_predictions_number")
         return {k: project.get(k) for k in keys}
+
+
+def _id(value: int | None) -> int:
+    """The id Label Studio assigned; the SDK's models type it as optional."""
+    if value is None:
+        raise RuntimeError("Label Studio returned an object without an id")
+    return int(value)
 
 
 def admin_client(settings: Settings) -> LabelStudioClient:

@@ -17,7 +17,7 @@ from annotation_ui.blinding import find_violations, record_violations
 from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, assignments_of, campaign_by_name
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.discordance import discordances, match_findings
-from annotation_ui.reads import Finding, SideRead, parse_read
+from annotation_ui.reads import Box, Finding, SideRead, parse_read
 from annotation_ui.schema import Schema, build_schema
 from annotation_ui.validation import validate_result
 from emr_core.audit import AuditRecord, record_event
@@ -77,7 +77,7 @@ def _load(session: Session, campaign: AnnotationCampaign) -> _Campaign:
     }
     ids = {i for t in tasks.values() for i in (t.cc_instance_id, t.mlo_instance_id)}
     sizes = {
-        i: (c, r)
+        i: (int(c or 0), int(r or 0))
         for i, c, r in session.execute(select(Instance.id, Instance.columns, Instance.rows).where(Instance.id.in_(ids)))
     }
     mappings = {
@@ -96,13 +96,14 @@ def _sha(result: list[Any]) -> str:
 
 def _pull(session: Session, ctx: _Campaign, exports: dict[str, list[dict[str, Any]]]) -> tuple[int, int]:
     """Store each annotation content not seen before, validated; returns (new, rejected)."""
-    known = set(
-        session.execute(
+    known: set[tuple[int, str]] = {
+        (int(a), str(s))
+        for a, s in session.execute(
             select(AnnotationRevision.ls_annotation_id, AnnotationRevision.result_sha256).where(
                 AnnotationRevision.assignment_id.in_([a.id for a in ctx.assignments.values()])
             )
         )
-    )
+    }
     new = rejected = 0
     for task in (t for tasks in exports.values() for t in tasks):
         if int(task["id"]) not in ctx.ls_tasks:
@@ -169,8 +170,8 @@ def _latest(session: Session, ctx: _Campaign) -> dict[tuple[int, int], Annotatio
     return latest
 
 
-def _mean_box(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
-    return tuple((x + y) / 2 for x, y in zip(a, b))
+def _mean_box(a: Box, b: Box) -> Box:
+    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2, (a[3] + b[3]) / 2)
 
 
 def merge_reads(r1: SideRead, r2: SideRead) -> SideRead:

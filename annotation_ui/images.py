@@ -54,7 +54,7 @@ def render_instances(
             errors = list(pool.map(_render_one, jobs, chunksize=8))
     else:
         errors = [_render_one(job) for job in jobs]
-    failed = {uid: err for uid, err in zip(uids, errors) if err}
+    failed = {uid: err for uid, err in zip(uids, errors, strict=False) if err}
     return RenderReport(len(jobs) - len(failed), cached, failed, 0)
 
 

@@ -76,7 +76,7 @@ def _region_attribute(name: str) -> tuple[str, str] | None:
 
 def group_result(result: list[dict[str, Any]]) -> GroupedResult:
     """Sort a Label Studio result list by what each item is."""
-    grouped, pending = GroupedResult(), defaultdict(dict)
+    grouped, pending = GroupedResult(), defaultdict[str, dict[str, list[str]]](dict)
     for item in result:
         name, kind = str(item.get("from_name", "")), item.get("type")
         if kind == "relation":
@@ -99,7 +99,8 @@ def group_result(result: list[dict[str, Any]]) -> GroupedResult:
             grouped.unknown.append(f"choices for region {region_id}, which has no box")
             continue
         for name, values in controls.items():
-            region.choices[_region_attribute(name)[1]] = values  # type: ignore[index]
+            _, attribute = name.partition("_")[::2]  # kept in `pending` only when _region_attribute matched
+            region.choices[attribute] = values
     return grouped
 
 

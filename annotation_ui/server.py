@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -73,6 +74,7 @@ def install_check(server: LabelStudioServer) -> str:
     # `label-studio --version` starts a server; ask its own venv's package metadata instead.
     done = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('label-studio'))"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -244,7 +246,5 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def _reap(pid: int) -> None:
     # A child of this process stays a zombie (and "alive" to kill(0)) until waited for.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

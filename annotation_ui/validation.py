@@ -103,7 +103,8 @@ def _subtype_problems(category: str, subtype: list[str], what: str) -> list[str]
 
 def _relation_problems(grouped: GroupedResult) -> list[str]:
     """same_lesion links one CC box to one MLO box describing the same finding."""
-    problems, seen = [], set()
+    problems: list[str] = []
+    seen: set[str] = set()
     for from_id, to_id, labels in grouped.relations:
         a, b = grouped.regions.get(from_id), grouped.regions.get(to_id)
         if labels != [SAME_LESION]:

@@ -2,6 +2,8 @@
 
 # No `from __future__ import annotations` here: Dagster 1.13 compares the `context` annotation
 # object itself and rejects the string that postponed evaluation would give it.
+from typing import Any
+
 import dagster as dg
 from sqlalchemy import func, select
 
@@ -45,7 +47,7 @@ def consolidated_findings(
 ) -> dg.MaterializeResult:
     """Findings agreed by two blind readers or adjudicated, with CC and MLO boxes in DICOM pixels."""
     reports = consolidate_all(emr_db.sessions(), label_studio.client(), user="dagster")
-    metadata: dict[str, object] = {"campaigns": len(reports), "findings": sum(r.findings for r in reports)}
+    metadata: dict[str, Any] = {"campaigns": len(reports), "findings": sum(r.findings for r in reports)}
     for r in reports:
         context.log.info(f"campaign {r.campaign}: {r}")
         metadata.update({f"{r.campaign}/{k}": v for k, v in report_metadata(r).items()})

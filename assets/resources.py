@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import dagster as dg
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +85,15 @@ class PacsResource(dg.ConfigurableResource):
             if value:
                 overrides[key] = value
         return load_settings(**overrides)
+
+    @property
+    def retrieve_method(self) -> Literal["move", "get"]:
+        """C-MOVE (the PACS sends to our receiver) or C-GET (images come back on the same association)."""
+        if self.method == "get":
+            return "get"
+        if self.method == "move":
+            return "move"
+        raise ValueError(f"PacsResource.method: {self.method!r} is neither move nor get")
 
     def client(self, sessions: sessionmaker[Session]) -> PacsClient:
         return PacsClient(self.settings(), sessions)

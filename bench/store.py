@@ -32,7 +32,7 @@ ENV = {**os.environ, "TCP_NODELAY": "1"}
 PDU = "131072"
 SGM = [sys.executable, "-c", "from sgm_app.cli import main; main()"]
 # Our receiver's levers: (label, extra `sgm dicom serve` arguments).
-VARIANTS = (
+VARIANTS: tuple[tuple[str, list[str]], ...] = (
     ("sgm: in memory, pynetdicom reads, 16K PDU", ["--in-memory", "--plain-transport", "--max-pdu", "16384"]),
     ("sgm: in memory, pynetdicom reads", ["--in-memory", "--plain-transport"]),
     ("sgm: in memory, recv_into reads", ["--in-memory"]),

@@ -2,6 +2,8 @@
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
+from typing import Any
+
 import dagster as dg
 import requests
 
@@ -103,7 +105,7 @@ def dicom_receiver_sensor(
         batch = received_since(session, int(context.cursor or 0))
     if batch is None:
         return dg.SkipReason("nothing received over DICOM since the last check")
-    metadata = {
+    metadata: dict[str, Any] = {
         "source": "DICOM receiver",
         "associations": batch.associations,
         "instances": batch.instances,

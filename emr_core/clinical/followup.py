@@ -74,7 +74,7 @@ def newest_exams(session: Session) -> list[Exam]:
     """Per patient, the assessed study with the latest exam date (study date, else report date)."""
     reports = current_reports(session)
     rows = session.execute(
-        select(Study.id, Study.patient_id, Study.study_date, Patient.birth_date)
+        select(Study.id, Patient.id, Study.study_date, Patient.birth_date)
         .join(Patient, Patient.id == Study.patient_id)
         .where(Study.id.in_(select(ExamReport.study_id)))
     )
@@ -97,13 +97,12 @@ def _due(spec: TaskSpec, start: date, age: int | None) -> date | None:
 
 
 def _desired(spec: TaskSpec, key: str, rule: Rule, exam_or_parent: Exam | Task, due: date) -> Desired:
-    is_exam = isinstance(exam_or_parent, Exam)
     return Desired(
         source_key=key,
         rule_id=rule.id,
         patient_id=exam_or_parent.patient_id,
         study_id=exam_or_parent.study_id,
-        parent_task_id=None if is_exam else exam_or_parent.id,  # type: ignore[union-attr]
+        parent_task_id=exam_or_parent.id if isinstance(exam_or_parent, Task) else None,
         kind=spec.kind,
         title=spec.title,
         due_date=due,
@@ -168,7 +167,9 @@ def sync_exam_tasks(session: Session, wanted: list[Desired], report: FollowupRep
 
 def sync_then_tasks(session: Session, rules: RuleSet, report: FollowupReport) -> None:
     """After a rule's task is done, create (or reschedule) its follow-on task, e.g. pathology result."""
-    for rule in (r for r in rules.rules if r.then is not None):
+    for rule in rules.rules:
+        if rule.then is None:
+            continue
         parents = session.scalars(
             select(Task).where(
                 Task.rule_id == rule.id, Task.parent_task_id.is_(None), Task.status == DONE, Task.kind == rule.task.kind
@@ -176,11 +177,11 @@ def sync_then_tasks(session: Session, rules: RuleSet, report: FollowupReport) ->
         )
         for parent in parents:
             start = (parent.closed_at or parent.updated_at).date()
-            due = _due(rule.then, start, None)  # type: ignore[arg-type]
+            due = _due(rule.then, start, None)
             if due is None:
                 continue
             key = f"{rule.id}:then:{parent.id}"
-            want = _desired(rule.then, key, rule, parent, due)  # type: ignore[arg-type]
+            want = _desired(rule.then, key, rule, parent, due)
             existing = session.scalar(select(Task).where(Task.source_key == key))
             outcome = _apply(session, want, existing)
             if outcome == "created":

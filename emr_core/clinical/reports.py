@@ -8,8 +8,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from emr_core.clinical.audit_export import day_range
@@ -34,7 +35,7 @@ class Table:
     rows: list[tuple[object, ...]] = field(default_factory=list)
 
 
-def _day(column: object) -> object:
+def _day(column: SQLColumnExpression[Any]) -> ColumnElement[str]:
     # SUBSTR of the ISO text works on SQLite and MySQL alike and keeps the query portable.
     return func.substr(cast(column, String), 1, 10)
 

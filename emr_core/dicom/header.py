@@ -194,7 +194,7 @@ def _elements(fp: BinaryIO, implicit: bool, little: bool, stop: Any, tags: Any, 
 def _parse_with_dcmread(fp: BinaryIO) -> _Parsed:
     """Deflated or odd files: let dcmread inflate or guess the encoding (no completeness check)."""
     ds = dcmread(fp, stop_before_pixels=True, specific_tags=INDEX_TAGS)
-    elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}
+    elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}  # noqa: SIM118 - a Dataset iterates elements
     return _Parsed(str(ds.file_meta.get("TransferSyntaxUID", "")), elements)
 
 

@@ -90,9 +90,10 @@ def _view(values: Mapping[str, str], view_codes: Sequence[Code]) -> tuple[str | 
 def parse_description(text: str) -> tuple[str | None, str | None]:
     """Laterality and view in free text such as 'L CC', 'RMLO', 'LEFT MLO', 'R cranio-caudal'."""
     words = " " + _NON_ALNUM.sub(" ", text.upper()) + " "
-    for phrase, view in _VIEW_PHRASES:
-        words = words.replace(f" {phrase} ", f" {view} ")
-    laterality = view = None
+    for phrase, name in _VIEW_PHRASES:
+        words = words.replace(f" {phrase} ", f" {name} ")
+    laterality: str | None = None
+    view: str | None = None
     for token in words.split():
         token_lat, token_view = _parse_token(token)
         laterality = laterality or token_lat

@@ -437,7 +437,8 @@ def _image_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
 
 def _finding_rows(plans: Sequence[StudyPlan]) -> tuple[list[list[object]], list[list[object]]]:
     """findings.csv and boxes.csv rows (boxes in DICOM pixel coordinates)."""
-    findings, boxes = [], []
+    findings: list[list[object]] = []
+    boxes: list[list[object]] = []
     for plan in plans:
         for f in plan.findings:
             a = f.attributes
@@ -467,7 +468,7 @@ def _write_ground_truth(out: Path, cohort: Cohort, plans: Sequence[StudyPlan]) -
     gt = out / "ground_truth"
     findings, boxes = _finding_rows(plans)
     breasts = [[p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in SIDES]
-    tables = {
+    tables: dict[str, Sequence[Sequence[object]]] = {
         "persons": _person_rows(cohort),
         "studies": _study_rows(plans),
         "images": _image_rows(plans),

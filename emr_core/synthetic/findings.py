@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def _calc_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
     return {"calc_morphology": morphology, "calc_distribution": distribution}, _birads_for(score)
 
 
-def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, object]:
+def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, Any]:
     """View-independent mass parameters (pixel units) derived from the descriptors."""
     radius = max(2.0, float(rng.uniform(4.0, 15.0)) / spacing)
     shape, margin = attrs["mass_shape"], attrs["mass_margin"]
@@ -159,7 +160,7 @@ class CalcPattern:
 
 def _lesion(
     rng: np.random.Generator,
-    params: dict[str, object] | CalcPattern,
+    params: dict[str, Any] | CalcPattern,
     center: tuple[float, float],
     spacing: float,
     rows: int,
@@ -191,7 +192,7 @@ def plan_finding(
     ftype = FindingType.MASS.value if rng.random() < 0.6 else FindingType.CALCIFICATION.value
     if ftype == FindingType.MASS:
         attrs, birads = _mass_attributes(rng)
-        params: dict[str, object] | CalcPattern = _mass_geometry(rng, attrs, spacing)
+        params: dict[str, Any] | CalcPattern = _mass_geometry(rng, attrs, spacing)
     else:
         attrs, birads = _calc_attributes(rng)
         morph = attrs["calc_morphology"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from emr_core.vocabulary.dicom import VIEW_CODES, SopClass, ViewPosition
 
@@ -226,8 +226,8 @@ def build_dataset(study: StudyHeader, image: ImageHeader, pixels: np.ndarray) ->
     """Assemble a complete MG For Presentation dataset with file meta."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = MG_FOR_PRESENTATION
-    ds.file_meta.MediaStorageSOPInstanceUID = image.sop_uid
+    ds.file_meta.MediaStorageSOPClassUID = UID(MG_FOR_PRESENTATION)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(image.sop_uid)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.SOPClassUID, ds.SOPInstanceUID = MG_FOR_PRESENTATION, image.sop_uid

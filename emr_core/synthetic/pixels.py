@@ -194,7 +194,7 @@ def _paste(signal: np.ndarray, lesion: Lesion) -> None:
 
 def _thickness(shape: BreastShape, rows: int, columns: int, laterality: str) -> np.ndarray:
     """Compressed-breast thickness proxy in [0, 1]: 0 outside the outline."""
-    xd = np.arange(columns, dtype=np.float32)
+    xd: np.ndarray = np.arange(columns, dtype=np.float32)
     if laterality == "R":
         xd = xd[::-1]
     u = (xd / (shape.depth * columns)) ** 2

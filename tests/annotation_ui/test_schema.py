@@ -89,4 +89,5 @@ def test_per_box_attributes_show_for_boxes_of_their_view() -> None:
     assert gated, "per-box attributes must appear when a box is selected"
     for view in gated:
         choices = view.find("Choices")
-        assert view.get("whenTagName") == box_control(choices.get("toName"))
+        assert choices is not None
+        assert view.get("whenTagName") == box_control(choices.get("toName", ""))

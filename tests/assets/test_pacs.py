@@ -57,7 +57,7 @@ def test_a_day_is_pulled_once(settings: Settings, engine: Engine, orthanc: tuple
     assert first.metadata["instances"].value > 0
     again = _pull(settings, server, iso).asset_materializations_for_node("pacs_mammography_studies")[0]
     assert again.metadata["pulled"].value == 0 and again.metadata["already_held"].value == len(uids)
-    _receiver_sensor_reports(settings, instances=first.metadata["instances"].value, studies=len(uids))
+    _receiver_sensor_reports(settings, instances=int(first.metadata["instances"].value), studies=len(uids))
 
 
 def _receiver_sensor_reports(settings: Settings, instances: int, studies: int) -> None:

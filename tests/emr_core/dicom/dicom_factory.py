@@ -7,7 +7,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -50,8 +50,8 @@ def write(path: Path, ds: Dataset) -> Path:
     """Save ds as a DICOM file (file meta SOP fields follow the dataset)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # The file meta needs a SOP Instance UID even when a test removed it from the data set.
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID") or generate_uid()
-    ds.file_meta.MediaStorageSOPClassUID = ds.get("SOPClassUID") or MG_FOR_PRESENTATION
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(ds.get("SOPInstanceUID") or generate_uid())
+    ds.file_meta.MediaStorageSOPClassUID = UID(ds.get("SOPClassUID") or MG_FOR_PRESENTATION)
     ds.save_as(path, enforce_file_format=True)
     return path
 

@@ -34,7 +34,7 @@ MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflic
 
 def _counts(session_factory: Factory) -> dict[str, int]:
     with session_factory() as session:
-        return {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in MODELS}
+        return {m.__name__: session.scalar(select(func.count()).select_from(m)) or 0 for m in MODELS}
 
 
 def _exam(folder: Path, laterality_views=(("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))) -> list[Path]:
