@@ -103,7 +103,7 @@ def _create_projects(
         title = f"{name} · {'adjudication' if role == ADJUDICATOR else 'blind read ' + role[-1]}"
         options = BLIND_PROJECT_OPTIONS if role != ADJUDICATOR else {"maximum_annotations": 1}
         projects[role] = admin.create_project(title, xml, **options)
-        admin.add_local_storage(projects[role], str(settings.root / "rendered" / str(long_side)))
+        admin.add_local_storage(projects[role], str(settings.rendered_dir / str(long_side)))
     return projects
 
 

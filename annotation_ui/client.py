@@ -1,4 +1,4 @@
-"""A thin wrapper over the label-studio-sdk 2.x client, plus the few endpoints the SDK lacks."""
+"""The one place that talks HTTP to Label Studio: the label-studio-sdk 2.x client plus the endpoints it lacks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,42 @@ from label_studio_sdk import LabelStudio
 from emr_core.settings import Settings
 
 TIMEOUT = 120.0  # seconds; exports of large projects take a while
+FORM_TIMEOUT = 30.0
+
+
+class SignupRefusedError(ValueError):
+    """Label Studio did not accept a signup form (address invalid or already registered)."""
+
+
+def is_up(url: str) -> bool:
+    """True when a Label Studio answers its health check at this URL."""
+    try:
+        return bool(requests.get(f"{url}/health", timeout=2).json().get("status") == "UP")
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def signup(url: str, invite_token: str, email: str, password: str) -> str:
+    """Fill in the signup form (with CSRF) as the new user would; returns their personal API token."""
+    http = requests.Session()
+    form_url = f"{url}/user/signup/?token={invite_token}"
+    http.get(form_url, timeout=FORM_TIMEOUT).raise_for_status()
+    response = http.post(
+        form_url,
+        timeout=FORM_TIMEOUT,
+        allow_redirects=False,
+        headers={"Referer": form_url},
+        data={
+            "csrfmiddlewaretoken": http.cookies.get("csrftoken", ""),
+            "email": email,
+            "password": password,
+            "allow_newsletters": "false",
+        },
+    )
+    if response.status_code != 302:
+        raise SignupRefusedError(f"Label Studio refused the signup of {email} (HTTP {response.status_code})")
+    token = http.get(f"{url}/api/current-user/token", timeout=FORM_TIMEOUT).json()["token"]
+    return str(token)
 
 
 @dataclass
@@ -44,7 +80,19 @@ class LabelStudioClient:
         return response.json()
 
     def whoami(self) -> dict[str, Any]:
-        return self.get("/api/current-user/whoami")
+        return dict(self.get("/api/current-user/whoami"))
+
+    def user_emails(self) -> set[str]:
+        """Email addresses of every Label Studio account (lower case)."""
+        return {str(u.get("email", "")).lower() for u in self.get("/api/users/")}
+
+    def invite_token(self) -> str:
+        """The organisation's invite token: signup is closed without it."""
+        return str(self.get("/api/invite")["token"])
+
+    def task_annotations(self, task_id: int) -> list[dict[str, Any]]:
+        """Every annotation of one task (as this user may see them)."""
+        return list(self.get(f"/api/tasks/{task_id}/annotations"))
 
     def create_project(self, title: str, label_config: str, **options: Any) -> int:
         """A project; options are Label Studio project fields (maximum_annotations, ...)."""
@@ -98,10 +146,12 @@ def _id(value: int | None) -> int:
 
 
 def admin_client(settings: Settings) -> LabelStudioClient:
-    """The admin client of the Label Studio configured for these settings; raises if it is not running."""
-    from annotation_ui.server import LabelStudioError, LabelStudioServer, credentials, is_ready
+    """The admin client: SGM_LABEL_STUDIO_URL/TOKEN when both are set, else the server `sgm labelstudio start` runs."""
+    from annotation_ui.server import LabelStudioError, LabelStudioServer, credentials
 
+    if settings.label_studio_url and settings.label_studio_token:
+        return LabelStudioClient(settings.label_studio_url, settings.label_studio_token)
     server = LabelStudioServer.from_settings(settings)
-    if not is_ready(server):
+    if not is_up(server.url):
         raise LabelStudioError(f"Label Studio does not answer on {server.url}: run `sgm labelstudio start`")
     return LabelStudioClient(server.url, credentials(server).token)

@@ -111,4 +111,4 @@ def render_pending(
 
 def document_path(settings: Settings, sop_instance_uid: str, long_side: int) -> str:
     """The image's path relative to Label Studio's document root (settings.root / 'rendered')."""
-    return Path(cache_path(settings, sop_instance_uid, long_side)).relative_to(settings.root / "rendered").as_posix()
+    return Path(cache_path(settings, sop_instance_uid, long_side)).relative_to(settings.rendered_dir).as_posix()

@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from annotation_ui.client import is_up
 from emr_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +48,7 @@ class LabelStudioServer:
         """Executable from SGM_LABEL_STUDIO_BIN, port from SGM_LABEL_STUDIO_PORT (default 8080)."""
         binary = settings.label_studio_bin or DEFAULT_BIN
         chosen = port or settings.label_studio_port
-        return cls(binary, chosen, settings.root / "labelstudio", settings.root / "rendered")
+        return cls(binary, chosen, settings.root / "labelstudio", settings.rendered_dir)
 
     @property
     def url(self) -> str:
@@ -129,10 +128,7 @@ def _command(server: LabelStudioServer) -> list[str]:
 
 def is_ready(server: LabelStudioServer) -> bool:
     """True when our port answers Label Studio's health check."""
-    try:
-        return requests.get(f"{server.url}/health", timeout=2).json().get("status") == "UP"
-    except (requests.RequestException, ValueError):
-        return False
+    return is_up(server.url)
 
 
 def running_pid(server: LabelStudioServer) -> int | None:

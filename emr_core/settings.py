@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     label_studio_bin: Path | None = Field(
         default=None, description="label-studio executable; default .venv-labelstudio/bin/label-studio"
     )
+    # An external Label Studio: both set, else the one `sgm labelstudio start` runs in the data folder.
+    label_studio_url: str | None = Field(default=None, description="URL of an external Label Studio")
+    label_studio_token: str | None = Field(default=None, description="admin API token of that Label Studio")
+    followup_rules: Path | None = Field(default=None, description="YAML follow-up rules; shipped BI-RADS defaults")
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")
@@ -36,6 +40,13 @@ class Settings(BaseSettings):
     pacs_ae_title: str = Field(default="ORTHANC", min_length=1, max_length=16)
     pacs_host: str = Field(default="127.0.0.1")
     pacs_port: int = Field(default=4242, ge=1, le=65535)
+
+    @field_validator("label_studio_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("use http://HOST:PORT")
+        return value.rstrip("/") if value else value
 
     @field_validator("database_url")
     @classmethod
@@ -63,6 +74,11 @@ class Settings(BaseSettings):
     @property
     def incoming_dir(self) -> Path:
         return self.root / "incoming"
+
+    @property
+    def rendered_dir(self) -> Path:
+        """PNG renderings for Label Studio, one folder per long side (also its local-files document root)."""
+        return self.root / "rendered"
 
     @property
     def url(self) -> str:

@@ -14,6 +14,7 @@ from emr_core.db import session_scope
 from emr_core.enums import TaskStatus
 from emr_core.models import Patient, Study, utcnow
 from emr_core.models_clinical import ExamReport, Task
+from emr_core.settings import Settings
 
 OPEN = TaskStatus.OPEN
 DONE = TaskStatus.DONE
@@ -237,9 +238,12 @@ def evaluate_followup(session: Session, rules: RuleSet, today: date | None = Non
 
 
 def run_followup(
-    session_factory: sessionmaker[Session], rules_path: str | None = None, today: date | None = None
+    session_factory: sessionmaker[Session],
+    rules_path: str | None = None,
+    today: date | None = None,
+    settings: Settings | None = None,
 ) -> FollowupReport:
-    """Load the rules (path, $SGM_FOLLOWUP_RULES or shipped) and evaluate them in one transaction."""
-    rules = load_rules(rules_path or None)
+    """Load the rules (path, the followup_rules setting or shipped) and evaluate them in one transaction."""
+    rules = load_rules(rules_path or None, settings)
     with session_scope(session_factory) as session:
         return evaluate_followup(session, rules, today)

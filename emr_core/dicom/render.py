@@ -200,7 +200,7 @@ def render_png(
 
 def cache_path(settings: Settings, sop_instance_uid: str, long_side: int = DEFAULT_LONG_SIDE) -> Path:
     """Where the render of one SOP instance at one size lives in the data folder."""
-    return settings.root / "rendered" / str(long_side) / f"{safe_component(sop_instance_uid)}.png"
+    return settings.rendered_dir / str(long_side) / f"{safe_component(sop_instance_uid)}.png"
 
 
 def cached_render(

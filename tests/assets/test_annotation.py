@@ -18,7 +18,6 @@ from assets.annotation import (
     consolidated_findings_blinding,
     consolidated_findings_valid,
 )
-from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage
 from emr_core.models import LedgerEntry
@@ -26,6 +25,7 @@ from emr_core.settings import Settings
 from orchestration.sensors import new_annotations_sensor
 from tests.annotation_ui.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
 from tests.annotation_ui.scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.resources import dagster_resources, run_sensor
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +39,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _resources(env: LabelStudioEnv, settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url),
-        "dicom_storage": DicomStorageResource(home=str(settings.root)),
-        "label_studio": LabelStudioResource(url=env.server.url, token=env.admin.token),
-    }
+    return dagster_resources(settings, label_studio_url=env.server.url, label_studio_token=env.admin.token)
 
 
 def test_assets_checks_and_sensor(
@@ -63,18 +59,16 @@ def test_assets_checks_and_sensor(
         session_factory, settings, label_studio.admin, "assets", study_ids, (emails[0], emails[1]), emails[2]
     ).campaign_id
     sensor_resources = {k: res[k] for k in ("emr_db", "label_studio")}
-    first = new_annotations_sensor(dg.build_sensor_context(resources=sensor_resources))
+    first = run_sensor(new_annotations_sensor, sensor_resources)
     gt = ground_truth(corpus)
     with session_scope(session_factory) as session:
         tasks = {r: reader_tasks(session, r, campaign, gt) for r in ("reader_1", "reader_2")}
     for role, role_tasks in tasks.items():
         for t in role_tasks[:3]:
             label_studio.reader(role).create_annotation(t.ls_task_id, read_result(t.gt, t.mappings))
-    second = new_annotations_sensor(dg.build_sensor_context(cursor=first.cursor, resources=sensor_resources))
+    second = run_sensor(new_annotations_sensor, sensor_resources, cursor=first.cursor)
     assert isinstance(second, dg.SensorResult) and second.cursor != first.cursor and len(second.run_requests) == 1
-    assert isinstance(
-        new_annotations_sensor(dg.build_sensor_context(cursor=second.cursor, resources=sensor_resources)), dg.SkipReason
-    )
+    assert isinstance(run_sensor(new_annotations_sensor, sensor_resources, cursor=second.cursor), dg.SkipReason)
     result = consolidated_findings(dg.build_asset_context(), res["emr_db"], res["label_studio"])
     assert result.metadata["campaigns"] == 1 and result.metadata["assets/revisions_new"] == 6
     assert consolidated_findings_blinding(res["emr_db"]).passed
