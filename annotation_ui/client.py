@@ -90,6 +90,10 @@ class LabelStudioClient:
         """The organisation's invite token: signup is closed without it."""
         return str(self.get("/api/invite")["token"])
 
+    def task_data(self, task_id: int) -> dict[str, Any]:
+        """The data fields of one task (image URLs, side, our task reference)."""
+        return dict(self.get(f"/api/tasks/{task_id}")["data"])
+
     def task_annotations(self, task_id: int) -> list[dict[str, Any]]:
         """Every annotation of one task (as this user may see them)."""
         return list(self.get(f"/api/tasks/{task_id}/annotations"))
