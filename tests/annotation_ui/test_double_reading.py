@@ -22,8 +22,7 @@ from emr_core.enums import LedgerStage
 from emr_core.models import AuditEvent, LedgerEntry, Study
 from emr_core.models_annotation import AnnotationRevision, ConsolidatedFinding, ConsolidatedRead
 from emr_core.settings import Settings
-from tests.annotation_ui.lsenv import LabelStudioEnv
-from tests.annotation_ui.scenario import (
+from tests.support.annotation_scenario import (
     LsTask,
     finding_items,
     ground_truth,
@@ -32,6 +31,7 @@ from tests.annotation_ui.scenario import (
     reader_tasks,
     side_items,
 )
+from tests.support.lsenv import LabelStudioEnv
 
 
 def provision(env: LabelStudioEnv, factory: sessionmaker[Session], settings: Settings, corpus: Path, name: str) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from annotation_ui.labeling_config import labeling_config
 from annotation_ui.schema import DEFAULT_SCHEMA, SchemaConfigError, build_schema, load_schema_config
-from tests.annotation_ui.lsenv import LabelStudioEnv
+from tests.support.lsenv import LabelStudioEnv
 
 
 def test_default_schema_covers_the_lexicon() -> None:

@@ -24,8 +24,8 @@ from emr_core.enums import LedgerStage
 from emr_core.models import LedgerEntry
 from emr_core.settings import Settings
 from orchestration.sensors import new_annotations_sensor
-from tests.annotation_ui.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
-from tests.annotation_ui.scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.annotation_scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
 from tests.support.resources import dagster_resources, run_sensor
 
 

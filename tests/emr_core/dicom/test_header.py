@@ -16,7 +16,7 @@ from emr_core.dicom.header import PREFIX_BYTES, HeaderError, InstanceHeader, rea
 from emr_core.enums import QuarantineReason
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
+from tests.support.dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
 
 
 def _header(path: Path) -> InstanceHeader:

@@ -26,7 +26,7 @@ from emr_core.models import (
 from emr_core.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import ct_dataset, mg_dataset, write, write_mg
+from tests.support.dicom_factory import ct_dataset, mg_dataset, write, write_mg
 
 Factory = sessionmaker[Session]
 MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflict)
