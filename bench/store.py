@@ -61,7 +61,7 @@ class Receiver:
         self.port = _free_port()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / "receiver.log"
-        log = open(path, "ab")  # noqa: SIM115
+        log = open(path, "ab")  # noqa: SIM115 - the child process writes to it for its whole life
         self.proc = subprocess.Popen(
             self.command(self.port), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

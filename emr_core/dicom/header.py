@@ -178,7 +178,7 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
     if not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         raise _Unusual(transfer_syntax)
     implicit, little = transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian
-    at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731
+    at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731 - pydicom stop_when callback, kept inline
     elements = _elements(fp, implicit, little, at_pixels, INDEX_TAGS, whole)
     _check_complete(fp, elements, meta_end, available, size, whole, little)
     return _Parsed(str(transfer_syntax), elements)
