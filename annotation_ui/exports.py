@@ -74,7 +74,9 @@ def _images(session: Session, campaign_id: int) -> list[tuple[CampaignTask, Cons
         .where(CampaignTask.campaign_id == campaign_id)
         .order_by(CampaignTask.id, Instance.id)
     )
-    return list(session.execute(query).tuples())
+    return [
+        (task, read, inst, study_uid, series_uid) for task, read, inst, study_uid, series_uid in session.execute(query)
+    ]
 
 
 def _image_columns(inst: Instance, study_uid: str, series_uid: str, task: CampaignTask) -> list[Any]:
