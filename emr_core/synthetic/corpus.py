@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.uid import generate_uid
+from threadpoolctl import threadpool_limits
 
 from emr_core.synthetic import pixels
 from emr_core.synthetic.findings import (
@@ -356,11 +357,7 @@ def _render_study(tasks: tuple[ImageTask, ...], out: str) -> int:
 
 
 def _single_thread_blas() -> None:
-    """Stop BLAS threads in workers from oversubscribing the cores the pool already uses."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only costs some parallel speed
-        return
+    """One BLAS thread: pixels must not depend on how BLAS splits a sum (nor oversubscribe the pool's cores)."""
     threadpool_limits(1)
 
 
@@ -368,10 +365,12 @@ def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int, progress:
     """Write all images, in parallel when asked; output does not depend on the worker count."""
     units = [p.images for p in plans]
     if workers <= 1:
-        done: Iterable[int] = (_render_study(u, str(out)) for u in units)
-        for n in done:
-            if progress:
-                progress(n)
+        # Same single-threaded BLAS as the workers: multi-threaded sums round differently.
+        with threadpool_limits(1):
+            for unit in units:
+                n = _render_study(unit, str(out))
+                if progress:
+                    progress(n)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread_blas) as pool:
         for n in pool.map(_render_study, units, [str(out)] * len(units)):
