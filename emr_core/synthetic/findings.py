@@ -91,9 +91,10 @@ def _birads_for(score: int) -> str:
 
 def _mass_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
     """Shape, margin, density and the matching assessment."""
-    density = "fat-containing" if rng.random() < 0.05 else pick(rng, ("high", "equal", "low"))
-    shape = "oval" if density == "fat-containing" else pick(rng, list(MASS_SHAPE))
-    margin = "circumscribed" if density == "fat-containing" else pick(rng, list(MASS_MARGIN))
+    fat = MassDensity.FAT_CONTAINING.value
+    density = fat if rng.random() < 0.05 else pick(rng, values(MassDensity)[:3])  # high, equal, low
+    shape = MassShape.OVAL.value if density == fat else pick(rng, list(MASS_SHAPE))
+    margin = MassMargin.CIRCUMSCRIBED.value if density == fat else pick(rng, list(MASS_MARGIN))
     score = MASS_SHAPE[shape] + MASS_MARGIN[margin] + MASS_DENSITY[density]
     return {"mass_shape": shape, "mass_margin": margin, "mass_density": density}, _birads_for(score)
 
@@ -110,9 +111,9 @@ def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: flo
     radius = max(2.0, float(rng.uniform(4.0, 15.0)) / spacing)
     shape, margin = attrs["mass_shape"], attrs["mass_margin"]
     harmonics: list[tuple[int, float, float]] = []
-    if shape == "irregular":
+    if shape == MassShape.IRREGULAR:
         harmonics += [(k, float(rng.uniform(0.08, 0.18)), float(rng.uniform(0, 6.3))) for k in (2, 3, 5)]
-    if margin == "microlobulated":
+    if margin == MassMargin.MICROLOBULATED:
         harmonics.append((int(rng.integers(10, 16)), 0.07, float(rng.uniform(0, 6.3))))
     edge = {
         "circumscribed": 0.8,
@@ -126,10 +127,10 @@ def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: flo
         "radius": radius,
         "elongation": elong[shape],
         "harmonics": tuple(harmonics),
-        "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0,
+        "spikes": int(rng.integers(8, 15)) if margin == MassMargin.SPICULATED else 0,
         "edge": edge,
-        "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
-        "fat_core": attrs["mass_density"] == "fat-containing",
+        "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == MassMargin.OBSCURED else 1.0),
+        "fat_core": attrs["mass_density"] == MassDensity.FAT_CONTAINING,
     }
 
 
@@ -138,10 +139,10 @@ def _calc_offsets(rng: np.random.Generator, attrs: dict[str, str], spacing: floa
     spread_mm, low, high = CALC_SPREAD[attrs["calc_distribution"]]
     n, spread = int(rng.integers(low, high + 1)), spread_mm / spacing
     kind = attrs["calc_distribution"]
-    if kind == "linear":
+    if kind == CalcDistribution.LINEAR:
         along = rng.uniform(-1, 1, n) * spread
         return np.stack([along, rng.normal(0, 0.05 * spread, n)], axis=1)
-    if kind == "segmental":  # a wedge that widens away from the apex
+    if kind == CalcDistribution.SEGMENTAL:  # a wedge that widens away from the apex
         along = rng.uniform(0, 1, n)
         return np.stack([(along - 0.5) * 2 * spread, rng.uniform(-0.5, 0.5, n) * along * spread], axis=1)
     radius, angle = np.sqrt(rng.uniform(0, 1, n)) * spread, rng.uniform(0, 2 * np.pi, n)
@@ -197,7 +198,7 @@ def plan_finding(
         attrs, birads = _calc_attributes(rng)
         morph = attrs["calc_morphology"]
         offsets = tuple((float(x), float(y)) for x, y in _calc_offsets(rng, attrs, spacing))
-        params = CalcPattern(offsets, *CALC_DOT[morph], morph == "fine linear branching")
+        params = CalcPattern(offsets, *CALC_DOT[morph], morph == CalcMorphology.FINE_LINEAR_BRANCHING)
     distance = float(rng.uniform(0.25, 0.7))
     lesions: dict[str, pixels.Lesion] = {}
     for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):  # CC first: draw order
