@@ -13,6 +13,8 @@ from emr_core.settings import Settings
 
 TIMEOUT = 120.0  # seconds; exports of large projects take a while
 FORM_TIMEOUT = 30.0
+# What a call raises when Label Studio is down or refuses: callers catch this, never import requests.
+RequestError = requests.RequestException
 
 
 class SignupRefusedError(ValueError):

@@ -5,8 +5,8 @@
 from typing import Any
 
 import dagster as dg
-import requests
 
+from annotation_ui.client import RequestError
 from annotation_ui.consolidation import annotation_fingerprint
 from annotation_ui.server import LabelStudioError
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
@@ -81,7 +81,7 @@ def new_annotations_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     try:
         fingerprint = annotation_fingerprint(emr_db.sessions(), label_studio.client())
-    except (LabelStudioError, requests.RequestException) as exc:
+    except (LabelStudioError, RequestError) as exc:
         return dg.SkipReason(f"Label Studio not reachable: {exc}")
     if not fingerprint:
         return dg.SkipReason("no annotation campaign yet")
