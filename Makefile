@@ -11,7 +11,7 @@ LS_VERSION ?= 1.23.2
 LS_STAMP := $(LS_VENV)/.installed
 export SGM_LABEL_STUDIO_BIN ?= $(CURDIR)/$(LS_VENV)/bin/label-studio
 
-.PHONY: help setup run test secrets bench-ingest bench-linking clean
+.PHONY: help setup run lint test secrets bench-ingest bench-linking clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -33,7 +33,14 @@ setup: $(STAMP) $(LS_STAMP)  ## Create the virtual environments and install the 
 run: setup  ## Set up and start the platform on embedded defaults with a demo corpus
 	bash deployments/local/run.sh
 
-test: setup  ## Set up and run the whole test suite (SQLite and MariaDB)
+lint: $(STAMP)  ## Lint, format check, types, import layers and declared dependencies
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry .
+
+test: setup lint  ## Set up, lint and run the whole test suite (SQLite and MariaDB)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 secrets:  ## Write the secret files of the Docker Compose deployment (kept if present)

@@ -15,7 +15,7 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
     if len(a) != len(b) or not a:
         raise ValueError("kappa needs two non-empty rating lists of equal length")
     n = len(a)
-    observed = sum(x == y for x, y in zip(a, b)) / n
+    observed = sum(x == y for x, y in zip(a, b, strict=False)) / n
     count_a, count_b = Counter(a), Counter(b)
     expected = sum(count_a[c] * count_b[c] for c in count_a.keys() | count_b.keys()) / (n * n)
     if expected == 1.0:  # both raters used one single category throughout: perfect, not undefined

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ class Violation:
 
 
 def find_violations(
-    exported: list[dict[str, Any]], reader_user_id: int, predicted: set[int] = frozenset()
+    exported: list[dict[str, Any]], reader_user_id: int, predicted: AbstractSet[int] = frozenset()
 ) -> list[Violation]:
     """Annotations made or last changed by anyone but the assigned reader; tasks of a blind project with predictions."""
     found = [

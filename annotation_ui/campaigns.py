@@ -20,6 +20,7 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Series
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, LabelStudioTask, ReaderAssignment
 from emr_core.settings import Settings
+from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS, ViewPosition
 
 BLIND_ROLES = ("reader_1", "reader_2")
 ADJUDICATOR = "adjudicator"
@@ -63,14 +64,15 @@ def side_pairs(instances: list[Instance], series_study: dict[int, int]) -> tuple
     """One CC + MLO pair per study and side (the latest of repeated views); sides lacking a view are skipped."""
     views: dict[tuple[int, str], dict[str, Instance]] = {}
     for inst in instances:  # ordered by id: a repeated view replaces the earlier one
-        if inst.laterality in ("L", "R") and inst.view in ("CC", "MLO"):
+        if inst.laterality in BREAST_SIDES and inst.view in SCREENING_VIEWS:
             views.setdefault((series_study[inst.series_id], inst.laterality), {})[inst.view] = inst
     pairs, skipped = [], []
     for (study_id, side), found in sorted(views.items()):
-        if {"CC", "MLO"} <= found.keys():
-            pairs.append(SidePair(study_id, side, found["CC"], found["MLO"]))
+        missing = [v.value for v in SCREENING_VIEWS if v not in found]
+        if missing:
+            skipped.append(f"study {study_id} side {side}: no {missing[0]} image")
         else:
-            skipped.append(f"study {study_id} side {side}: no {'MLO' if 'CC' in found else 'CC'} image")
+            pairs.append(SidePair(study_id, side, found[ViewPosition.CC], found[ViewPosition.MLO]))
     return pairs, skipped
 
 
@@ -101,7 +103,7 @@ def _create_projects(
         title = f"{name} · {'adjudication' if role == ADJUDICATOR else 'blind read ' + role[-1]}"
         options = BLIND_PROJECT_OPTIONS if role != ADJUDICATOR else {"maximum_annotations": 1}
         projects[role] = admin.create_project(title, xml, **options)
-        admin.add_local_storage(projects[role], str(settings.root / "rendered" / str(long_side)))
+        admin.add_local_storage(projects[role], str(settings.rendered_dir / str(long_side)))
     return projects
 
 
@@ -140,7 +142,7 @@ def _import_blind(
         )
     session.add_all(
         LabelStudioTask(assignment_id=assignment.id, campaign_task_id=t, ls_task_id=ls, position=i)
-        for i, (t, ls) in enumerate(zip(order, ls_ids))
+        for i, (t, ls) in enumerate(zip(order, ls_ids, strict=False))
     )
 
 

@@ -1,4 +1,9 @@
-"""Pull annotations, keep every revision, check blinding, decide each side and store consolidated findings."""
+"""Step 2 of consolidation, database only: decide each side from the stored reads and store the findings.
+
+The reads were fetched and validated by `annotation_ui.pull` (the `annotation_reads` asset); no
+Label Studio call happens inside this step's transaction. Discordant sides are handed back so the
+caller queues them for adjudication afterwards (`annotation_ui.adjudication`).
+"""
 
 from __future__ import annotations
 
@@ -11,36 +16,43 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from annotation_ui.adjudication import queue_for_adjudication
+from annotation_ui.adjudication import AdjudicationItem, queue_for_adjudication
 from annotation_ui.agreement import agreement
-from annotation_ui.blinding import find_violations, record_violations
-from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, assignments_of, campaign_by_name
+from annotation_ui.campaign_context import CampaignContext, load_context
+from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, campaign_by_name
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.discordance import discordances, match_findings
-from annotation_ui.reads import Finding, SideRead, parse_read
-from annotation_ui.schema import Schema, build_schema
-from annotation_ui.validation import validate_result
+from annotation_ui.pull import pull_campaign
+from annotation_ui.reads import Box, Finding, SideRead, parse_read
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
-from emr_core.dicom.render import PixelMapping, mapping_for
-from emr_core.enums import AuditAction, AuditEventId, LedgerStage
-from emr_core.models import Instance, LedgerEntry
+from emr_core.enums import AuditAction, AuditEventId, CampaignTaskState, LedgerStage
+from emr_core.models import LedgerEntry
 from emr_core.models_annotation import (
     AnnotationCampaign,
-    AnnotationReader,
     AnnotationRevision,
     BlindingViolation,
     CampaignTask,
     ConsolidatedFinding,
     ConsolidatedRead,
-    LabelStudioTask,
     ReaderAssignment,
 )
 
 
 @dataclass(frozen=True)
+class DecisionReport:
+    """What one decision pass stored, and the discordant sides it leaves for adjudication."""
+
+    campaign: str
+    states: dict[str, int]
+    findings: int
+    agreement: dict[str, Any] = field(default_factory=dict)
+    to_adjudicate: tuple[AdjudicationItem, ...] = ()
+
+
+@dataclass(frozen=True)
 class ConsolidationReport:
-    """What one consolidation run pulled, rejected, decided and stored."""
+    """What one full pass (pull, decide, queue adjudication) pulled, rejected, decided and stored."""
 
     campaign: str
     revisions_new: int
@@ -52,102 +64,7 @@ class ConsolidationReport:
     agreement: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Campaign:
-    """Everything a run needs in memory: tasks, Label Studio task ids, pixel mappings, schema."""
-
-    campaign: AnnotationCampaign
-    assignments: dict[str, ReaderAssignment]
-    tasks: dict[int, CampaignTask]
-    ls_tasks: dict[int, tuple[int, int]]  # ls task id -> (assignment id, campaign task id)
-    mappings: dict[int, dict[str, PixelMapping]]
-    schema: Schema
-
-
-def _load(session: Session, campaign: AnnotationCampaign) -> _Campaign:
-    assignments = assignments_of(session, campaign.id)
-    tasks = {t.id: t for t in session.scalars(select(CampaignTask).where(CampaignTask.campaign_id == campaign.id))}
-    ls_tasks = {
-        ls: (a, t)
-        for ls, a, t in session.execute(
-            select(LabelStudioTask.ls_task_id, LabelStudioTask.assignment_id, LabelStudioTask.campaign_task_id).where(
-                LabelStudioTask.assignment_id.in_([a.id for a in assignments.values()])
-            )
-        )
-    }
-    ids = {i for t in tasks.values() for i in (t.cc_instance_id, t.mlo_instance_id)}
-    sizes = {
-        i: (c, r)
-        for i, c, r in session.execute(select(Instance.id, Instance.columns, Instance.rows).where(Instance.id.in_(ids)))
-    }
-    mappings = {
-        t.id: {
-            "cc": mapping_for(*sizes[t.cc_instance_id], campaign.long_side),
-            "mlo": mapping_for(*sizes[t.mlo_instance_id], campaign.long_side),
-        }
-        for t in tasks.values()
-    }
-    return _Campaign(campaign, assignments, tasks, ls_tasks, mappings, build_schema(campaign.schema_config))
-
-
-def _sha(result: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(result, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _pull(session: Session, ctx: _Campaign, exports: dict[str, list[dict[str, Any]]]) -> tuple[int, int]:
-    """Store each annotation content not seen before, validated; returns (new, rejected)."""
-    known = set(
-        session.execute(
-            select(AnnotationRevision.ls_annotation_id, AnnotationRevision.result_sha256).where(
-                AnnotationRevision.assignment_id.in_([a.id for a in ctx.assignments.values()])
-            )
-        )
-    )
-    new = rejected = 0
-    for task in (t for tasks in exports.values() for t in tasks):
-        if int(task["id"]) not in ctx.ls_tasks:
-            continue  # a task we did not create (e.g. added by hand): never consolidated
-        assignment_id, task_id = ctx.ls_tasks[int(task["id"])]
-        sizes = {v: (m.png_width, m.png_height) for v, m in ctx.mappings[task_id].items()}
-        for ann in task.get("annotations", []):
-            result, sha = ann.get("result") or [], _sha(ann.get("result") or [])
-            if ann.get("was_cancelled") or (int(ann["id"]), sha) in known:
-                continue
-            problems = validate_result(result, ctx.schema, sizes)
-            session.add(
-                AnnotationRevision(
-                    assignment_id=assignment_id,
-                    campaign_task_id=task_id,
-                    ls_annotation_id=int(ann["id"]),
-                    completed_by=ann.get("completed_by"),
-                    updated_by=ann.get("updated_by"),
-                    ls_updated_at=str(ann.get("updated_at") or ""),
-                    result=result,
-                    result_sha256=sha,
-                    valid=not problems,
-                    problems=problems,
-                )
-            )
-            known.add((int(ann["id"]), sha))
-            new, rejected = new + 1, rejected + bool(problems)
-    session.flush()
-    return new, rejected
-
-
-def _blinding(
-    session: Session, ctx: _Campaign, admin: LabelStudioClient, exports: dict[str, list[dict[str, Any]]]
-) -> int:
-    """Record new violations for every project; returns how many were new."""
-    users = dict(session.execute(select(AnnotationReader.id, AnnotationReader.ls_user_id)).all())
-    new = 0
-    for role, assignment in ctx.assignments.items():
-        predicted = admin.prediction_task_ids(assignment.ls_project_id) if role in BLIND_ROLES else set()
-        found = find_violations(exports[role], users[assignment.reader_id], predicted)
-        new += record_violations(session, assignment, found)
-    return new
-
-
-def _latest(session: Session, ctx: _Campaign) -> dict[tuple[int, int], AnnotationRevision]:
+def _latest(session: Session, ctx: CampaignContext) -> dict[tuple[int, int], AnnotationRevision]:
     """Newest revision per (assignment, task), leaving out tasks with a blinding violation in that project."""
     ids = [a.id for a in ctx.assignments.values()]
     tainted = {
@@ -169,8 +86,8 @@ def _latest(session: Session, ctx: _Campaign) -> dict[tuple[int, int], Annotatio
     return latest
 
 
-def _mean_box(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
-    return tuple((x + y) / 2 for x, y in zip(a, b))
+def _mean_box(a: Box, b: Box) -> Box:
+    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2, (a[3] + b[3]) / 2)
 
 
 def merge_reads(r1: SideRead, r2: SideRead) -> SideRead:
@@ -192,35 +109,36 @@ class _Decisions:
     pairs: list[tuple[SideRead, SideRead]] = field(default_factory=list)
 
 
-def _decide(ctx: _Campaign, latest: dict[tuple[int, int], AnnotationRevision]) -> _Decisions:
+def _decide(ctx: CampaignContext, latest: dict[tuple[int, int], AnnotationRevision]) -> _Decisions:
     """Set each side's state: pending, invalid, concordant, discordant or adjudicated."""
     a1, a2, adj = (ctx.assignments[r] for r in (*BLIND_ROLES, ADJUDICATOR))
     out = _Decisions()
     for task in ctx.tasks.values():
         r1, r2, ra = (latest.get((a.id, task.id)) for a in (a1, a2, adj))
         if r1 is None or r2 is None or not (r1.valid and r2.valid):
-            task.state = "invalid" if any(r is not None and not r.valid for r in (r1, r2)) else "pending"
+            invalid = any(r is not None and not r.valid for r in (r1, r2))
+            task.state = (CampaignTaskState.INVALID if invalid else CampaignTaskState.PENDING).value
             continue
         read1, read2 = (parse_read(r.result, ctx.mappings[task.id]) for r in (r1, r2))
         out.pairs.append((read1, read2))
         task.discordance = discordances(read1, read2)
         if not task.discordance:
-            task.state = "concordant"
-            out.consolidated[task.id] = (merge_reads(read1, read2), "concordant", [r1.id, r2.id])
+            task.state = CampaignTaskState.CONCORDANT.value
+            out.consolidated[task.id] = (merge_reads(read1, read2), CampaignTaskState.CONCORDANT.value, [r1.id, r2.id])
         elif ra is not None and ra.valid:
-            task.state = "adjudicated"
+            task.state = CampaignTaskState.ADJUDICATED.value
             out.consolidated[task.id] = (
                 parse_read(ra.result, ctx.mappings[task.id]),
-                "adjudicated",
+                CampaignTaskState.ADJUDICATED.value,
                 [r1.id, r2.id, ra.id],
             )
         else:
-            task.state = "discordant"
+            task.state = CampaignTaskState.DISCORDANT.value
             out.to_adjudicate.append((task, (r1.result, r2.result)))
     return out
 
 
-def _finding_row(ctx: _Campaign, task: CampaignTask, k: int, f: Finding, source: str) -> ConsolidatedFinding:
+def _finding_row(ctx: CampaignContext, task: CampaignTask, k: int, f: Finding, source: str) -> ConsolidatedFinding:
     cc, mlo = f.boxes.get("cc"), f.boxes.get("mlo")
     return ConsolidatedFinding(
         finding_uid=f"C{ctx.campaign.id}-T{task.id}-F{k + 1}",
@@ -244,7 +162,7 @@ def _finding_row(ctx: _Campaign, task: CampaignTask, k: int, f: Finding, source:
     )
 
 
-def _store(session: Session, ctx: _Campaign, decisions: _Decisions) -> int:
+def _store(session: Session, ctx: CampaignContext, decisions: _Decisions) -> int:
     """Replace the campaign's consolidated reads and findings; returns the number of findings."""
     task_ids = list(ctx.tasks)
     session.execute(delete(ConsolidatedFinding).where(ConsolidatedFinding.campaign_task_id.in_(task_ids)))
@@ -267,11 +185,13 @@ def _store(session: Session, ctx: _Campaign, decisions: _Decisions) -> int:
     return sum(isinstance(r, ConsolidatedFinding) for r in rows)
 
 
-def _mark_annotated(session: Session, ctx: _Campaign) -> None:
+def _mark_annotated(session: Session, ctx: CampaignContext) -> None:
     """Ledger: a study is annotated once every side of it in the campaign is consolidated."""
     sides: dict[int, list[bool]] = {}
     for task in ctx.tasks.values():
-        sides.setdefault(task.study_id, []).append(task.state in ("concordant", "adjudicated"))
+        sides.setdefault(task.study_id, []).append(
+            task.state in (CampaignTaskState.CONCORDANT, CampaignTaskState.ADJUDICATED)
+        )
     done = {s for s, states in sides.items() if all(states)}
     known = set(
         session.scalars(
@@ -286,36 +206,15 @@ def _mark_annotated(session: Session, ctx: _Campaign) -> None:
     )
 
 
-def _adjudication_items(
-    ctx: _Campaign, exports: dict[str, list[dict[str, Any]]], decisions: _Decisions
-) -> list[tuple[CampaignTask, dict[str, Any], tuple[list[Any], list[Any]]]]:
-    """Discordant sides with their image data (taken from reader 1's task) and both results."""
-    data = {
-        ctx.ls_tasks[int(t["id"])][1]: {k: v for k, v in t["data"].items() if k != "task_ref"}
-        for t in exports[BLIND_ROLES[0]]
-        if int(t["id"]) in ctx.ls_tasks
-    }
-    return [(task, {**data[task.id], "task_ref": task.id}, results) for task, results in decisions.to_adjudicate]
-
-
-def consolidate_campaign(
-    session_factory: sessionmaker[Session], admin: LabelStudioClient, name: str, user: str = ""
-) -> ConsolidationReport:
-    """One full pass over a campaign: pull, verify blinding, decide, queue adjudication, store, agree."""
+def decide_campaign(session_factory: sessionmaker[Session], name: str, user: str = "") -> DecisionReport:
+    """Decide every side from its latest untainted reads and replace the stored findings, in one transaction."""
     with session_scope(session_factory) as session:
-        ctx = _load(session, campaign_by_name(session, name))
-        exports = {role: admin.export_annotated(a.ls_project_id) for role, a in ctx.assignments.items()}
-        violations = _blinding(session, ctx, admin, exports)
-        new, rejected = _pull(session, ctx, exports)
+        ctx = load_context(session, campaign_by_name(session, name))
         decisions = _decide(ctx, _latest(session, ctx))
-        queued = queue_for_adjudication(
-            session, admin, ctx.campaign, ctx.assignments[ADJUDICATOR], _adjudication_items(ctx, exports, decisions)
-        )
         findings = _store(session, ctx, decisions)
         _mark_annotated(session, ctx)
         ctx.campaign.agreement = agreement(decisions.pairs)
         states = dict(Counter(task.state for task in ctx.tasks.values()))
-        report = ConsolidationReport(name, new, rejected, violations, states, queued, findings, ctx.campaign.agreement)
         record_event(
             session,
             AuditRecord(
@@ -323,26 +222,51 @@ def consolidate_campaign(
                 action=AuditAction.UPDATE,
                 event_type="annotation.consolidated",
                 user_id=user,
-                detail={
-                    "campaign": name,
-                    "states": states,
-                    "findings": findings,
-                    "new_revisions": new,
-                    "rejected": rejected,
-                    "blinding_violations": violations,
-                },
+                detail={"campaign": name, "states": states, "findings": findings},
             ),
         )
-        return report
+        items = tuple(
+            AdjudicationItem(task.id, tuple(task.discordance or ()), results)
+            for task, results in decisions.to_adjudicate
+        )
+        return DecisionReport(name, states, findings, dict(ctx.campaign.agreement), items)
+
+
+def decide_all(session_factory: sessionmaker[Session], user: str = "") -> list[DecisionReport]:
+    """Decide every campaign, oldest first."""
+    return [decide_campaign(session_factory, name, user) for name in campaign_names(session_factory)]
+
+
+def consolidate_campaign(
+    session_factory: sessionmaker[Session], admin: LabelStudioClient, name: str, user: str = ""
+) -> ConsolidationReport:
+    """One full pass over a campaign through the two steps: pull (and check blinding), decide, queue adjudication."""
+    pulled = pull_campaign(session_factory, admin, name, user)
+    decided = decide_campaign(session_factory, name, user)
+    queued = queue_for_adjudication(session_factory, admin, name, list(decided.to_adjudicate))
+    return ConsolidationReport(
+        name,
+        pulled.revisions_new,
+        pulled.revisions_rejected,
+        pulled.violations_new,
+        decided.states,
+        queued,
+        decided.findings,
+        decided.agreement,
+    )
+
+
+def campaign_names(session_factory: sessionmaker[Session]) -> list[str]:
+    """Every campaign, oldest first."""
+    with session_scope(session_factory) as session:
+        return list(session.scalars(select(AnnotationCampaign.name).order_by(AnnotationCampaign.id)))
 
 
 def consolidate_all(
     session_factory: sessionmaker[Session], admin: LabelStudioClient, user: str = ""
 ) -> list[ConsolidationReport]:
     """Consolidate every campaign, oldest first."""
-    with session_scope(session_factory) as session:
-        names = list(session.scalars(select(AnnotationCampaign.name).order_by(AnnotationCampaign.id)))
-    return [consolidate_campaign(session_factory, admin, name, user) for name in names]
+    return [consolidate_campaign(session_factory, admin, name, user) for name in campaign_names(session_factory)]
 
 
 def annotation_fingerprint(session_factory: sessionmaker[Session], admin: LabelStudioClient) -> str:

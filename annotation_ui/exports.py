@@ -74,7 +74,9 @@ def _images(session: Session, campaign_id: int) -> list[tuple[CampaignTask, Cons
         .where(CampaignTask.campaign_id == campaign_id)
         .order_by(CampaignTask.id, Instance.id)
     )
-    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+    return [
+        (task, read, inst, study_uid, series_uid) for task, read, inst, study_uid, series_uid in session.execute(query)
+    ]
 
 
 def _image_columns(inst: Instance, study_uid: str, series_uid: str, task: CampaignTask) -> list[Any]:
@@ -115,7 +117,8 @@ def _coco(records: list[dict[str, Any]]) -> dict[str, Any]:
     """COCO detection JSON; bbox is [x, y, width, height] in DICOM pixels; finding_id links CC and MLO."""
     categories = [{"id": i + 1, "name": t, "supercategory": "finding"} for i, t in enumerate(FINDING_TYPES)]
     cat_id = {c["name"]: c["id"] for c in categories}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for rec in records:
         inst: Instance = rec["instance"]
         images.append(

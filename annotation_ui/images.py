@@ -54,7 +54,7 @@ def render_instances(
             errors = list(pool.map(_render_one, jobs, chunksize=8))
     else:
         errors = [_render_one(job) for job in jobs]
-    failed = {uid: err for uid, err in zip(uids, errors) if err}
+    failed = {uid: err for uid, err in zip(uids, errors, strict=False) if err}
     return RenderReport(len(jobs) - len(failed), cached, failed, 0)
 
 
@@ -111,4 +111,4 @@ def render_pending(
 
 def document_path(settings: Settings, sop_instance_uid: str, long_side: int) -> str:
     """The image's path relative to Label Studio's document root (settings.root / 'rendered')."""
-    return Path(cache_path(settings, sop_instance_uid, long_side)).relative_to(settings.root / "rendered").as_posix()
+    return Path(cache_path(settings, sop_instance_uid, long_side)).relative_to(settings.rendered_dir).as_posix()

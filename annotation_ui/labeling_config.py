@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from annotation_ui.schema import ASSESSMENTS, COMPOSITIONS, FINDING_BIRADS, SUBTYPES, Attribute, Schema
+from annotation_ui.schema import Attribute, Schema
+from emr_core.vocabulary.birads import (
+    ASSESSMENT_CATEGORIES,
+    ASSESSMENT_SUBTYPES,
+    FINDING_CATEGORIES,
+    Composition,
+    values,
+)
+from emr_core.vocabulary.dicom import SCREENING_VIEWS
 
-VIEWS = ("cc", "mlo")  # also the task data keys holding each image URL
+VIEWS = tuple(v.lower() for v in SCREENING_VIEWS)  # ("cc", "mlo"), also the task data keys of the image URLs
 SAME_LESION = "same_lesion"
 COMPOSITION, ASSESSMENT, ASSESSMENT_SUBTYPE = "composition", "assessment", "assessment_subtype"
 BIRADS, BIRADS_SUBTYPE = "birads", "birads_subtype"
@@ -74,11 +82,11 @@ def _view_panel(view: str, schema: Schema) -> str:
         f'<View style="flex: 1; min-width: 0"><Header value="{view.upper()}"/>',
         f'<Image name="{view}" value="${view}" zoom="true" zoomControl="true" rotateControl="false"/>',
         f'<RectangleLabels name="{box_control(view)}" toName="{view}" strokeWidth="2">{labels}</RectangleLabels>',
-        _choices(region_control(view, BIRADS), view, FINDING_BIRADS, per_region=True, title="Finding BI-RADS"),
+        _choices(region_control(view, BIRADS), view, FINDING_CATEGORIES, per_region=True, title="Finding BI-RADS"),
         _choices(
             region_control(view, BIRADS_SUBTYPE),
             view,
-            SUBTYPES,
+            ASSESSMENT_SUBTYPES,
             per_region=True,
             title="BI-RADS 4 subtype (4A/4B/4C)",
         ),
@@ -93,9 +101,9 @@ def labeling_config(schema: Schema) -> str:
     side = "".join(
         [
             '<View style="display: flex; gap: 2em">',
-            _choices(COMPOSITION, "cc", COMPOSITIONS, required=True, title="Breast composition (a–d)"),
-            _choices(ASSESSMENT, "cc", ASSESSMENTS, required=True, title="Assessment (BI-RADS 0–6)"),
-            _choices(ASSESSMENT_SUBTYPE, "cc", SUBTYPES, title="Assessment 4 subtype"),
+            _choices(COMPOSITION, "cc", values(Composition), required=True, title="Breast composition (a–d)"),
+            _choices(ASSESSMENT, "cc", ASSESSMENT_CATEGORIES, required=True, title="Assessment (BI-RADS 0–6)"),
+            _choices(ASSESSMENT_SUBTYPE, "cc", ASSESSMENT_SUBTYPES, title="Assessment 4 subtype"),
             "</View>",
         ]
     )

@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from annotation_ui.client import LabelStudioClient
+from annotation_ui.client import LabelStudioClient, SignupRefusedError, signup
 from emr_core.audit import AuditRecord, record_event
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_annotation import AnnotationReader
@@ -29,41 +28,18 @@ class ReaderAccount:
     ls_user_id: int
 
 
-def _signup(url: str, invite_token: str, email: str, password: str) -> requests.Session:
-    """Fill in Label Studio's signup form (with CSRF) as the new user would."""
-    http = requests.Session()
-    form_url = f"{url}/user/signup/?token={invite_token}"
-    http.get(form_url, timeout=30).raise_for_status()
-    response = http.post(
-        form_url,
-        timeout=30,
-        allow_redirects=False,
-        headers={"Referer": form_url},
-        data={
-            "csrfmiddlewaretoken": http.cookies.get("csrftoken", ""),
-            "email": email,
-            "password": password,
-            "allow_newsletters": "false",
-        },
-    )
-    if response.status_code != 302:
-        raise ReaderError(
-            f"Label Studio refused the signup of {email} (HTTP {response.status_code}); "
-            "is the address valid and not yet registered?"
-        )
-    return http
-
-
 def create_reader(admin: LabelStudioClient, email: str) -> ReaderAccount:
     """Create the Label Studio account of a reader and fetch their personal API token."""
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise ReaderError(f"not an email address: {email!r}")
-    if any(u.get("email", "").lower() == email for u in admin.get("/api/users/")):
+    if email in admin.user_emails():
         raise ReaderError(f"{email} already has a Label Studio account")
     password = secrets.token_urlsafe(16)
-    http = _signup(admin.url, admin.get("/api/invite")["token"], email, password)
-    token = http.get(f"{admin.url}/api/current-user/token", timeout=30).json()["token"]
+    try:
+        token = signup(admin.url, admin.invite_token(), email, password)
+    except SignupRefusedError as exc:
+        raise ReaderError(f"{exc}; is the address valid and not yet registered?") from None
     user_id = int(admin.as_user(token).whoami()["id"])
     return ReaderAccount(email, password, token, user_id)
 

@@ -17,6 +17,7 @@ from annotation_ui.labeling_config import (
     box_control,
 )
 from emr_core.dicom.render import PixelMapping
+from emr_core.vocabulary.birads import Assessment
 
 Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax
 
@@ -75,7 +76,7 @@ def _region_attribute(name: str) -> tuple[str, str] | None:
 
 def group_result(result: list[dict[str, Any]]) -> GroupedResult:
     """Sort a Label Studio result list by what each item is."""
-    grouped, pending = GroupedResult(), defaultdict(dict)
+    grouped, pending = GroupedResult(), defaultdict[str, dict[str, list[str]]](dict)
     for item in result:
         name, kind = str(item.get("from_name", "")), item.get("type")
         if kind == "relation":
@@ -98,13 +99,14 @@ def group_result(result: list[dict[str, Any]]) -> GroupedResult:
             grouped.unknown.append(f"choices for region {region_id}, which has no box")
             continue
         for name, values in controls.items():
-            region.choices[_region_attribute(name)[1]] = values  # type: ignore[index]
+            _, attribute = name.partition("_")[::2]  # kept in `pending` only when _region_attribute matched
+            region.choices[attribute] = values
     return grouped
 
 
 def with_subtype(value: str, subtype: list[str]) -> str:
     """'4' and ['B'] -> '4B'; other categories are returned as they are."""
-    return f"{value}{subtype[0]}" if value == "4" and subtype else value
+    return Assessment.from_parts(value, subtype[0] if subtype else None).value
 
 
 def region_box(region: Region, mapping: PixelMapping) -> Box:

@@ -9,86 +9,13 @@ from typing import Any
 
 import yaml
 
-MASS = "mass"
-CALCIFICATION = "calcification"
-FINDING_TYPES: tuple[str, ...] = (
-    MASS,
-    CALCIFICATION,
-    "asymmetry",
-    "global asymmetry",
-    "focal asymmetry",
-    "developing asymmetry",
-    "architectural distortion",
-    "intramammary lymph node",
-)
-COMPOSITIONS = ("a", "b", "c", "d")
-ASSESSMENTS = ("0", "1", "2", "3", "4", "5", "6")
-FINDING_BIRADS = ("2", "3", "4", "5")
-SUBTYPES = ("A", "B", "C")  # BI-RADS 4A/4B/4C
+from emr_core.vocabulary.birads import LEXICON, Attribute, FindingType, values
+
+FINDING_TYPES: tuple[str, ...] = values(FindingType)
 
 
 class SchemaConfigError(ValueError):
     """A site/campaign schema configuration is invalid; the message names the key."""
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """A per-box property: its lexicon values, the finding types it applies to and requires it."""
-
-    name: str
-    title: str
-    values: tuple[str, ...]
-    applies_to: tuple[str, ...]
-    required: bool = False
-    multiple: bool = False
-
-
-LEXICON: tuple[Attribute, ...] = (
-    Attribute("mass_shape", "Mass shape", ("oval", "round", "irregular"), (MASS,), True),
-    Attribute(
-        "mass_margin",
-        "Mass margin",
-        ("circumscribed", "obscured", "microlobulated", "indistinct", "spiculated"),
-        (MASS,),
-        True,
-    ),
-    Attribute("mass_density", "Mass density", ("high", "equal", "low", "fat-containing"), (MASS,)),
-    Attribute(
-        "calc_morphology",
-        "Calcification morphology",
-        (
-            "skin",
-            "vascular",
-            "coarse or popcorn-like",
-            "large rod-like",
-            "round/punctate",
-            "rim",
-            "dystrophic",
-            "milk of calcium",
-            "suture",
-            "amorphous",
-            "coarse heterogeneous",
-            "fine pleomorphic",
-            "fine linear branching",
-        ),
-        (CALCIFICATION,),
-        True,
-    ),
-    Attribute(
-        "calc_distribution",
-        "Calcification distribution",
-        ("diffuse", "regional", "grouped", "linear", "segmental"),
-        (CALCIFICATION,),
-        True,
-    ),
-    Attribute(
-        "associated_features",
-        "Associated features",
-        ("skin retraction", "nipple retraction", "skin thickening", "trabecular thickening", "axillary adenopathy"),
-        FINDING_TYPES,
-        multiple=True,
-    ),
-)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -12,8 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
+from annotation_ui.client import is_up
 from emr_core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ class LabelStudioServer:
         """Executable from SGM_LABEL_STUDIO_BIN, port from SGM_LABEL_STUDIO_PORT (default 8080)."""
         binary = settings.label_studio_bin or DEFAULT_BIN
         chosen = port or settings.label_studio_port
-        return cls(binary, chosen, settings.root / "labelstudio", settings.root / "rendered")
+        return cls(binary, chosen, settings.root / "labelstudio", settings.rendered_dir)
 
     @property
     def url(self) -> str:
@@ -73,6 +73,7 @@ def install_check(server: LabelStudioServer) -> str:
     # `label-studio --version` starts a server; ask its own venv's package metadata instead.
     done = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('label-studio'))"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -127,10 +128,7 @@ def _command(server: LabelStudioServer) -> list[str]:
 
 def is_ready(server: LabelStudioServer) -> bool:
     """True when our port answers Label Studio's health check."""
-    try:
-        return requests.get(f"{server.url}/health", timeout=2).json().get("status") == "UP"
-    except (requests.RequestException, ValueError):
-        return False
+    return is_up(server.url)
 
 
 def running_pid(server: LabelStudioServer) -> int | None:
@@ -244,7 +242,5 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def _reap(pid: int) -> None:
     # A child of this process stays a zombie (and "alive" to kill(0)) until waited for.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -13,7 +13,16 @@ from annotation_ui.labeling_config import (
     SAME_LESION,
 )
 from annotation_ui.reads import GroupedResult, Region, group_result
-from annotation_ui.schema import ASSESSMENTS, COMPOSITIONS, FINDING_BIRADS, SUBTYPES, Schema
+from annotation_ui.schema import Schema
+from emr_core.vocabulary.birads import (
+    ASSESSMENT_CATEGORIES,
+    ASSESSMENT_SUBTYPES,
+    FINDING_CATEGORIES,
+    Assessment,
+    Composition,
+)
+
+COMPOSITIONS = tuple(c.value for c in Composition)
 
 EPSILON = 1e-6  # percent; Label Studio's floats may overshoot the border by rounding
 
@@ -79,22 +88,23 @@ def _region_problems(region: Region, schema: Schema, sizes: dict[str, tuple[int,
 def _birads_problems(region: Region) -> list[str]:
     """Finding BI-RADS 2–5 is required; 4 needs its subtype, others must not have one."""
     birads, subtype = region.choices.get(BIRADS, []), region.choices.get(BIRADS_SUBTYPE, [])
-    if len(birads) != 1 or birads[0] not in FINDING_BIRADS:
-        return [f"{_name(region)} needs one finding BI-RADS of {list(FINDING_BIRADS)}, has {birads}"]
+    if len(birads) != 1 or birads[0] not in FINDING_CATEGORIES:
+        return [f"{_name(region)} needs one finding BI-RADS of {list(FINDING_CATEGORIES)}, has {birads}"]
     return _subtype_problems(birads[0], subtype, f"{_name(region)} BI-RADS")
 
 
 def _subtype_problems(category: str, subtype: list[str], what: str) -> list[str]:
-    if category == "4" and (len(subtype) != 1 or subtype[0] not in SUBTYPES):
+    if category == Assessment.SUSPICIOUS and (len(subtype) != 1 or subtype[0] not in ASSESSMENT_SUBTYPES):
         return [f"{what} 4 without its subtype (4A/4B/4C)"]
-    if category != "4" and subtype:
+    if category != Assessment.SUSPICIOUS and subtype:
         return [f"{what} {category} with a subtype {subtype} (only 4 has one)"]
     return []
 
 
 def _relation_problems(grouped: GroupedResult) -> list[str]:
     """same_lesion links one CC box to one MLO box describing the same finding."""
-    problems, seen = [], set()
+    problems: list[str] = []
+    seen: set[str] = set()
     for from_id, to_id, labels in grouped.relations:
         a, b = grouped.regions.get(from_id), grouped.regions.get(to_id)
         if labels != [SAME_LESION]:
@@ -115,8 +125,8 @@ def _side_problems(side: dict[str, list[str]]) -> list[str]:
     if len(side.get(COMPOSITION, [])) != 1 or side[COMPOSITION][0] not in COMPOSITIONS:
         problems.append(f"breast composition must be one of {list(COMPOSITIONS)}, has {side.get(COMPOSITION, [])}")
     assessment = side.get(ASSESSMENT, [])
-    if len(assessment) != 1 or assessment[0] not in ASSESSMENTS:
-        problems.append(f"assessment must be one of {list(ASSESSMENTS)}, has {assessment}")
+    if len(assessment) != 1 or assessment[0] not in ASSESSMENT_CATEGORIES:
+        problems.append(f"assessment must be one of {list(ASSESSMENT_CATEGORIES)}, has {assessment}")
     else:
         problems += _subtype_problems(assessment[0], side.get(ASSESSMENT_SUBTYPE, []), "assessment")
     return problems

@@ -1,16 +1,21 @@
-"""Annotation: rendered images for Label Studio, and consolidated findings from blind double reading."""
+"""Annotation: rendered images, the pulled and blinding-checked reads, and the consolidated findings."""
 
 # No `from __future__ import annotations` here: Dagster 1.13 compares the `context` annotation
 # object itself and rejects the string that postponed evaluation would give it.
+from typing import Any
+
 import dagster as dg
 from sqlalchemy import func, select
 
+from annotation_ui.adjudication import queue_for_adjudication
 from annotation_ui.blinding import violation_count
-from annotation_ui.consolidation import consolidate_all
+from annotation_ui.consolidation import decide_all
 from annotation_ui.images import render_pending
+from annotation_ui.pull import pull_all
 from assets.metadata import report_metadata
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
+from emr_core.enums import CampaignTaskState
 from emr_core.models_annotation import AnnotationRevision, CampaignTask
 
 LONG_SIDE = 1024
@@ -37,14 +42,18 @@ def annotation_images(
 
 
 @dg.asset(group_name="annotation", deps=[annotation_images], kinds={"sql"})
-def consolidated_findings(
+def annotation_reads(
     context: dg.AssetExecutionContext,
     emr_db: EmrDatabaseResource,
     label_studio: LabelStudioResource,
 ) -> dg.MaterializeResult:
-    """Findings agreed by two blind readers or adjudicated, with CC and MLO boxes in DICOM pixels."""
-    reports = consolidate_all(emr_db.sessions(), label_studio.client(), user="dagster")
-    metadata: dict[str, object] = {"campaigns": len(reports), "findings": sum(r.findings for r in reports)}
+    """Every reader's annotation revisions pulled from Label Studio, validated, with blinding violations on record."""
+    reports = pull_all(emr_db.sessions(), label_studio.client(), user="dagster")
+    metadata: dict[str, Any] = {
+        "campaigns": len(reports),
+        "revisions_new": sum(r.revisions_new for r in reports),
+        "blinding_violations_new": sum(r.violations_new for r in reports),
+    }
     for r in reports:
         context.log.info(f"campaign {r.campaign}: {r}")
         metadata.update({f"{r.campaign}/{k}": v for k, v in report_metadata(r).items()})
@@ -52,11 +61,11 @@ def consolidated_findings(
 
 
 @dg.asset_check(
-    asset=consolidated_findings,
+    asset=annotation_reads,
     blocking=True,
     description="Every read was made and last changed only by the reader its project belongs to.",
 )
-def consolidated_findings_blinding(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
+def annotation_reads_blinding(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
     with session_scope(emr_db.sessions()) as session:
         violations = violation_count(session)
     return dg.AssetCheckResult(
@@ -64,10 +73,34 @@ def consolidated_findings_blinding(emr_db: EmrDatabaseResource) -> dg.AssetCheck
     )
 
 
+@dg.asset(group_name="annotation", deps=[annotation_reads], kinds={"sql"})
+def consolidated_findings(
+    context: dg.AssetExecutionContext,
+    emr_db: EmrDatabaseResource,
+    label_studio: LabelStudioResource,
+) -> dg.MaterializeResult:
+    """Findings agreed by two blind readers or adjudicated, with CC and MLO boxes in DICOM pixels."""
+    sessions = emr_db.sessions()
+    reports = decide_all(sessions, user="dagster")
+    # Decided and stored first (database only); discordant sides then go to Label Studio.
+    queued = {}
+    for r in reports:
+        if r.to_adjudicate:
+            queued[r.campaign] = queue_for_adjudication(
+                sessions, label_studio.client(), r.campaign, list(r.to_adjudicate)
+            )
+    metadata: dict[str, Any] = {"campaigns": len(reports), "findings": sum(r.findings for r in reports)}
+    for r in reports:
+        context.log.info(f"campaign {r.campaign}: {r.states}, {r.findings} findings")
+        metadata.update({f"{r.campaign}/{k}": v for k, v in report_metadata(r).items()})
+        metadata[f"{r.campaign}/queued_for_adjudication"] = queued.get(r.campaign, 0)
+    return dg.MaterializeResult(metadata=metadata)
+
+
 @dg.asset_check(asset=consolidated_findings, description="No reader's latest read was rejected by the schema.")
 def consolidated_findings_valid(emr_db: EmrDatabaseResource) -> dg.AssetCheckResult:
     with session_scope(emr_db.sessions()) as session:
-        invalid = session.scalar(select(func.count()).where(CampaignTask.state == "invalid")) or 0
+        invalid = session.scalar(select(func.count()).where(CampaignTask.state == CampaignTaskState.INVALID)) or 0
         rejected = session.scalar(select(func.count()).where(AnnotationRevision.valid.is_(False))) or 0
     return dg.AssetCheckResult(
         passed=invalid == 0,

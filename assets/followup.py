@@ -9,7 +9,7 @@ from emr_core.clinical.followup import run_followup
 
 
 class FollowupConfig(dg.Config):
-    """Rules file to apply; empty means $SGM_FOLLOWUP_RULES, else the shipped BI-RADS defaults."""
+    """Rules file to apply; empty means the followup_rules setting (SGM_FOLLOWUP_RULES), else the shipped defaults."""
 
     rules_path: str = ""
 
@@ -19,6 +19,6 @@ def followup_tasks(
     context: dg.AssetExecutionContext, config: FollowupConfig, emr_db: EmrDatabaseResource
 ) -> dg.MaterializeResult:
     """Recall, follow-up, biopsy, pathology and screening tasks created or rescheduled from the rules."""
-    report = run_followup(emr_db.sessions(), config.rules_path or None)
+    report = run_followup(emr_db.sessions(), config.rules_path or None, settings=emr_db.settings())
     context.log.info(f"follow-up rules: {report}")
     return dg.MaterializeResult(metadata=report_metadata(report))

@@ -31,7 +31,7 @@ def pacs_mammography_studies(
     day = pull_day(config)
     client = pacs.client(emr_db.sessions())
     studies = client.find_studies(StudyQuery(date_from=day, date_to=day, modality="MG"))
-    report = client.pull(studies, pacs.method)  # type: ignore[arg-type]
+    report = client.pull(studies, pacs.retrieve_method)
     context.log.info(f"PACS {client.peer}, {day}: {len(studies)} MG studies found; {report.summary()}")
     for uid, problem in report.failed.items():
         context.log.error(f"study {uid} not retrieved: {problem}")

@@ -1,8 +1,9 @@
-"""Resource types the assets are typed against: the EMR database and DICOM storage."""
+"""Resources the assets are typed against: one settings resource, and a client per external system."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Literal
 
 import dagster as dg
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,80 +11,88 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation_ui.client import LabelStudioClient, admin_client
 from emr_core.db import make_engine, make_session_factory
 from emr_core.dimse.pacs import PacsClient
-from emr_core.migrate import upgrade
+from emr_core.migrate import require_current
 from emr_core.settings import Settings, load_settings
 
 
-class DicomStorageResource(dg.ConfigurableResource):
-    """The data folder: managed DICOM storage, quarantine, conflicts and the incoming folder."""
-
-    home: str = ""
-
-    def settings(self) -> Settings:
-        return load_settings(**({"home": self.home} if self.home else {}))
-
-
-class EmrDatabaseResource(dg.ConfigurableResource):
-    """The EMR database (SQLite in the data folder by default, MySQL/MariaDB in production)."""
+class SgmSettingsResource(dg.ConfigurableResource):
+    """The platform settings (emr_core.settings): fields set here win, the rest come from SGM_* variables."""
 
     home: str = ""
     database_url: str = ""
+    label_studio_url: str = ""
+    label_studio_token: str = ""
+    pacs_ae_title: str = ""
+    pacs_host: str = ""
+    pacs_port: int = 0
 
-    def settings(self) -> Settings:
-        overrides: dict[str, object] = {}
-        if self.home:
-            overrides["home"] = self.home
-        if self.database_url:
-            overrides["database_url"] = self.database_url
+    def get(self) -> Settings:
+        """Typed, validated settings (ConfigError names a bad SGM_* value)."""
+        overrides: dict[str, Any] = {k: v for k, v in self.model_dump().items() if v}
         return load_settings(**overrides)
 
+
+class DicomStorageResource(dg.ConfigurableResource):
+    """The data folder: managed DICOM storage, quarantine, conflicts, incoming and rendered images."""
+
+    sgm: SgmSettingsResource
+
+    def settings(self) -> Settings:
+        return self.sgm.get()
+
+
+class EmrDatabaseResource(dg.ConfigurableResource):
+    """Sessions on the EMR database; never migrates it (only `sgm db upgrade` does)."""
+
+    sgm: SgmSettingsResource
+
+    def settings(self) -> Settings:
+        return self.sgm.get()
+
     def sessions(self) -> sessionmaker[Session]:
-        """A session factory on a database migrated to the latest schema."""
+        """A session factory; NotMigratedError when the schema is not the latest."""
         settings = self.settings()
-        settings.root.mkdir(parents=True, exist_ok=True)
-        return _migrated_sessions(settings.url)
+        return _checked_sessions(settings.url)
 
 
 @lru_cache(maxsize=8)
-def _migrated_sessions(url: str) -> sessionmaker[Session]:
-    # One engine per database per process; migrating once keeps asset checks cheap.
+def _checked_sessions(url: str) -> sessionmaker[Session]:
+    # One engine per database per process; a refusal raises and is not cached, so a later run retries.
     engine = make_engine(url)
-    upgrade(engine)
+    require_current(engine)
     return make_session_factory(engine)
 
 
 class LabelStudioResource(dg.ConfigurableResource):
-    """Our Label Studio: an explicit URL and admin token, else the one `sgm labelstudio start` runs for SGM_HOME."""
+    """Our Label Studio as its admin: SGM_LABEL_STUDIO_URL/TOKEN, else the server `sgm labelstudio start` runs."""
 
-    home: str = ""
-    url: str = ""
-    token: str = ""
+    sgm: SgmSettingsResource
 
     def client(self) -> LabelStudioClient:
-        if self.url and self.token:
-            return LabelStudioClient(self.url, self.token)
-        return admin_client(load_settings(**({"home": self.home} if self.home else {})))
+        return admin_client(self.sgm.get())
 
 
 class PacsResource(dg.ConfigurableResource):
     """The hospital PACS we query (C-FIND) and retrieve from: C-MOVE to our receiver, or C-GET.
 
-    Unset fields come from SGM_PACS_AE_TITLE/HOST/PORT and SGM_DICOM_AE_TITLE (our AE title,
-    also the C-MOVE destination the PACS must know).
+    Its address comes from the settings (SGM_PACS_AE_TITLE/HOST/PORT); our AE title, also the
+    C-MOVE destination the PACS must know, from SGM_DICOM_AE_TITLE.
     """
 
-    home: str = ""
-    ae_title: str = ""
-    host: str = ""
-    port: int = 0
+    sgm: SgmSettingsResource
     method: str = "move"
 
     def settings(self) -> Settings:
-        overrides: dict[str, object] = {"home": self.home} if self.home else {}
-        for key, value in (("pacs_ae_title", self.ae_title), ("pacs_host", self.host), ("pacs_port", self.port)):
-            if value:
-                overrides[key] = value
-        return load_settings(**overrides)
+        return self.sgm.get()
+
+    @property
+    def retrieve_method(self) -> Literal["move", "get"]:
+        """C-MOVE (the PACS sends to our receiver) or C-GET (images come back on the same association)."""
+        if self.method == "get":
+            return "get"
+        if self.method == "move":
+            return "move"
+        raise ValueError(f"PacsResource.method: {self.method!r} is neither move nor get")
 
     def client(self, sessions: sessionmaker[Session]) -> PacsClient:
         return PacsClient(self.settings(), sessions)

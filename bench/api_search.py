@@ -50,7 +50,7 @@ def populate(factory: sessionmaker[Session], patients: int, seed: int = 7) -> li
                     {
                         "id": first + start + i,
                         "full_name": p["full_name"],
-                        "name_key": name_key(p["full_name"]),
+                        "name_key": name_key(str(p["full_name"])),
                         "birth_date": p["birth_date"],
                         "sex": "F",
                         "provisional": False,

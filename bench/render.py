@@ -62,7 +62,7 @@ def _interleaved(files: list[Path], long_side: int, work: Path) -> tuple[float, 
 def _mean_difference(pngs: list[bytes], refs: list[Path]) -> float:
     """Mean absolute grey-level difference over all pixels of all images."""
     diffs = []
-    for png, ref in zip(pngs, refs):
+    for png, ref in zip(pngs, refs, strict=False):
         ours = np.asarray(Image.open(io.BytesIO(png)), dtype=np.float64)
         theirs = np.asarray(Image.open(ref), dtype=np.float64)
         if ours.shape != theirs.shape:

@@ -32,7 +32,7 @@ ENV = {**os.environ, "TCP_NODELAY": "1"}
 PDU = "131072"
 SGM = [sys.executable, "-c", "from sgm_app.cli import main; main()"]
 # Our receiver's levers: (label, extra `sgm dicom serve` arguments).
-VARIANTS = (
+VARIANTS: tuple[tuple[str, list[str]], ...] = (
     ("sgm: in memory, pynetdicom reads, 16K PDU", ["--in-memory", "--plain-transport", "--max-pdu", "16384"]),
     ("sgm: in memory, pynetdicom reads", ["--in-memory", "--plain-transport"]),
     ("sgm: in memory, recv_into reads", ["--in-memory"]),
@@ -61,7 +61,7 @@ class Receiver:
         self.port = _free_port()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / "receiver.log"
-        log = open(path, "ab")  # noqa: SIM115
+        log = open(path, "ab")  # noqa: SIM115 - the child process writes to it for its whole life
         self.proc = subprocess.Popen(
             self.command(self.port), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Laterality is a DICOM value: it lives in the vocabulary, re-exported for existing imports.
+from emr_core.vocabulary.dicom import Laterality
 
-class Laterality(StrEnum):
-    LEFT = "L"
-    RIGHT = "R"
-    BOTH = "B"
+__all__ = [
+    "AuditAction",
+    "AuditEventId",
+    "AuditOutcome",
+    "CampaignTaskState",
+    "Laterality",
+    "LedgerStage",
+    "LinkMethod",
+    "LinkStatus",
+    "QuarantineReason",
+    "TaskStatus",
+]
 
 
 class LedgerStage(StrEnum):
@@ -35,6 +45,25 @@ class LinkStatus(StrEnum):
     AUTO = "auto"
     REVIEW = "review"
     MANUAL = "manual"
+
+
+class TaskStatus(StrEnum):
+    """A follow-up task is open until done, cancelled by a person or superseded by a newer exam."""
+
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+
+class CampaignTaskState(StrEnum):
+    """Where one breast side of an annotation campaign stands after the last consolidation."""
+
+    PENDING = "pending"
+    INVALID = "invalid"
+    CONCORDANT = "concordant"
+    DISCORDANT = "discordant"
+    ADJUDICATED = "adjudicated"
 
 
 class QuarantineReason(StrEnum):

@@ -1,4 +1,8 @@
-"""Schema migrations through Alembic, driven from code (no alembic.ini to find)."""
+"""Schema migrations through Alembic, driven from code (no alembic.ini to find).
+
+One policy everywhere: only `sgm db upgrade` migrates; the CLI, the API and the Dagster resources
+refuse a database that is not at the latest schema (`require_current`).
+"""
 
 from __future__ import annotations
 
@@ -46,3 +50,17 @@ def head_revision(engine: Engine) -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision(engine)
+
+
+class NotMigratedError(RuntimeError):
+    """The database schema is older (or newer) than the code: only `sgm db upgrade` migrates."""
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database that is not at the latest schema; nothing but `sgm db upgrade` migrates it."""
+    current, head = current_revision(engine), head_revision(engine)
+    if current != head:
+        raise NotMigratedError(
+            f"database not migrated: run `sgm db upgrade` ({engine.url.render_as_string()} is at "
+            f"{current or 'an empty schema'}, this version needs {head})"
+        )

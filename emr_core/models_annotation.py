@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Double, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emr_core.enums import CampaignTaskState
 from emr_core.models import Base, Timestamp, utcnow
 
 
@@ -57,7 +58,7 @@ class CampaignTask(Base):
     laterality: Mapped[str] = mapped_column(String(1))
     cc_instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
     mlo_instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    state: Mapped[str] = mapped_column(String(16), default=CampaignTaskState.PENDING.value, index=True)
     discordance: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from emr_core.enums import TaskStatus
 from emr_core.models import Base, Timestamp, utcnow
 
 
@@ -145,7 +146,7 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     title: Mapped[str] = mapped_column(String(200))
     due_date: Mapped[date] = mapped_column(Date, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN.value, index=True)
     assignee_role: Mapped[str] = mapped_column(String(32), default="", index=True)
     assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     rule_id: Mapped[str] = mapped_column(String(64), default="")

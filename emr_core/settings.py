@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     deid_key_file: Path | None = Field(
         default=None, description="secret behind pseudonyms and date shifts; default secrets/deid.key in SGM_HOME"
     )
+    # An external Label Studio: both set, else the one `sgm labelstudio start` runs in the data folder.
+    label_studio_url: str | None = Field(default=None, description="URL of an external Label Studio")
+    label_studio_token: str | None = Field(default=None, description="admin API token of that Label Studio")
+    followup_rules: Path | None = Field(default=None, description="YAML follow-up rules; shipped BI-RADS defaults")
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")
@@ -42,6 +47,13 @@ class Settings(BaseSettings):
     link_review_max_days: int = Field(
         default=7, ge=0, le=3650, description="days a study may wait unlinked or for link review"
     )
+
+    @field_validator("label_studio_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("use http://HOST:PORT")
+        return value.rstrip("/") if value else value
 
     @field_validator("database_url")
     @classmethod
@@ -71,14 +83,19 @@ class Settings(BaseSettings):
         return self.root / "incoming"
 
     @property
+    def rendered_dir(self) -> Path:
+        """PNG renderings for Label Studio, one folder per long side (also its local-files document root)."""
+        return self.root / "rendered"
+
+    @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.root / 'emr.db'}"
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment, turning validation errors into ConfigError."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         problems = [f"SGM_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
         raise ConfigError("invalid setting(s): " + "; ".join(problems)) from None

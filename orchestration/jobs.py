@@ -38,8 +38,9 @@ render_annotation_images_job = dg.define_asset_job(
 
 consolidate_annotations_job = dg.define_asset_job(
     name="consolidate_annotations_job",
-    selection=dg.AssetSelection.assets("consolidated_findings"),
-    description="Pull Label Studio reads, verify blinding, adjudicate, store consolidated findings.",
+    # The blocking blinding check on annotation_reads stops the run before any decision is made.
+    selection=dg.AssetSelection.assets("annotation_reads", "consolidated_findings"),
+    description="Pull Label Studio reads and verify blinding; then decide, store findings and queue adjudication.",
 )
 
 pull_mammography_job = dg.define_asset_job(

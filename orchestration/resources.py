@@ -1,4 +1,4 @@
-"""Resources per environment: configured from SGM_* variables through EnvVar."""
+"""Resources per environment: one settings resource, configured from SGM_* variables through EnvVar."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import os
 
 import dagster as dg
 
-from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource, PacsResource
+from assets.resources import (
+    DicomStorageResource,
+    EmrDatabaseResource,
+    LabelStudioResource,
+    PacsResource,
+    SgmSettingsResource,
+)
 
 
 def _setting(name: str) -> str | dg.EnvVar:
@@ -15,11 +21,17 @@ def _setting(name: str) -> str | dg.EnvVar:
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Every resource shares one settings resource; the rest of SGM_* is read by the settings themselves."""
+    sgm = SgmSettingsResource(
+        home=_setting("SGM_HOME"),
+        database_url=_setting("SGM_DATABASE_URL"),
+        label_studio_url=_setting("SGM_LABEL_STUDIO_URL"),
+        label_studio_token=_setting("SGM_LABEL_STUDIO_TOKEN"),
+    )
     return {
-        "emr_db": EmrDatabaseResource(home=_setting("SGM_HOME"), database_url=_setting("SGM_DATABASE_URL")),
-        "dicom_storage": DicomStorageResource(home=_setting("SGM_HOME")),
-        "pacs": PacsResource(home=_setting("SGM_HOME")),  # the PACS itself: SGM_PACS_* at launch
-        "label_studio": LabelStudioResource(
-            home=_setting("SGM_HOME"), url=_setting("SGM_LABEL_STUDIO_URL"), token=_setting("SGM_LABEL_STUDIO_TOKEN")
-        ),
+        "sgm": sgm,
+        "emr_db": EmrDatabaseResource(sgm=sgm),
+        "dicom_storage": DicomStorageResource(sgm=sgm),
+        "pacs": PacsResource(sgm=sgm),
+        "label_studio": LabelStudioResource(sgm=sgm),
     }

@@ -2,9 +2,11 @@
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 
-import dagster as dg
-import requests
+from typing import Any
 
+import dagster as dg
+
+from annotation_ui.client import RequestError
 from annotation_ui.consolidation import annotation_fingerprint
 from annotation_ui.server import LabelStudioError
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
@@ -79,7 +81,7 @@ def new_annotations_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     try:
         fingerprint = annotation_fingerprint(emr_db.sessions(), label_studio.client())
-    except (LabelStudioError, requests.RequestException) as exc:
+    except (LabelStudioError, RequestError) as exc:
         return dg.SkipReason(f"Label Studio not reachable: {exc}")
     if not fingerprint:
         return dg.SkipReason("no annotation campaign yet")
@@ -103,7 +105,7 @@ def dicom_receiver_sensor(
         batch = received_since(session, int(context.cursor or 0))
     if batch is None:
         return dg.SkipReason("nothing received over DICOM since the last check")
-    metadata = {
+    metadata: dict[str, Any] = {
         "source": "DICOM receiver",
         "associations": batch.associations,
         "instances": batch.instances,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ def require_peer(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-def _mariadb_engine() -> Iterator[Engine]:
+def _mariadb_engine() -> Generator[Engine, None, None]:
     server = make_engine(MARIADB_SERVER)
     name = f"sgm_test_{uuid.uuid4().hex[:12]}"
     try:

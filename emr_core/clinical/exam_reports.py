@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 from emr_core.models import Study
 from emr_core.models_annotation import CampaignTask, ConsolidatedRead
 from emr_core.models_clinical import ExamReport
+from emr_core.vocabulary.birads import Assessment, Composition, most_severe, values
 
-ASSESSMENTS = ("0", "1", "2", "3", "4", "4A", "4B", "4C", "5", "6")
-COMPOSITIONS = ("a", "b", "c", "d")
+ASSESSMENTS = values(Assessment)
+COMPOSITIONS = values(Composition)
 
 
 def record_exam_report(
@@ -51,15 +52,8 @@ def current_reports(session: Session, study_ids: list[int] | None = None) -> dic
     return {r.study_id: r for r in rows}
 
 
-# Most actionable last: an exam's overall assessment is its most actionable breast.
-SEVERITY = ("1", "2", "3", "0", "4", "4A", "4B", "4C", "5", "6")
 ANNOTATION_SOURCE = "annotation"
 ANNOTATION_READER = "consolidated-reading"
-
-
-def _overall(assessments: list[str]) -> str | None:
-    known = [a for a in assessments if a in SEVERITY]
-    return max(known, key=SEVERITY.index) if known else None
 
 
 def adopt_consolidated_reads(session: Session) -> int:
@@ -75,10 +69,11 @@ def adopt_consolidated_reads(session: Session) -> int:
         by_study.setdefault(study_id, []).append((assessment, composition))
     adopted = 0
     for study_id, sides in sorted(by_study.items()):
-        overall = _overall([a for a, _ in sides])
+        # An exam's overall assessment is its most actionable breast.
+        overall = most_severe(a for a, _ in sides)
         if overall is None:
             continue
         densest = max((c for _, c in sides if c in COMPOSITIONS), default=None)
-        record_exam_report(session, study_id, overall, ANNOTATION_READER, densest, source=ANNOTATION_SOURCE)
+        record_exam_report(session, study_id, overall.value, ANNOTATION_READER, densest, source=ANNOTATION_SOURCE)
         adopted += 1
     return adopted

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from emr_core.clinical.exam_reports import adopt_consolidated_reads, current_reports
 from emr_core.clinical.rules import Rule, RuleSet, TaskSpec, add_months, load_rules, rules_fingerprint
 from emr_core.db import session_scope
+from emr_core.enums import TaskStatus
 from emr_core.models import Patient, Study, utcnow
 from emr_core.models_clinical import ExamReport, Task
+from emr_core.settings import Settings
 
-OPEN = "open"
-DONE = "done"
-SUPERSEDED = "superseded"
-CLOSED_STATUSES = frozenset({DONE, "cancelled", SUPERSEDED})
+OPEN = TaskStatus.OPEN
+DONE = TaskStatus.DONE
+SUPERSEDED = TaskStatus.SUPERSEDED
+CLOSED_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.CANCELLED, TaskStatus.SUPERSEDED})
 REMINDER_KIND = "overdue_reminder"
 ENGINE_USER = "followup-rules"
 
@@ -73,7 +75,7 @@ def newest_exams(session: Session) -> list[Exam]:
     """Per patient, the assessed study with the latest exam date (study date, else report date)."""
     reports = current_reports(session)
     rows = session.execute(
-        select(Study.id, Study.patient_id, Study.study_date, Patient.birth_date)
+        select(Study.id, Patient.id, Study.study_date, Patient.birth_date)
         .join(Patient, Patient.id == Study.patient_id)
         .where(Study.id.in_(select(ExamReport.study_id)))
     )
@@ -96,13 +98,12 @@ def _due(spec: TaskSpec, start: date, age: int | None) -> date | None:
 
 
 def _desired(spec: TaskSpec, key: str, rule: Rule, exam_or_parent: Exam | Task, due: date) -> Desired:
-    is_exam = isinstance(exam_or_parent, Exam)
     return Desired(
         source_key=key,
         rule_id=rule.id,
         patient_id=exam_or_parent.patient_id,
         study_id=exam_or_parent.study_id,
-        parent_task_id=None if is_exam else exam_or_parent.id,  # type: ignore[union-attr]
+        parent_task_id=exam_or_parent.id if isinstance(exam_or_parent, Task) else None,
         kind=spec.kind,
         title=spec.title,
         due_date=due,
@@ -167,7 +168,9 @@ def sync_exam_tasks(session: Session, wanted: list[Desired], report: FollowupRep
 
 def sync_then_tasks(session: Session, rules: RuleSet, report: FollowupReport) -> None:
     """After a rule's task is done, create (or reschedule) its follow-on task, e.g. pathology result."""
-    for rule in (r for r in rules.rules if r.then is not None):
+    for rule in rules.rules:
+        if rule.then is None:
+            continue
         parents = session.scalars(
             select(Task).where(
                 Task.rule_id == rule.id, Task.parent_task_id.is_(None), Task.status == DONE, Task.kind == rule.task.kind
@@ -175,11 +178,11 @@ def sync_then_tasks(session: Session, rules: RuleSet, report: FollowupReport) ->
         )
         for parent in parents:
             start = (parent.closed_at or parent.updated_at).date()
-            due = _due(rule.then, start, None)  # type: ignore[arg-type]
+            due = _due(rule.then, start, None)
             if due is None:
                 continue
             key = f"{rule.id}:then:{parent.id}"
-            want = _desired(rule.then, key, rule, parent, due)  # type: ignore[arg-type]
+            want = _desired(rule.then, key, rule, parent, due)
             existing = session.scalar(select(Task).where(Task.source_key == key))
             outcome = _apply(session, want, existing)
             if outcome == "created":
@@ -235,9 +238,12 @@ def evaluate_followup(session: Session, rules: RuleSet, today: date | None = Non
 
 
 def run_followup(
-    session_factory: sessionmaker[Session], rules_path: str | None = None, today: date | None = None
+    session_factory: sessionmaker[Session],
+    rules_path: str | None = None,
+    today: date | None = None,
+    settings: Settings | None = None,
 ) -> FollowupReport:
-    """Load the rules (path, $SGM_FOLLOWUP_RULES or shipped) and evaluate them in one transaction."""
-    rules = load_rules(rules_path or None)
+    """Load the rules (path, the followup_rules setting or shipped) and evaluate them in one transaction."""
+    rules = load_rules(rules_path or None, settings)
     with session_scope(session_factory) as session:
         return evaluate_followup(session, rules, today)

@@ -8,11 +8,13 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from emr_core.clinical.audit_export import day_range
+from emr_core.enums import TaskStatus
 from emr_core.models import AuditEvent, Instance, Study
 from emr_core.models_annotation import (
     AnnotationReader,
@@ -33,7 +35,7 @@ class Table:
     rows: list[tuple[object, ...]] = field(default_factory=list)
 
 
-def _day(column: object) -> object:
+def _day(column: SQLColumnExpression[Any]) -> ColumnElement[str]:
     # SUBSTR of the ISO text works on SQLite and MySQL alike and keeps the query portable.
     return func.substr(cast(column, String), 1, 10)
 
@@ -125,7 +127,7 @@ def annotation_throughput(session: Session, start: date, end: date) -> Table:
 def task_summary(session: Session, today: date) -> Table:
     stmt = (
         select(Task.kind, Task.assignee_role, func.count(), func.sum(case((Task.due_date < today, 1), else_=0)))
-        .where(Task.status == "open")
+        .where(Task.status == TaskStatus.OPEN)
         .group_by(Task.kind, Task.assignee_role)
         .order_by(Task.kind)
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from emr_core.clinical.exam_reports import ASSESSMENTS
 from emr_core.clinical.roles import Role
+from emr_core.settings import Settings, load_settings
+from emr_core.vocabulary.birads import Assessment, values
 
 DEFAULT_RULES = Path(__file__).parent / "default_followup_rules.yaml"
-RULES_ENV = "SGM_FOLLOWUP_RULES"
+ASSESSMENTS = values(Assessment)
 
 
 class AgeInterval(BaseModel):
@@ -106,9 +106,10 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
         raise RulesError(f"{source}: {problems}") from None
 
 
-def load_rules(path: Path | str | None = None) -> RuleSet:
-    """Rules from the path, else from $SGM_FOLLOWUP_RULES, else the shipped defaults."""
-    chosen = Path(path or os.environ.get(RULES_ENV) or DEFAULT_RULES)
+def load_rules(path: Path | str | None = None, settings: Settings | None = None) -> RuleSet:
+    """Rules from the path, else the followup_rules setting (SGM_FOLLOWUP_RULES), else the shipped defaults."""
+    configured = None if path else (settings or load_settings()).followup_rules
+    chosen = Path(path or configured or DEFAULT_RULES)
     try:
         text = chosen.read_text(encoding="utf-8")
     except OSError as exc:

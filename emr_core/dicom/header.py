@@ -32,14 +32,9 @@ from emr_core.dicom.header_values import (
 )
 from emr_core.dicom.views import resolve_view
 from emr_core.enums import QuarantineReason
+from emr_core.vocabulary.dicom import MAMMOGRAPHY_SOP_CLASSES
 
-MG_SOP_CLASSES = frozenset({
-    "1.2.840.10008.5.1.4.1.1.1.2",  # Digital Mammography X-Ray Image Storage - For Presentation
-    "1.2.840.10008.5.1.4.1.1.1.2.1",  # - For Processing
-    "1.2.840.10008.5.1.4.1.1.13.1.3",  # Breast Tomosynthesis Image Storage
-    "1.2.840.10008.5.1.4.1.1.13.1.4",  # Breast Projection X-Ray Image Storage - For Presentation
-    "1.2.840.10008.5.1.4.1.1.13.1.5",  # Breast Projection X-Ray Image Storage - For Processing
-})  # fmt: skip
+MG_SOP_CLASSES = MAMMOGRAPHY_SOP_CLASSES
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 # Mammogram headers are a few KB; one read of this size covers nearly all of them.
 PREFIX_BYTES = 16 * 1024
@@ -183,7 +178,7 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
     if not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         raise _Unusual(transfer_syntax)
     implicit, little = transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian
-    at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731
+    at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731 - pydicom stop_when callback, kept inline
     elements = _elements(fp, implicit, little, at_pixels, INDEX_TAGS, whole)
     _check_complete(fp, elements, meta_end, available, size, whole, little)
     return _Parsed(str(transfer_syntax), elements)
@@ -199,7 +194,7 @@ def _elements(fp: BinaryIO, implicit: bool, little: bool, stop: Any, tags: Any, 
 def _parse_with_dcmread(fp: BinaryIO) -> _Parsed:
     """Deflated or odd files: let dcmread inflate or guess the encoding (no completeness check)."""
     ds = dcmread(fp, stop_before_pixels=True, specific_tags=INDEX_TAGS)
-    elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}
+    elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}  # noqa: SIM118 - a Dataset iterates elements
     return _Parsed(str(ds.file_meta.get("TransferSyntaxUID", "")), elements)
 
 

@@ -74,7 +74,7 @@ def apply_batch(session: Session, results: Sequence[FileResult], root: Path, con
 
 def _classify(session: Session, results: list[FileResult], layout: _Layout, outcome: BatchOutcome) -> list[FileResult]:
     """Split stored files into new instances, unchanged duplicates and conflicts."""
-    sops = [r.header.sop_instance_uid for r in results]  # type: ignore[union-attr]
+    sops = [r.header.sop_instance_uid for r in results if r.header is not None]
     known = dict(
         session.execute(
             select(Instance.sop_instance_uid, Instance.sha256).where(Instance.sop_instance_uid.in_(sops))
@@ -258,7 +258,7 @@ def _relative(path: Path, root: Path) -> str:
 
 def _row(model: type[Base], **values: Any) -> Any:
     """Build a row, clipping text to its column length: one odd header must not fail a batch."""
-    columns = model.__table__.c  # type: ignore[attr-defined]
+    columns = model.__table__.c
     for name, value in values.items():
         length = getattr(columns[name].type, "length", None)
         if isinstance(value, str) and length and len(value) > length:

@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -55,8 +55,8 @@ class IngestReport:
 def collect_files(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Files named, and every file under folders named (recursively), in sorted order."""
     found: list[str] = []
-    for path in paths:
-        path = os.fspath(path)
+    for given in paths:
+        path = os.fspath(given)
         if os.path.isdir(path):
             found.extend(_walk(path))
         elif os.path.exists(path):
@@ -164,10 +164,8 @@ def _remove_sources(sources: list[str], settings: Settings) -> None:
     for source in sources:
         if os.path.realpath(source).startswith(managed):
             continue
-        try:
+        with suppress(FileNotFoundError):
             os.unlink(source)
-        except FileNotFoundError:
-            pass
 
 
 @dataclass

@@ -7,6 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -64,11 +65,11 @@ def mapping_for(columns: int, rows: int, long_side: int = DEFAULT_LONG_SIDE) -> 
     return PixelMapping(columns, rows, width, height)
 
 
-def _first(value: object) -> float:
+def _first(value: Any) -> float:
     """First value of a possibly multi-valued DS (WindowCenter may hold several)."""
     if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
         value = value[0]
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
@@ -199,7 +200,7 @@ def render_png(
 
 def cache_path(settings: Settings, sop_instance_uid: str, long_side: int = DEFAULT_LONG_SIDE) -> Path:
     """Where the render of one SOP instance at one size lives in the data folder."""
-    return settings.root / "rendered" / str(long_side) / f"{safe_component(sop_instance_uid)}.png"
+    return settings.rendered_dir / str(long_side) / f"{safe_component(sop_instance_uid)}.png"
 
 
 def cached_render(

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK_BYTES = 1024 * 1024
 TEMP_PREFIX = ".sgm-tmp-"
@@ -49,7 +50,7 @@ def store_file(source: str | os.PathLike[str], target: Path, overwrite: bool = F
 
 def store_bytes(data: bytes | Iterable[bytes], target: Path, overwrite: bool = False) -> StoredFile:
     """Write received bytes (or an iterable of chunks) atomically to target."""
-    chunks = (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
+    chunks: Iterable[bytes] = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else data
     return store_chunks(chunks, target, overwrite)
 
 
@@ -93,8 +94,8 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _read_chunks(fp: object) -> Iterable[bytes]:
-    read = fp.read  # type: ignore[attr-defined]
+def _read_chunks(fp: BinaryIO) -> Iterable[bytes]:
+    read = fp.read
     while chunk := read(CHUNK_BYTES):
         yield chunk
 

@@ -6,22 +6,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# CID 4014 "View for Mammography": SNOMED-RT (SRT) and SNOMED CT (SCT) code values.
-VIEW_CODES: dict[str, str] = {
-    "R-10242": "CC", "399162004": "CC",
-    "R-10226": "MLO", "399368009": "MLO",
-    "R-10224": "ML", "399260004": "ML",
-    "R-10228": "LM", "399352003": "LM",
-    "R-10230": "LMO", "399099002": "LMO",
-    "R-10244": "FB", "399196006": "FB",
-    "R-102D0": "SIO", "399188001": "SIO",
-    "R-40AAA": "ISO", "441555000": "ISO",
-    "R-1024A": "XCCL", "399192008": "XCCL", "Y-X1770": "XCCL",  # Y-X1770: deprecated code
-    "R-1024B": "XCCM", "399101009": "XCCM", "Y-X1771": "XCCM",
-    "G-8310": "SPECIMEN", "127457009": "SPECIMEN",
-}  # fmt: skip
+from emr_core.vocabulary.dicom import DEPRECATED_VIEW_CODES, ViewPosition
+from emr_core.vocabulary.dicom import VIEW_CODES as CID_4014
 
-VIEW_NAMES = frozenset({"CC", "MLO", "ML", "LM", "LMO", "FB", "SIO", "ISO", "XCCL", "XCCM"})
+# CID 4014 "View for Mammography": SNOMED-RT (SRT) and SNOMED CT (SCT) code value -> view.
+VIEW_CODES: dict[str, str] = {
+    **{code: view.value for view, c in CID_4014.items() for code in (c.srt, c.sct)},
+    **{code: view.value for code, view in DEPRECATED_VIEW_CODES.items()},
+}
+VIEW_NAMES = frozenset(v.value for v in ViewPosition if v is not ViewPosition.SPECIMEN)
 # "Bilateral" in free text usually describes the study, not the image: only the coded
 # attributes may say B (both breasts on one image).
 _SIDE_WORDS = {"L": "L", "LEFT": "L", "LT": "L", "R": "R", "RIGHT": "R", "RT": "R"}
@@ -97,9 +90,10 @@ def _view(values: Mapping[str, str], view_codes: Sequence[Code]) -> tuple[str | 
 def parse_description(text: str) -> tuple[str | None, str | None]:
     """Laterality and view in free text such as 'L CC', 'RMLO', 'LEFT MLO', 'R cranio-caudal'."""
     words = " " + _NON_ALNUM.sub(" ", text.upper()) + " "
-    for phrase, view in _VIEW_PHRASES:
-        words = words.replace(f" {phrase} ", f" {view} ")
-    laterality = view = None
+    for phrase, name in _VIEW_PHRASES:
+        words = words.replace(f" {phrase} ", f" {name} ")
+    laterality: str | None = None
+    view: str | None = None
     for token in words.split():
         token_lat, token_view = _parse_token(token)
         laterality = laterality or token_lat

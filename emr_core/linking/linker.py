@@ -6,8 +6,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import CursorResult, and_, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -109,14 +110,14 @@ def load_pending(session: Session, only_pending: bool) -> list[PendingStudy]:
     return [_pending(row) for row in session.execute(stmt)]
 
 
-def _pending(row: Sequence[object]) -> PendingStudy:
+def _pending(row: Any) -> PendingStudy:
     """Build a PendingStudy from one row of load_pending's query."""
-    header = make_header(*row[:8])  # type: ignore[arg-type]
+    header = make_header(*row[:8])
     decision_id, status, patient_id, evidence = row[8:]
     if decision_id is None:
         return PendingStudy(header, None)
     inputs = evidence.get("inputs") if isinstance(evidence, dict) else None
-    return PendingStudy(header, CurrentDecision(str(status), patient_id, inputs))  # type: ignore[arg-type]
+    return PendingStudy(header, CurrentDecision(str(status), patient_id, inputs))
 
 
 def _link_chunk(
@@ -176,17 +177,24 @@ def _decision_row(header: Header, outcome: Outcome, evidence: dict[str, object])
 def create_provisional(session: Session, index: PatientIndex, header: Header) -> int:
     """Insert a provisional patient from the header (and its identifier when still free)."""
     name = " ".join(header.name.replace("^", " ").split())
-    result = session.execute(
-        insert(Patient).values(
-            full_name=name[:200],
-            name_key=header.name_key[:200],
-            birth_date=header.birth_date,
-            sex=header.sex,
-            provisional=True,
-            created_at=utcnow(),
-        )
+    # Session.execute is typed as a plain Result; an INSERT returns a CursorResult, which has the key.
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            insert(Patient).values(
+                full_name=name[:200],
+                name_key=header.name_key[:200],
+                birth_date=header.birth_date,
+                sex=header.sex,
+                provisional=True,
+                created_at=utcnow(),
+            )
+        ),
     )
-    patient_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no id for the new provisional patient")
+    patient_id = int(key[0])
     index.add(PatientRecord(patient_id, header.name_key, header.birth_date, header.sex, True))
     key = (header.patient_id, header.issuer)
     if header.patient_id and key not in index.by_identifier:

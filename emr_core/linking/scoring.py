@@ -253,7 +253,7 @@ def _decide_demographics(header: Header, index: PatientIndex, notes: list[str]) 
     plausible = [c for c in cands if reviewable(c)]
     if not plausible:
         return Outcome(
-            LinkStatus.AUTO, LinkMethod.PROVISIONAL, None, 0.0, notes + ["no registry patient matches"], cands
+            LinkStatus.AUTO, LinkMethod.PROVISIONAL, None, 0.0, [*notes, "no registry patient matches"], cands
         )
     best, reasons = plausible[0], list(notes)
     runner_up = next((c for c in cands if c is not best), None)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.uid import generate_uid
+from threadpoolctl import threadpool_limits
 
 from emr_core.synthetic import pixels
 from emr_core.synthetic.findings import (
@@ -39,10 +40,12 @@ from emr_core.synthetic.registry import (
     quota,
     write_registry,
 )
+from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS
 
 FORMAT = "sgm-synthetic-corpus"
 VERSION = 1
-VIEWS: tuple[tuple[str, str], ...] = (("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))
+SIDES: tuple[str, ...] = tuple(side.value for side in BREAST_SIDES)
+VIEWS: tuple[tuple[str, str], ...] = tuple((side, view.value) for side in SIDES for view in SCREENING_VIEWS)
 FINDING_STUDY_FRACTION = 0.20
 STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
     ("no_view_position", 0.05),
@@ -149,7 +152,6 @@ class StudyPlan:
     registry_knows_accession: bool
 
 
-# BI-RADS 5th lexicon with a suspicion score per descriptor (sums map to the assessment).
 def options_key(options: CorpusOptions) -> dict[str, object]:
     """Options that determine the output (the worker count does not)."""
     key = asdict(options)
@@ -293,7 +295,7 @@ def _plan_study(
         plan_finding(
             rng,
             f"F{index + 1:06d}-{k + 1}",
-            pick(rng, ("L", "R")),
+            pick(rng, SIDES),
             shapes,
             header.spacing_mm,
             options.rows,
@@ -355,11 +357,7 @@ def _render_study(tasks: tuple[ImageTask, ...], out: str) -> int:
 
 
 def _single_thread_blas() -> None:
-    """Stop BLAS threads in workers from oversubscribing the cores the pool already uses."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: only costs some parallel speed
-        return
+    """One BLAS thread: pixels must not depend on how BLAS splits a sum (nor oversubscribe the pool's cores)."""
     threadpool_limits(1)
 
 
@@ -367,10 +365,12 @@ def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int, progress:
     """Write all images, in parallel when asked; output does not depend on the worker count."""
     units = [p.images for p in plans]
     if workers <= 1:
-        done: Iterable[int] = (_render_study(u, str(out)) for u in units)
-        for n in done:
-            if progress:
-                progress(n)
+        # Same single-threaded BLAS as the workers: multi-threaded sums round differently.
+        with threadpool_limits(1):
+            for unit in units:
+                n = _render_study(unit, str(out))
+                if progress:
+                    progress(n)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread_blas) as pool:
         for n in pool.map(_render_study, units, [str(out)] * len(units)):
@@ -436,7 +436,8 @@ def _image_rows(plans: Sequence[StudyPlan]) -> list[list[object]]:
 
 def _finding_rows(plans: Sequence[StudyPlan]) -> tuple[list[list[object]], list[list[object]]]:
     """findings.csv and boxes.csv rows (boxes in DICOM pixel coordinates)."""
-    findings, boxes = [], []
+    findings: list[list[object]] = []
+    boxes: list[list[object]] = []
     for plan in plans:
         for f in plan.findings:
             a = f.attributes
@@ -465,10 +466,8 @@ def _write_ground_truth(out: Path, cohort: Cohort, plans: Sequence[StudyPlan]) -
     """Write ground_truth/*.csv; returns the number of findings."""
     gt = out / "ground_truth"
     findings, boxes = _finding_rows(plans)
-    breasts = [
-        [p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in ("L", "R")
-    ]
-    tables = {
+    breasts = [[p.header.study_uid, side, p.compositions[side], p.assessments[side]] for p in plans for side in SIDES]
+    tables: dict[str, Sequence[Sequence[object]]] = {
         "persons": _person_rows(cohort),
         "studies": _study_rows(plans),
         "images": _image_rows(plans),

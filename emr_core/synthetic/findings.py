@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from emr_core.synthetic import pixels
+from emr_core.vocabulary.birads import (
+    Assessment,
+    CalcDistribution,
+    CalcMorphology,
+    Composition,
+    FindingType,
+    MassDensity,
+    MassMargin,
+    MassShape,
+    most_severe,
+    values,
+)
+from emr_core.vocabulary.dicom import BREAST_SIDES
 
-COMPOSITIONS: tuple[tuple[str, float], ...] = (("a", 0.10), ("b", 0.43), ("c", 0.37), ("d", 0.10))
-BIRADS_ORDER = ("0", "1", "2", "3", "4A", "4B", "4C", "5")
+# Share of each composition in screening populations (BI-RADS atlas, 5th edition).
+COMPOSITIONS: tuple[tuple[str, float], ...] = tuple(zip(values(Composition), (0.10, 0.43, 0.37, 0.10), strict=True))
 
 
 @dataclass(frozen=True)
@@ -25,17 +39,18 @@ class Finding:
     lesions: dict[str, pixels.Lesion]
 
 
-MASS_SHAPE = {"oval": 0, "round": 0, "irregular": 2}
-MASS_MARGIN = {"circumscribed": 0, "obscured": 1, "microlobulated": 2, "indistinct": 2, "spiculated": 3}
-MASS_DENSITY = {"high": 1, "equal": 0, "low": 0, "fat-containing": -3}
+# A suspicion score per descriptor; the sum for a finding maps to its assessment (_birads_for).
+MASS_SHAPE = dict(zip(values(MassShape), (0, 0, 2), strict=True))
+MASS_MARGIN = dict(zip(values(MassMargin), (0, 1, 2, 2, 3), strict=True))
+MASS_DENSITY = dict(zip(values(MassDensity), (1, 0, 0, -3), strict=True))
 CALC_MORPHOLOGY = {
-    "round/punctate": 0,
-    "amorphous": 2,
-    "coarse heterogeneous": 2,
-    "fine pleomorphic": 3,
-    "fine linear branching": 4,
+    CalcMorphology.ROUND_PUNCTATE.value: 0,
+    CalcMorphology.AMORPHOUS.value: 2,
+    CalcMorphology.COARSE_HETEROGENEOUS.value: 2,
+    CalcMorphology.FINE_PLEOMORPHIC.value: 3,
+    CalcMorphology.FINE_LINEAR_BRANCHING.value: 4,
 }
-CALC_DISTRIBUTION = {"diffuse": -1, "regional": 0, "grouped": 0, "linear": 1, "segmental": 1}
+CALC_DISTRIBUTION = dict(zip(values(CalcDistribution), (-1, 0, 0, 1, 1), strict=True))
 # Calcification spread (mm) and dot count range per distribution.
 CALC_SPREAD = {
     "diffuse": (25.0, 30, 45),
@@ -59,16 +74,27 @@ def pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+_BY_SCORE = (
+    Assessment.PROBABLY_BENIGN,
+    Assessment.PROBABLY_BENIGN,
+    Assessment.LOW_SUSPICION,
+    Assessment.MODERATE_SUSPICION,
+    Assessment.HIGH_SUSPICION,
+    Assessment.HIGHLY_SUGGESTIVE,
+)
+
+
 def _birads_for(score: int) -> str:
     """Suspicion score to assessment: findings are never below 3 (a finding was worked up)."""
-    return ("3", "3", "4A", "4B", "4C", "5")[int(np.clip(score, 0, 5))]
+    return _BY_SCORE[int(np.clip(score, 0, 5))].value
 
 
 def _mass_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
     """Shape, margin, density and the matching assessment."""
-    density = "fat-containing" if rng.random() < 0.05 else pick(rng, ("high", "equal", "low"))
-    shape = "oval" if density == "fat-containing" else pick(rng, list(MASS_SHAPE))
-    margin = "circumscribed" if density == "fat-containing" else pick(rng, list(MASS_MARGIN))
+    fat = MassDensity.FAT_CONTAINING.value
+    density = fat if rng.random() < 0.05 else pick(rng, values(MassDensity)[:3])  # high, equal, low
+    shape = MassShape.OVAL.value if density == fat else pick(rng, list(MASS_SHAPE))
+    margin = MassMargin.CIRCUMSCRIBED.value if density == fat else pick(rng, list(MASS_MARGIN))
     score = MASS_SHAPE[shape] + MASS_MARGIN[margin] + MASS_DENSITY[density]
     return {"mass_shape": shape, "mass_margin": margin, "mass_density": density}, _birads_for(score)
 
@@ -80,14 +106,14 @@ def _calc_attributes(rng: np.random.Generator) -> tuple[dict[str, str], str]:
     return {"calc_morphology": morphology, "calc_distribution": distribution}, _birads_for(score)
 
 
-def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, object]:
+def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: float) -> dict[str, Any]:
     """View-independent mass parameters (pixel units) derived from the descriptors."""
     radius = max(2.0, float(rng.uniform(4.0, 15.0)) / spacing)
     shape, margin = attrs["mass_shape"], attrs["mass_margin"]
     harmonics: list[tuple[int, float, float]] = []
-    if shape == "irregular":
+    if shape == MassShape.IRREGULAR:
         harmonics += [(k, float(rng.uniform(0.08, 0.18)), float(rng.uniform(0, 6.3))) for k in (2, 3, 5)]
-    if margin == "microlobulated":
+    if margin == MassMargin.MICROLOBULATED:
         harmonics.append((int(rng.integers(10, 16)), 0.07, float(rng.uniform(0, 6.3))))
     edge = {
         "circumscribed": 0.8,
@@ -101,10 +127,10 @@ def _mass_geometry(rng: np.random.Generator, attrs: dict[str, str], spacing: flo
         "radius": radius,
         "elongation": elong[shape],
         "harmonics": tuple(harmonics),
-        "spikes": int(rng.integers(8, 15)) if margin == "spiculated" else 0,
+        "spikes": int(rng.integers(8, 15)) if margin == MassMargin.SPICULATED else 0,
         "edge": edge,
-        "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == "obscured" else 1.0),
-        "fat_core": attrs["mass_density"] == "fat-containing",
+        "contrast": MASS_CONTRAST[attrs["mass_density"]] * (0.6 if margin == MassMargin.OBSCURED else 1.0),
+        "fat_core": attrs["mass_density"] == MassDensity.FAT_CONTAINING,
     }
 
 
@@ -113,10 +139,10 @@ def _calc_offsets(rng: np.random.Generator, attrs: dict[str, str], spacing: floa
     spread_mm, low, high = CALC_SPREAD[attrs["calc_distribution"]]
     n, spread = int(rng.integers(low, high + 1)), spread_mm / spacing
     kind = attrs["calc_distribution"]
-    if kind == "linear":
+    if kind == CalcDistribution.LINEAR:
         along = rng.uniform(-1, 1, n) * spread
         return np.stack([along, rng.normal(0, 0.05 * spread, n)], axis=1)
-    if kind == "segmental":  # a wedge that widens away from the apex
+    if kind == CalcDistribution.SEGMENTAL:  # a wedge that widens away from the apex
         along = rng.uniform(0, 1, n)
         return np.stack([(along - 0.5) * 2 * spread, rng.uniform(-0.5, 0.5, n) * along * spread], axis=1)
     radius, angle = np.sqrt(rng.uniform(0, 1, n)) * spread, rng.uniform(0, 2 * np.pi, n)
@@ -135,7 +161,7 @@ class CalcPattern:
 
 def _lesion(
     rng: np.random.Generator,
-    params: dict[str, object] | CalcPattern,
+    params: dict[str, Any] | CalcPattern,
     center: tuple[float, float],
     spacing: float,
     rows: int,
@@ -164,18 +190,18 @@ def plan_finding(
     columns: int,
 ) -> Finding:
     """One finding: descriptors, assessment and a lesion at the same nipple distance on CC and MLO."""
-    ftype = "mass" if rng.random() < 0.6 else "calcification"
-    if ftype == "mass":
+    ftype = FindingType.MASS.value if rng.random() < 0.6 else FindingType.CALCIFICATION.value
+    if ftype == FindingType.MASS:
         attrs, birads = _mass_attributes(rng)
-        params: dict[str, object] | CalcPattern = _mass_geometry(rng, attrs, spacing)
+        params: dict[str, Any] | CalcPattern = _mass_geometry(rng, attrs, spacing)
     else:
         attrs, birads = _calc_attributes(rng)
         morph = attrs["calc_morphology"]
         offsets = tuple((float(x), float(y)) for x, y in _calc_offsets(rng, attrs, spacing))
-        params = CalcPattern(offsets, *CALC_DOT[morph], morph == "fine linear branching")
+        params = CalcPattern(offsets, *CALC_DOT[morph], morph == CalcMorphology.FINE_LINEAR_BRANCHING)
     distance = float(rng.uniform(0.25, 0.7))
     lesions: dict[str, pixels.Lesion] = {}
-    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):
+    for view, offset in (("CC", rng.uniform(-0.7, 0.7)), ("MLO", rng.uniform(-0.5, 0.7))):  # CC first: draw order
         center = pixels.lesion_center(shapes[(laterality, view)], rows, columns, laterality, distance, float(offset))
         lesions[view] = _lesion(rng, params, center, spacing, rows, columns)
     return Finding(finding_id, laterality, ftype, attrs, birads, lesions)
@@ -192,15 +218,16 @@ def plan_compositions(rng: np.random.Generator) -> dict[str, str]:
     left = weighted(rng, COMPOSITIONS)
     right = left
     if rng.random() < 0.1:
-        right = "abcd"[int(np.clip("abcd".index(left) + rng.choice([-1, 1]), 0, 3))]
+        order = values(Composition)
+        right = order[int(np.clip(order.index(left) + rng.choice([-1, 1]), 0, 3))]
     return {"L": left, "R": right}
 
 
 def side_assessments(rng: np.random.Generator, findings: Sequence[Finding]) -> dict[str, str]:
     """Side assessment: the most suspicious finding, else negative (1) or benign (2)."""
     result = {}
-    for side in ("L", "R"):
-        side_birads = [f.birads for f in findings if f.laterality == side]
-        default = "1" if rng.random() < 0.8 else "2"
-        result[side] = max(side_birads, key=BIRADS_ORDER.index) if side_birads else default
+    for side in (s.value for s in BREAST_SIDES):
+        worst = most_severe(f.birads for f in findings if f.laterality == side)
+        default = Assessment.NEGATIVE if rng.random() < 0.8 else Assessment.BENIGN
+        result[side] = (worst or default).value
     return result

@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
-MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+from emr_core.vocabulary.dicom import VIEW_CODES, SopClass, ViewPosition
+
+MG_FOR_PRESENTATION = SopClass.MG_FOR_PRESENTATION.value
 PACS_ISSUER = "PACS_MG"
 INSTITUTION = "BENH VIEN SGM"
 
-# (SCT code, SRT legacy code, meaning) per view; real devices still send SRT codes.
-VIEW_CODES: dict[str, tuple[str, str, str]] = {
-    "CC": ("399162004", "R-10242", "cranio-caudal"),
-    "MLO": ("399368009", "R-10226", "medio-lateral oblique"),
-}
 # PatientOrientation with the chest wall on the left for L and on the right for R.
 ORIENTATION: dict[tuple[str, str], list[str]] = {
     ("L", "CC"): ["A", "R"],
@@ -122,7 +119,8 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
 
 def _view_code(view: str, legacy: bool) -> Dataset:
     """ViewCodeSequence item in SCT or in the legacy SRT scheme."""
-    sct, srt, meaning = VIEW_CODES[view]
+    # Real devices still send the legacy SRT codes.
+    sct, srt, meaning = VIEW_CODES[ViewPosition(view)]
     item = _code(srt, "SRT", meaning) if legacy else _code(sct, "SCT", meaning)
     item.ViewModifierCodeSequence = []
     return item
@@ -228,8 +226,8 @@ def build_dataset(study: StudyHeader, image: ImageHeader, pixels: np.ndarray) ->
     """Assemble a complete MG For Presentation dataset with file meta."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = MG_FOR_PRESENTATION
-    ds.file_meta.MediaStorageSOPInstanceUID = image.sop_uid
+    ds.file_meta.MediaStorageSOPClassUID = UID(MG_FOR_PRESENTATION)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(image.sop_uid)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.SOPClassUID, ds.SOPInstanceUID = MG_FOR_PRESENTATION, image.sop_uid

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from emr_core.vocabulary.dicom import ViewPosition
+
 # Texture is built on a fixed anatomical grid so it does not depend on the matrix size.
 GRID_ROWS, GRID_COLS = 80, 64
 # Fraction of glandular texture kept per BI-RADS composition (threshold on the texture).
@@ -58,7 +60,7 @@ Lesion = Mass | CalcCluster
 
 def random_shape(rng: np.random.Generator, view: str) -> BreastShape:
     """Draw a breast outline; MLO is longer, reaches the axilla and shows the pectoral muscle."""
-    if view == "CC":
+    if view == ViewPosition.CC:
         return BreastShape(
             float(rng.uniform(0.55, 0.75)),
             float(rng.uniform(0.46, 0.54)),
@@ -194,7 +196,7 @@ def _paste(signal: np.ndarray, lesion: Lesion) -> None:
 
 def _thickness(shape: BreastShape, rows: int, columns: int, laterality: str) -> np.ndarray:
     """Compressed-breast thickness proxy in [0, 1]: 0 outside the outline."""
-    xd = np.arange(columns, dtype=np.float32)
+    xd: np.ndarray = np.arange(columns, dtype=np.float32)
     if laterality == "R":
         xd = xd[::-1]
     u = (xd / (shape.depth * columns)) ** 2

@@ -14,7 +14,7 @@ from emr_core.clinical.forms import ensure_shipped_templates
 from emr_core.clinical.pseudonyms import installation_secret
 from emr_core.clinical.search import refresh_search_index
 from emr_core.db import make_engine, make_session_factory, session_scope
-from emr_core.migrate import is_up_to_date
+from emr_core.migrate import require_current
 from emr_core.settings import Settings
 from sgm_app.api import errors
 from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
@@ -27,10 +27,7 @@ audit log and reports. Authenticate with `Authorization: Bearer TOKEN` (from `sg
 
 def prepare_database(state: ApiState) -> None:
     """Refuse an unmigrated database; install shipped form templates; index names for search."""
-    if not is_up_to_date(state.engine):
-        raise RuntimeError(
-            f"database {state.engine.url.render_as_string()} is not at the latest schema; run `sgm db upgrade`"
-        )
+    require_current(state.engine)  # NotMigratedError: only `sgm db upgrade` migrates
     for attempt in (1, 2):
         try:
             with state.writer(), session_scope(state.sessions) as session:

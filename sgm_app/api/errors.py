@@ -23,7 +23,7 @@ class ApiError(Exception):
 def field_error(exc: ValueError, status: int = 422) -> ApiError:
     """Turn a domain ValueError 'field: message' into an ApiError naming that field."""
     text = str(exc)
-    field, sep, message = text.partition(": ")
+    field, sep, _message = text.partition(": ")
     return ApiError(status, text, field if sep and " " not in field else None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
@@ -12,11 +13,14 @@ from sqlalchemy import select
 from emr_core.db import session_scope
 from sgm_app.cli.context import CliContext, pass_cli
 
+if TYPE_CHECKING:
+    from annotation_ui.server import LabelStudioServer
+
 # The Label Studio SDK logs every HTTP request at INFO through httpx: too chatty for a CLI.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _server(ctx: CliContext):  # type: ignore[no-untyped-def]
+def _server(ctx: CliContext) -> LabelStudioServer:
     from annotation_ui.server import LabelStudioServer
 
     return LabelStudioServer.from_settings(ctx.settings)

@@ -1,4 +1,4 @@
-"""What every CLI command gets: settings, and a migrated database on demand."""
+"""What every CLI command gets: settings, and sessions on a migrated database (never migrates itself)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import make_engine, make_session_factory
-from emr_core.migrate import is_up_to_date
+from emr_core.migrate import NotMigratedError, require_current
 from emr_core.settings import Settings
 
 
@@ -26,11 +26,11 @@ class CliContext:
 
     def sessions(self) -> sessionmaker[Session]:
         """A session factory, refusing to run against a database that is not migrated."""
-        if not self._checked and not is_up_to_date(self.engine):
-            raise click.ClickException(
-                f"the database at {self.engine.url.render_as_string()} is not at the latest "
-                "schema; run `sgm db upgrade` first"
-            )
+        if not self._checked:
+            try:
+                require_current(self.engine)
+            except NotMigratedError as exc:
+                raise click.ClickException(str(exc)) from None
         self._checked = True
         return make_session_factory(self.engine)
 

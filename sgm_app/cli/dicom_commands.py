@@ -231,7 +231,7 @@ def pull_command(
         )
         total = sum(s.instances or 0 for s in studies) or None
         with tqdm(total=total, unit="img", desc=f"pull ({method})", disable=None) as bar:
-            report = client.pull(studies, method, progress=bar.update)  # type: ignore[arg-type]
+            report = client.pull(studies, method, progress=bar.update)
     except DimseError as exc:
         raise click.ClickException(str(exc)) from None
     for uid, problem in report.failed.items():

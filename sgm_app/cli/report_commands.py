@@ -74,7 +74,7 @@ def tasks_group() -> None:
 def followup(ctx: CliContext, rules: Path | None) -> None:
     """Evaluate the follow-up rules now (the nightly Dagster run does the same)."""
     try:
-        rule_set = load_rules(rules)
+        rule_set = load_rules(rules, ctx.settings)
     except RulesError as exc:
         raise click.ClickException(str(exc)) from None
     with session_scope(ctx.sessions()) as session:

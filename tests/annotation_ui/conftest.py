@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from emr_core.settings import Settings
-from tests.annotation_ui.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
+from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
 
 
 @pytest.fixture(scope="session")

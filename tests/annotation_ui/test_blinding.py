@@ -13,9 +13,9 @@ from emr_core.db import session_scope
 from emr_core.models import AuditEvent
 from emr_core.models_annotation import BlindingViolation, CampaignTask
 from emr_core.settings import Settings
-from tests.annotation_ui.lsenv import LabelStudioEnv
-from tests.annotation_ui.scenario import ground_truth, read_result, reader_tasks
 from tests.annotation_ui.test_double_reading import provision
+from tests.support.annotation_scenario import ground_truth, read_result, reader_tasks
+from tests.support.lsenv import LabelStudioEnv
 
 
 def test_edits_by_others_and_predictions_are_violations(

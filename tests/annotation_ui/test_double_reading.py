@@ -22,8 +22,7 @@ from emr_core.enums import LedgerStage
 from emr_core.models import AuditEvent, LedgerEntry, Study
 from emr_core.models_annotation import AnnotationRevision, ConsolidatedFinding, ConsolidatedRead
 from emr_core.settings import Settings
-from tests.annotation_ui.lsenv import LabelStudioEnv
-from tests.annotation_ui.scenario import (
+from tests.support.annotation_scenario import (
     LsTask,
     finding_items,
     ground_truth,
@@ -32,6 +31,7 @@ from tests.annotation_ui.scenario import (
     reader_tasks,
     side_items,
 )
+from tests.support.lsenv import LabelStudioEnv
 
 
 def provision(env: LabelStudioEnv, factory: sessionmaker[Session], settings: Settings, corpus: Path, name: str) -> int:
@@ -63,7 +63,8 @@ def reader_2_result(index: int, t: LsTask) -> tuple[list, str]:
     if gt.findings and finding_sides == 1:
         f = gt.findings[0]
         shift = 300 if f.boxes["mlo"][3] + 300 <= t.mappings["mlo"].dicom_rows else -300
-        far = {"cc": f.boxes["cc"], "mlo": tuple(v + shift if i % 2 else v for i, v in enumerate(f.boxes["mlo"]))}
+        x0, y0, x1, y1 = f.boxes["mlo"]
+        far = {"cc": f.boxes["cc"], "mlo": (x0, y0 + shift, x1, y1 + shift)}
         items = side_items(gt.composition, gt.assessment) + finding_items(f, t.mappings, "x", far)
         for k, other in enumerate(gt.findings[1:]):
             items += finding_items(other, t.mappings, f"y{k}")
@@ -213,7 +214,7 @@ def check_findings(factory: sessionmaker[Session], campaign_id: int, corpus: Pat
         assert (finding.finding_type, finding.birads, finding.attributes) == (f.finding_type, f.birads, f.attributes)
         for view in ("cc", "mlo"):
             got = [getattr(finding, f"{view}_{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
-            assert max(abs(a - b) for a, b in zip(got, f.boxes[view])) <= 1.0, (view, got, f.boxes[view])
+            assert max(abs(a - b) for a, b in zip(got, f.boxes[view], strict=False)) <= 1.0, (view, got, f.boxes[view])
 
 
 def check_exports(factory: sessionmaker[Session], campaign_id: int, out: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from annotation_ui.labeling_config import labeling_config
 from annotation_ui.schema import DEFAULT_SCHEMA, SchemaConfigError, build_schema, load_schema_config
-from tests.annotation_ui.lsenv import LabelStudioEnv
+from tests.support.lsenv import LabelStudioEnv
 
 
 def test_default_schema_covers_the_lexicon() -> None:
@@ -89,4 +89,5 @@ def test_per_box_attributes_show_for_boxes_of_their_view() -> None:
     assert gated, "per-box attributes must appear when a box is selected"
     for view in gated:
         choices = view.find("Choices")
-        assert view.get("whenTagName") == box_control(choices.get("toName"))
+        assert choices is not None
+        assert view.get("whenTagName") == box_control(choices.get("toName", ""))

@@ -17,7 +17,7 @@ from emr_core.db import session_scope
 from emr_core.models_annotation import AnnotationReader
 from emr_core.settings import Settings
 from sgm_app.cli import _register, cli
-from tests.annotation_ui.lsenv import LabelStudioEnv, credentials_mode
+from tests.support.lsenv import LabelStudioEnv, credentials_mode
 
 
 def _outward_addresses() -> list[str]:

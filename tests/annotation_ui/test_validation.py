@@ -14,9 +14,16 @@ from emr_core.db import session_scope
 from emr_core.dicom.render import mapping_for
 from emr_core.models_annotation import AnnotationRevision, CampaignTask
 from emr_core.settings import Settings
-from tests.annotation_ui.lsenv import LabelStudioEnv
-from tests.annotation_ui.scenario import GtFinding, finding_items, ground_truth, read_result, reader_tasks, side_items
 from tests.annotation_ui.test_double_reading import provision
+from tests.support.annotation_scenario import (
+    GtFinding,
+    finding_items,
+    ground_truth,
+    read_result,
+    reader_tasks,
+    side_items,
+)
+from tests.support.lsenv import LabelStudioEnv
 
 MAPPINGS = {"cc": mapping_for(1000, 1300), "mlo": mapping_for(1000, 1300)}
 SIZES = {v: (m.png_width, m.png_height) for v, m in MAPPINGS.items()}

@@ -14,18 +14,19 @@ from annotation_ui.campaigns import provision_campaign
 from annotation_ui.readers import register_reader
 from assets.annotation import (
     annotation_images,
+    annotation_reads,
+    annotation_reads_blinding,
     consolidated_findings,
-    consolidated_findings_blinding,
     consolidated_findings_valid,
 )
-from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage
 from emr_core.models import LedgerEntry
 from emr_core.settings import Settings
 from orchestration.sensors import new_annotations_sensor
-from tests.annotation_ui.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
-from tests.annotation_ui.scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.annotation_scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
+from tests.support.resources import dagster_resources, run_sensor
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +40,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _resources(env: LabelStudioEnv, settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url),
-        "dicom_storage": DicomStorageResource(home=str(settings.root)),
-        "label_studio": LabelStudioResource(url=env.server.url, token=env.admin.token),
-    }
+    return dagster_resources(settings, label_studio_url=env.server.url, label_studio_token=env.admin.token)
 
 
 def test_assets_checks_and_sensor(
@@ -63,28 +60,28 @@ def test_assets_checks_and_sensor(
         session_factory, settings, label_studio.admin, "assets", study_ids, (emails[0], emails[1]), emails[2]
     ).campaign_id
     sensor_resources = {k: res[k] for k in ("emr_db", "label_studio")}
-    first = new_annotations_sensor(dg.build_sensor_context(resources=sensor_resources))
+    first = run_sensor(new_annotations_sensor, sensor_resources)
     gt = ground_truth(corpus)
     with session_scope(session_factory) as session:
         tasks = {r: reader_tasks(session, r, campaign, gt) for r in ("reader_1", "reader_2")}
     for role, role_tasks in tasks.items():
         for t in role_tasks[:3]:
             label_studio.reader(role).create_annotation(t.ls_task_id, read_result(t.gt, t.mappings))
-    second = new_annotations_sensor(dg.build_sensor_context(cursor=first.cursor, resources=sensor_resources))
+    second = run_sensor(new_annotations_sensor, sensor_resources, cursor=first.cursor)
     assert isinstance(second, dg.SensorResult) and second.cursor != first.cursor and len(second.run_requests) == 1
-    assert isinstance(
-        new_annotations_sensor(dg.build_sensor_context(cursor=second.cursor, resources=sensor_resources)), dg.SkipReason
-    )
+    assert isinstance(run_sensor(new_annotations_sensor, sensor_resources, cursor=second.cursor), dg.SkipReason)
+    reads = annotation_reads(dg.build_asset_context(), res["emr_db"], res["label_studio"])
+    assert reads.metadata["campaigns"] == 1 and reads.metadata["assets/revisions_new"] == 6
+    assert annotation_reads_blinding(res["emr_db"]).passed
     result = consolidated_findings(dg.build_asset_context(), res["emr_db"], res["label_studio"])
-    assert result.metadata["campaigns"] == 1 and result.metadata["assets/revisions_new"] == 6
-    assert consolidated_findings_blinding(res["emr_db"]).passed
+    assert result.metadata["campaigns"] == 1 and result.metadata["findings"] >= 0
     assert consolidated_findings_valid(res["emr_db"]).passed
     # Reader 2 edits one of reader 1's reads: recorded, and the blocking check fails.
     victim = label_studio.admin.get(f"/api/tasks/{tasks['reader_1'][0].ls_task_id}/annotations")[0]["id"]
     label_studio.reader("reader_2").update_annotation(
         victim, read_result(tasks["reader_1"][0].gt, tasks["reader_1"][0].mappings)[:2]
     )
-    consolidated_findings(dg.build_asset_context(), res["emr_db"], res["label_studio"])
-    check = consolidated_findings_blinding(res["emr_db"])
+    annotation_reads(dg.build_asset_context(), res["emr_db"], res["label_studio"])
+    check = annotation_reads_blinding(res["emr_db"])
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["blinding_violations"].value == 1

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assets import followup
-from assets.resources import EmrDatabaseResource
 from emr_core.clinical.exam_reports import record_exam_report
 from emr_core.db import session_scope
 from emr_core.models import Patient, Study
@@ -17,6 +16,7 @@ from emr_core.models_clinical import Task
 from emr_core.settings import Settings
 from orchestration.jobs import evaluate_followup_job
 from orchestration.schedules import nightly_followup_schedule
+from tests.support.resources import dagster_resources
 
 
 def _exam(factory: sessionmaker[Session], assessment: str) -> int:
@@ -34,7 +34,7 @@ def _exam(factory: sessionmaker[Session], assessment: str) -> int:
 def _materialize(settings: Settings, rules_path: str = "") -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [followup.followup_tasks],
-        resources={"emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url)},
+        resources={"emr_db": dagster_resources(settings)["emr_db"]},
         run_config={"ops": {"followup_tasks": {"config": {"rules_path": rules_path}}}},
         selection=[followup.followup_tasks],
     )
@@ -70,7 +70,7 @@ def test_nightly_schedule_resolves_to_the_followup_asset(settings: Settings) -> 
         assets=[followup.followup_tasks],
         jobs=[evaluate_followup_job],
         schedules=[nightly_followup_schedule],
-        resources={"emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url)},
+        resources={"emr_db": dagster_resources(settings)["emr_db"]},
     )
     repo = defs.get_repository_def()
     assert repo.get_schedule_def("nightly_followup_schedule").job_name == "evaluate_followup_job"

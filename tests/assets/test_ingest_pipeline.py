@@ -9,22 +9,19 @@ import dagster as dg
 from sqlalchemy import Engine
 
 from assets import ingest, linking
-from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import make_session_factory, session_scope
 from emr_core.linking.registry import import_registry
 from emr_core.settings import Settings
 from emr_core.status import platform_status
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
+from tests.support.resources import dagster_resources
 
 
 def _materialize(settings: Settings) -> dg.ExecuteInProcessResult:
-    url = settings.url
+    resources = dagster_resources(settings)
     return dg.materialize(
         [*dg.load_assets_from_modules([ingest, linking])],
-        resources={
-            "emr_db": EmrDatabaseResource(home=str(settings.root), database_url=url),
-            "dicom_storage": DicomStorageResource(home=str(settings.root)),
-        },
+        resources={"emr_db": resources["emr_db"], "dicom_storage": resources["dicom_storage"]},
     )
 
 

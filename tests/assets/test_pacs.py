@@ -12,11 +12,11 @@ from pydicom import dcmread
 from sqlalchemy import Engine
 
 from assets import pacs
-from assets.resources import EmrDatabaseResource, PacsResource
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 from tests.conftest import require_peer
 from tests.emr_core.dimse.peers import Orthanc, free_port
+from tests.support.resources import dagster_resources, run_sensor
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,9 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Orthanc,
 def _pull(settings: Settings, server: Orthanc, day: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [pacs.pacs_mammography_studies],
-        resources={
-            "emr_db": EmrDatabaseResource(home=str(settings.root), database_url=settings.url),
-            "pacs": PacsResource(
-                home=str(settings.root), port=server.dicom_port, ae_title=server.ae_title, method="get"
-            ),
-        },
+        resources=dagster_resources(
+            settings, pacs_method="get", pacs_port=server.dicom_port, pacs_ae_title=server.ae_title
+        ),
         run_config={"ops": {"pacs_mammography_studies": {"config": {"day": day}}}},
     )
 
@@ -57,22 +54,22 @@ def test_a_day_is_pulled_once(settings: Settings, engine: Engine, orthanc: tuple
     assert first.metadata["instances"].value > 0
     again = _pull(settings, server, iso).asset_materializations_for_node("pacs_mammography_studies")[0]
     assert again.metadata["pulled"].value == 0 and again.metadata["already_held"].value == len(uids)
-    _receiver_sensor_reports(settings, instances=first.metadata["instances"].value, studies=len(uids))
+    _receiver_sensor_reports(settings, instances=int(first.metadata["instances"].value), studies=len(uids))
 
 
 def _receiver_sensor_reports(settings: Settings, instances: int, studies: int) -> None:
     """The sensor shows received instances as materializations of the ingest assets, once."""
     from orchestration.sensors import dicom_receiver_sensor
 
-    emr_db = EmrDatabaseResource(home=str(settings.root), database_url=settings.url)
-    result = dicom_receiver_sensor(dg.build_sensor_context(cursor=None, resources={"emr_db": emr_db}))
+    emr_db = dagster_resources(settings)["emr_db"]
+    result = run_sensor(dicom_receiver_sensor, {"emr_db": emr_db})
     assert isinstance(result, dg.SensorResult)
     keys = {event.asset_key.to_user_string() for event in result.asset_events}
     assert keys == {"dicom_instances", "linked_studies"}
     metadata = {key: value.value for key, value in result.asset_events[0].metadata.items()}
     assert metadata["instances"] == instances and metadata["studies"] == studies
     assert metadata["callers"] == "ORTHANC"
-    later = dicom_receiver_sensor(dg.build_sensor_context(cursor=result.cursor, resources={"emr_db": emr_db}))
+    later = run_sensor(dicom_receiver_sensor, {"emr_db": emr_db}, cursor=result.cursor)
     assert isinstance(later, dg.SkipReason)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import Result
 
 sys.path.insert(0, str(Path(__file__).parent / "dicom"))
-from dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 
 def test_status_counts_instances_quarantine_conflicts_links_and_review(

@@ -32,3 +32,6 @@ def test_assets_and_checks_are_real_and_connected() -> None:
         "dicom_instances_quarantine",
         "linked_studies_unlinked",
     } <= checks
+    # The blinding check gates the decision: it sits on the pulled reads, upstream of the findings.
+    assert graph.get(dg.AssetKey("consolidated_findings")).parent_keys == {dg.AssetKey("annotation_reads")}
+    assert "annotation_reads_blinding" in checks

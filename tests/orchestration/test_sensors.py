@@ -8,15 +8,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import DicomStorageResource
+from assets.resources import DicomStorageResource, SgmSettingsResource
 from orchestration.sensors import incoming_dicom_sensor
+from tests.support.resources import run_sensor
 
 
 def _evaluate(home: Path, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult | dg.SkipReason:
-    context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"dicom_storage": DicomStorageResource(home=str(home))}
+    storage = DicomStorageResource(sgm=SgmSettingsResource(home=str(home)))
+    result: dg.SensorResult | dg.SkipReason = run_sensor(
+        incoming_dicom_sensor, {"dicom_storage": storage}, cursor, instance
     )
-    return incoming_dicom_sensor(context)
+    return result
 
 
 def test_sensor_skips_empty_then_requests_once_files_settle(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_shipped_rules_cover_every_screening_assessment() -> None:
     ],
 )
 def test_invalid_rules_name_the_field(text: str, message: str) -> None:
-    with pytest.raises(RulesError, match="rules.yaml") as caught:
+    with pytest.raises(RulesError, match=r"rules\.yaml") as caught:
         parse_rules(text, "rules.yaml")
     assert message in str(caught.value)
 

@@ -38,10 +38,12 @@ def test_login_and_user_validation(session_factory) -> None:
     with session_scope(session_factory) as session:
         create_user(session, "nurse.hoa", "clinician", "long enough")
         assert login(session, "nurse.hoa", "wrong") is None
-        user, token = login(session, "nurse.hoa", "long enough")
+        logged_in = login(session, "nurse.hoa", "long enough")
+        assert logged_in is not None
+        _user, token = logged_in
         assert authenticate_token(session, token).username == "nurse.hoa"
-        with pytest.raises(ValueError, match="^role: unknown role 'janitor'"):
+        with pytest.raises(ValueError, match=r"^role: unknown role 'janitor'"):
             create_user(session, "x", "janitor")
-        with pytest.raises(ValueError, match="^username: 'nurse.hoa' already exists"):
+        with pytest.raises(ValueError, match=r"^username: 'nurse\.hoa' already exists"):
             create_user(session, "nurse.hoa", "admin")
         assert session.scalar(select(User.password_hash).where(User.username == "nurse.hoa")).startswith("scrypt$")

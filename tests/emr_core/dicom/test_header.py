@@ -6,6 +6,7 @@ import builtins
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -15,7 +16,7 @@ from emr_core.dicom.header import PREFIX_BYTES, HeaderError, InstanceHeader, rea
 from emr_core.enums import QuarantineReason
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
+from tests.support.dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
 
 
 def _header(path: Path) -> InstanceHeader:
@@ -114,11 +115,11 @@ class _CountingFile:
 
     total = 0
 
-    def __init__(self, fp: object) -> None:
+    def __init__(self, fp: Any) -> None:
         self._fp = fp
 
     def read(self, n: int = -1) -> bytes:
-        data = self._fp.read(n)  # type: ignore[attr-defined]
+        data = self._fp.read(n)
         _CountingFile.total += len(data)
         return data
 
@@ -129,7 +130,7 @@ class _CountingFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._fp.close()  # type: ignore[attr-defined]
+        self._fp.close()
 
 
 @pytest.mark.parametrize("private_bytes", [0, 3 * PREFIX_BYTES])
@@ -140,7 +141,7 @@ def test_never_reads_pixel_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         block.add_new(0x10, "OB", b"\1" * private_bytes)
     path = write(tmp_path / "big.dcm", ds)
     _CountingFile.total = 0
-    monkeypatch.setattr(header_module, "open", lambda p, m: _CountingFile(builtins.open(p, m)), raising=False)
+    monkeypatch.setattr(header_module, "open", lambda p, m: _CountingFile(builtins.open(p, m)), raising=False)  # noqa: SIM115 - the reader closes it
     h = _header(path)
     assert h.rows == 1024 and h.patient_name == "Nguyễn^Lan^Thị"
     assert _CountingFile.total < private_bytes + PREFIX_BYTES + 4096 < 2 * 1024 * 1024

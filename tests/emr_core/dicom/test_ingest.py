@@ -26,7 +26,7 @@ from emr_core.models import (
 from emr_core.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import ct_dataset, mg_dataset, write, write_mg
+from tests.support.dicom_factory import ct_dataset, mg_dataset, write, write_mg
 
 Factory = sessionmaker[Session]
 MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflict)
@@ -34,7 +34,7 @@ MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflic
 
 def _counts(session_factory: Factory) -> dict[str, int]:
     with session_factory() as session:
-        return {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in MODELS}
+        return {m.__name__: session.scalar(select(func.count()).select_from(m)) or 0 for m in MODELS}
 
 
 def _exam(folder: Path, laterality_views=(("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))) -> list[Path]:

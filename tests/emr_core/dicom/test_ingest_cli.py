@@ -14,7 +14,7 @@ from emr_core.models import Instance, QuarantinedFile
 from emr_core.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 
 def test_help_explains_the_command(sgm: Callable[..., Result]) -> None:

@@ -7,12 +7,13 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from emr_core.dicom.render import cache_path, cached_render, encode_png, mapping_for, png_size, render_png
 from emr_core.settings import Settings
@@ -26,7 +27,7 @@ def _write(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", **a
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = MG
+    ds.file_meta.MediaStorageSOPClassUID = UID(MG)
     ds.SOPClassUID, ds.SOPInstanceUID = MG, generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.Rows, ds.Columns = pixels.shape
@@ -54,7 +55,7 @@ def test_window_maps_values_like_ps33_linear(tmp_path: Path) -> None:
 
 def test_monochrome1_is_inverted(tmp_path: Path) -> None:
     pixels = np.array([[100, 3000]], np.uint16).repeat(2, axis=0)
-    attrs = {"WindowCenter": 1550, "WindowWidth": 2900}
+    attrs: dict[str, Any] = {"WindowCenter": 1550, "WindowWidth": 2900}
     mono2 = _grey(render_png(_write(tmp_path / "m2.dcm", pixels, **attrs)).png)[0]
     mono1 = _grey(render_png(_write(tmp_path / "m1.dcm", pixels, "MONOCHROME1", **attrs)).png)[0]
     assert mono2[0] < 10 and mono2[1] > 245

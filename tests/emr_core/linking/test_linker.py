@@ -214,7 +214,7 @@ def test_review_reopens_when_its_inputs_change(session_factory: sessionmaker[Ses
     report = link_studies(session_factory)
     assert report.linked == {"demographics": 1}
     with session_scope(session_factory) as session:
-        study, decision = current(session, "6.1")
+        study, _decision = current(session, "6.1")
         assert study.patient_id == registry_id(session, "10000004")
 
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -62,14 +63,14 @@ def test_layout_and_columns(corpus: Path) -> None:
 
 def test_four_views_per_study_and_paths(corpus: Path, gt: dict[str, list[dict[str, str]]]) -> None:
     person_of = {s["study_uid"]: s["person_id"] for s in gt["studies"]}
-    views = Counter()
+    views: Counter[tuple[str, ...]] = Counter()
     for img in gt["images"]:
         views[img["study_uid"]] += 1
         assert img["path"] == f"dicom/{person_of[img['study_uid']]}/{img['study_uid']}/{img['sop_instance_uid']}.dcm"
         assert (corpus / img["path"]).is_file()
     assert set(views.values()) == {4}
     assert len(views) == len(gt["studies"])
-    by_study = {}
+    by_study: dict[str, Any] = {}
     for img in gt["images"]:
         by_study.setdefault(img["study_uid"], set()).add(img["laterality"] + img["view"])
     assert all(v == {"LCC", "LMLO", "RCC", "RMLO"} for v in by_study.values())
@@ -83,14 +84,14 @@ def test_uids_unique(gt: dict[str, list[dict[str, str]]]) -> None:
     assert len(set(sops)) == len(sops) and len(set(studies)) == len(studies)
     assert len(set(accessions)) == len(accessions)
     assert not set(sops) & set(studies)
-    series_studies = {}
+    series_studies: dict[str, Any] = {}
     for img in gt["images"]:
         assert series_studies.setdefault(img["series_uid"], img["study_uid"]) == img["study_uid"]
 
 
 def test_boxes_cross_view_and_inside_image(gt: dict[str, list[dict[str, str]]]) -> None:
     images = {i["sop_instance_uid"]: i for i in gt["images"]}
-    boxes = {}
+    boxes: dict[str, Any] = {}
     for b in gt["boxes"]:
         img = images[b["sop_instance_uid"]]
         x0, y0, x1, y1 = (int(b[k]) for k in ("xmin", "ymin", "xmax", "ymax"))
@@ -150,7 +151,7 @@ def test_identity_variants_match_headers(corpus: Path, gt: dict[str, list[dict[s
     for s in gt["studies"]:
         variants, person = set(s["header_variant"].split(";")), persons[s["person_id"]]
         ds = _header(corpus, gt, s["study_uid"])
-        family, given, middle = str(ds.PatientName).split("^")
+        family, given, _middle = str(ds.PatientName).split("^")
         assert (ds.PatientID, ds.get("IssuerOfPatientID", ""), str(ds.PatientName)) == (
             s["dicom_patient_id"],
             s["dicom_issuer"],
@@ -197,7 +198,7 @@ def test_diacritics_round_trip(corpus: Path, gt: dict[str, list[dict[str, str]]]
 
 
 def test_photometric_mix_and_inversion(corpus: Path, gt: dict[str, list[dict[str, str]]]) -> None:
-    seen = {}
+    seen: dict[Any, Any] = {}
     for img in gt["images"]:
         seen.setdefault(img["photometric"], img)
     assert set(seen) == {"MONOCHROME1", "MONOCHROME2"}
@@ -232,12 +233,12 @@ def test_dciodvfy_clean(corpus: Path, gt: dict[str, list[dict[str, str]]]) -> No
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("dciodvfy (dicom3tools) is required in CI")
         pytest.skip("dciodvfy not installed (apt-get install dicom3tools)")
-    picked = {}
+    picked: dict[Any, Any] = {}
     for img in gt["images"]:
         if "no_image_laterality" not in img["header_variant"]:
             picked.setdefault((img["manufacturer"], img["photometric"], img["view"]), img)
     for img in picked.values():
-        result = subprocess.run(["dciodvfy", str(corpus / img["path"])], capture_output=True, text=True)
+        result = subprocess.run(["dciodvfy", str(corpus / img["path"])], check=False, capture_output=True, text=True)
         errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
         assert not errors, (img["manufacturer"], img["header_variant"], errors)
 

@@ -33,7 +33,7 @@ def _patient(api) -> int:
 
 def _count(session_factory, model) -> int:
     with session_scope(session_factory) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_shipped_intake_form_is_filled_and_read_back(api) -> None:

@@ -73,7 +73,7 @@ def test_patient_page_and_demographics_correction_are_audited(api, session_facto
 
 def _count(factory: sessionmaker[Session], model: type) -> int:
     with session_scope(factory) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_malformed_input_names_the_field_and_writes_nothing(api, session_factory) -> None:

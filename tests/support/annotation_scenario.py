@@ -68,9 +68,8 @@ def ground_truth(corpus: Path) -> dict[tuple[str, str], GtSide]:
         findings[r["finding_id"]] = f
         sides[(r["study_uid"], r["laterality"])].findings.append(f)
     for r in _csv(corpus, "boxes"):
-        findings[r["finding_id"]].boxes[r["view"].lower()] = tuple(
-            float(r[k]) for k in ("xmin", "ymin", "xmax", "ymax")
-        )
+        box = float(r["xmin"]), float(r["ymin"]), float(r["xmax"]), float(r["ymax"])
+        findings[r["finding_id"]].boxes[r["view"].lower()] = box
     return sides
 
 
@@ -91,7 +90,10 @@ def _choice(region_id: str, name: str, to: str, values: list[str]) -> dict[str, 
 
 
 def finding_items(
-    f: GtFinding, mappings: dict[str, PixelMapping], prefix: str, boxes: dict[str, tuple[float, ...]] | None = None
+    f: GtFinding,
+    mappings: dict[str, PixelMapping],
+    prefix: str,
+    boxes: dict[str, tuple[float, float, float, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """A finding drawn on each of its views, described, and linked across views with same_lesion."""
     items, ids = [], {}
@@ -169,10 +171,10 @@ def reader_tasks(
     )
     out = []
     for ls_task, task, study_uid in session.execute(query):
-        cc, mlo = session.get(Instance, task.cc_instance_id), session.get(Instance, task.mlo_instance_id)
+        cc, mlo = session.get_one(Instance, task.cc_instance_id), session.get_one(Instance, task.mlo_instance_id)
         mappings = {
-            "cc": mapping_for(cc.columns, cc.rows, long_side),
-            "mlo": mapping_for(mlo.columns, mlo.rows, long_side),
+            "cc": mapping_for(int(cc.columns or 0), int(cc.rows or 0), long_side),
+            "mlo": mapping_for(int(mlo.columns or 0), int(mlo.rows or 0), long_side),
         }
         out.append(LsTask(ls_task.ls_task_id, task.id, ls_task.position, gt[(study_uid, task.laterality)], mappings))
     return out
