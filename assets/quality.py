@@ -6,11 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from annotation_ui import schema
 from assets.ingest import RECEIVED_SINCE
 from assets.metadata import suite_metadata
 from assets.resources import EmrDatabaseResource
 from emr_core.db import session_scope
+from emr_core.vocabulary import birads
 from quality.frames import Scope
 from quality.gates import check_findings, check_images, check_linking
 from quality.report import write_report
@@ -18,14 +18,13 @@ from quality.results import SuiteResult
 
 
 def birads_vocabulary() -> dict[str, frozenset[str]]:
-    """The one place the findings gate gets its BI-RADS vocabulary (to be repointed to emr_core.vocabulary)."""
-    fours = {f"4{s}" for s in schema.SUBTYPES}  # category 4 is stored with its subtype: 4A, 4B, 4C
+    """The findings gate's allowed values, from the one BI-RADS vocabulary module."""
     return {
-        "composition": frozenset(schema.COMPOSITIONS),
-        "assessment": frozenset(schema.ASSESSMENTS) - {"4"} | fours,
-        "finding_type": frozenset(schema.FINDING_TYPES),
-        "birads": frozenset(schema.FINDING_BIRADS) - {"4"} | fours,
-        **{a.name: frozenset(a.values) for a in schema.LEXICON},
+        "composition": frozenset(birads.values(birads.Composition)),
+        "assessment": frozenset(birads.values(birads.Assessment)),
+        "finding_type": frozenset(birads.values(birads.FindingType)),
+        "birads": frozenset(a.value for a in birads.Assessment if a.category in birads.FINDING_CATEGORIES),
+        **{a.name: frozenset(a.values) for a in birads.LEXICON},
     }
 
 

@@ -17,7 +17,7 @@ from assets.quality import (
     failed_gates,
     linked_studies_quality,
 )
-from assets.resources import DicomStorageResource, EmrDatabaseResource
+from assets.resources import EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.dicom.quarantine_resolution import dismiss, list_quarantined
 from emr_core.models import LinkDecision, Study, utcnow
@@ -26,6 +26,7 @@ from orchestration.quality_sensors import run_succeeded_quality_sensor
 from tests.quality.conftest import Emr
 from tests.quality.test_findings import _consolidate
 from tests.quality.test_images import _burned_in, _by_study
+from tests.support.resources import dagster_resources
 
 
 @dg.asset(deps=["dicom_instances"])
@@ -35,11 +36,8 @@ def training_export() -> dg.MaterializeResult:
 
 
 def _resources(emr: Emr) -> dict[str, dg.ConfigurableResource]:
-    root = str(emr.settings.root)
-    return {
-        "emr_db": EmrDatabaseResource(home=root, database_url=emr.settings.url),
-        "dicom_storage": DicomStorageResource(home=root),
-    }
+    resources = dagster_resources(emr.settings)
+    return {name: resources[name] for name in ("emr_db", "dicom_storage")}
 
 
 def _run(emr: Emr, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -101,11 +99,11 @@ def test_linking_check_reads_the_max_days_setting(emr: Emr, monkeypatch: pytest.
             .where(LinkDecision.study_id == study.id, LinkDecision.is_current.is_(True))
             .values(status="review", decided_at=utcnow() - timedelta(days=3))
         )
-    context = dg.build_asset_check_context(resources={"emr_db": _resources(emr)["emr_db"]})
-    passed = linked_studies_quality(context)  # default: 7 days
+    emr_db = _resources(emr)["emr_db"]
+    passed = linked_studies_quality(dg.build_asset_check_context(), emr_db=emr_db)  # default: 7 days
     assert passed.passed and passed.metadata["studies_by_state"].value["review"] == 1
     monkeypatch.setenv("SGM_LINK_REVIEW_MAX_DAYS", "2")
-    failed = linked_studies_quality(context)
+    failed = linked_studies_quality(dg.build_asset_check_context(), emr_db=emr_db)
     assert (
         not failed.passed
         and failed.metadata["failing: no study unlinked or waiting for review longer than 2 days"].value == 1
@@ -115,8 +113,7 @@ def test_linking_check_reads_the_max_days_setting(emr: Emr, monkeypatch: pytest.
 
 def test_findings_check_metadata(emr: Emr) -> None:
     _consolidate(emr, {1: {"birads": "9"}})
-    context = dg.build_asset_check_context(resources={"emr_db": _resources(emr)["emr_db"]})
-    result = consolidated_findings_quality(context)
+    result = consolidated_findings_quality(dg.build_asset_check_context(), emr_db=_resources(emr)["emr_db"])
     assert not result.passed and result.metadata["failing_rows"].value == 1
     assert "| F1 |" in result.metadata["examples"].value and "| birads |" in result.metadata["examples"].value
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from quality.results import SuiteResult
 from quality.runner import validate
 from quality.spec import SuiteError
 from quality.suites.dataset import class_balance, dataset_suite, normalise, validate_dataset
@@ -27,7 +30,7 @@ def _manifest() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _run(manifest: pd.DataFrame):  # type: ignore[no-untyped-def]
+def _run(manifest: pd.DataFrame) -> SuiteResult:
     return validate_dataset(manifest, PHI, ["study_description", "findings_text"], ["birads", "density"])
 
 
@@ -72,7 +75,7 @@ def test_manifest_without_a_text_column_is_a_caller_error() -> None:
         validate(dataset_suite(PHI, ["findings_text"], patient_column="pseudonym"), _manifest())
 
 
-def test_each_dataset_version_gets_a_readable_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_each_dataset_version_gets_a_readable_report(tmp_path: Path) -> None:
     from quality.gates import dataset_report
 
     manifest = _manifest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pydicom
@@ -44,9 +45,9 @@ def test_clean_corpus_passes(emr: Emr) -> None:
     assert result.rows == report.stored == 36 and result.blocking
 
 
-def _set_sop_class(uid: str, intent: str | None = None):  # type: ignore[no-untyped-def]
+def _set_sop_class(uid: str, intent: str | None = None) -> Callable[[pydicom.Dataset], None]:
     def edit(ds: pydicom.Dataset) -> None:
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = uid
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.UID(uid)
         if intent:
             ds.PresentationIntentType = intent
 
