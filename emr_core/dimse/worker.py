@@ -104,7 +104,7 @@ def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int) -> N
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("emr_core.dicom.ingest").setLevel(logging.WARNING)  # one line per batch is noise
-    sessions = make_session_factory(make_engine(settings.url))
+    sessions = make_session_factory(make_engine(settings.url), settings)
     pending_link = 0
     while True:
         batch, done = _next_batch(items, parent)
