@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import dagster as dg
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.client import LabelStudioClient, admin_client
@@ -41,15 +42,16 @@ class EmrDatabaseResource(dg.ConfigurableResource):
         """A session factory on a database migrated to the latest schema."""
         settings = self.settings()
         settings.root.mkdir(parents=True, exist_ok=True)
-        return _migrated_sessions(settings.url)
+        # The settings travel with the sessions: the audit log finds its key and copies by them.
+        return make_session_factory(_migrated_engine(settings.url), settings)
 
 
 @lru_cache(maxsize=8)
-def _migrated_sessions(url: str) -> sessionmaker[Session]:
+def _migrated_engine(url: str) -> Engine:
     # One engine per database per process; migrating once keeps asset checks cheap.
     engine = make_engine(url)
     upgrade(engine)
-    return make_session_factory(engine)
+    return engine
 
 
 class LabelStudioResource(dg.ConfigurableResource):

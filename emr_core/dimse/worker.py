@@ -44,7 +44,8 @@ def process_items(sessions: sessionmaker[Session], settings: Settings, spool: Sp
     new_studies = 0
     if spooled:
         one_process = settings.model_copy(update={"ingest_workers": 1})
-        report = ingest_paths(sessions, one_process, spooled, move=True)
+        # audit=False: every received instance is audited below, with its association.
+        report = ingest_paths(sessions, one_process, spooled, move=True, audit=False)
         new_studies = len(report.new_study_uids)
     with session_scope(sessions) as session:
         indexed = indexed_studies(session, [i.sop_instance_uid for i in received])
