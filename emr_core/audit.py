@@ -164,7 +164,7 @@ def verify_chain(session: Session, key: bytes | None = None, seals: dict[int, st
         if event.prev_hash != previous_hash:
             problems.append(ChainProblem(event.id, "does not chain onto the previous event (inserted or deleted row)"))
         if event_hash(event, key) != event.row_hash:
-            problems.append(ChainProblem(event.id, "content does not match its seal (edited or re-sealed row)"))
+            problems.append(ChainProblem(event.id, "content does not match its hash (edited or re-sealed row)"))
         previous_hash, previous_id = event.row_hash, event.id
         if seals is not None:
             seals[event.id] = event.row_hash

@@ -50,7 +50,8 @@ def verify(ctx: CliContext, against: Path | None, quiet: bool) -> None:
         checkpoints = CheckpointFile(settings.audit_checkpoint_path, key)
         with session_scope(ctx.sessions()) as session:
             report = verify_audit_log(session, key, checkpoints, against)
-    except (AuditKeyError, OSError, SQLAlchemyError) as exc:
+    except (AuditKeyError, OSError, SQLAlchemyError, ValueError, TypeError) as exc:
+        # A row damaged beyond reading (bad JSON, a date that is not one) is itself reported, never a traceback.
         raise click.ClickException(f"cannot verify the audit log: {_one_line(exc)}") from None
     _record_verify(ctx, report)
     if not quiet:

@@ -16,8 +16,8 @@ from tests.conftest import require_peer
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 
 CONFIG = """\
-global(workDirectory="{work}" maxMessageSize="256k")
-module(load="imtcp")
+global(workDirectory="{work}" maxMessageSize="256k"{tls_global})
+module(load="imtcp"{tls_module})
 template(name="audit_raw" type="string" string="%msg%\\n")
 ruleset(name="audit") {{
   action(type="omfile" file="{out}" template="audit_raw")
@@ -62,15 +62,82 @@ def _listening(port: int) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class TestPki:
+    """A throw-away CA and a server certificate for 127.0.0.1, made with the openssl command."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_pki(folder: Path) -> TestPki:
+    require_peer(shutil.which("openssl") is not None, "openssl not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, key, csr, cert = (folder / n for n in ("ca.pem", "ca.key", "server.key", "server.csr", "server.pem"))
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    days = ["-days", "2"]
+    steps = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            *days,
+            "-subj",
+            "/CN=sgm test CA",
+        ],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            *days,
+            "-extfile",
+            ext,
+        ],
+    ]
+    for step in steps:
+        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
+    return TestPki(ca, cert, key)
+
+
+def _tls_options(pki: TestPki | None) -> dict[str, str]:
+    if pki is None:
+        return {"tls_global": "", "tls_module": ""}
+    return {
+        "tls_global": (
+            f' defaultNetstreamDriver="ossl" defaultNetstreamDriverCAFile="{pki.ca}"'
+            f' defaultNetstreamDriverCertFile="{pki.cert}" defaultNetstreamDriverKeyFile="{pki.key}"'
+        ),
+        "tls_module": ' streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon"',
+    }
+
+
 @contextmanager
-def rsyslog_server(folder: Path, port: int | None = None) -> Iterator[Rsyslog]:
-    """rsyslogd in the foreground with its own config, pid file and work folder; stopped on exit."""
+def rsyslog_server(folder: Path, port: int | None = None, pki: TestPki | None = None) -> Iterator[Rsyslog]:
+    """rsyslogd in the foreground with its own config, pid file and work folder (TLS with pki); stopped on exit."""
     require_peer(Path(RSYSLOGD).exists(), "rsyslogd not installed (apt-get install rsyslog)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "work").mkdir(exist_ok=True)
     server = Rsyslog(port or free_port(), folder / "received.log")
     config = folder / "rsyslog.conf"
-    config.write_text(CONFIG.format(work=folder / "work", out=server.received, port=server.port))
+    options = _tls_options(pki)
+    config.write_text(CONFIG.format(work=folder / "work", out=server.received, port=server.port, **options))
     log = open(folder / "rsyslogd.out", "wb")  # noqa: SIM115 - closed below, after the process
     server.process = subprocess.Popen(
         [RSYSLOGD, "-n", "-f", str(config), "-i", str(folder / "rsyslogd.pid")], stdout=log, stderr=log
