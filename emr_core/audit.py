@@ -135,7 +135,7 @@ def record_events(session: Session, records: Sequence[AuditRecord]) -> list[Audi
     session.add_all(events)
     head.last_event_id, head.last_hash = last_id, last_hash
     session.flush()
-    messages = [audit_message(event) for event in events] if sink.sender is not None else []
+    messages = [audit_message(event, sink.site) for event in events] if sink.sender is not None else []
     defer(session, sink, last_id, last_hash, messages)
     return events
 

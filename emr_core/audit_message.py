@@ -57,8 +57,12 @@ def _when(event: AuditEvent) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def audit_message(event: AuditEvent, source_id: str | None = None) -> str:
-    """The AuditMessage XML of a chained event, on one line (syslog MSG part)."""
+def audit_message(event: AuditEvent, site: str = "", source_id: str | None = None) -> str:
+    """The AuditMessage XML of a chained event, on one line (syslog MSG part).
+
+    `site` names the chain (the key's fingerprint): a repository shared by several installations
+    holds messages of several chains, and verify compares only its own.
+    """
     root = ET.Element("AuditMessage")
     ident = ET.SubElement(
         root,
@@ -74,7 +78,10 @@ def audit_message(event: AuditEvent, source_id: str | None = None) -> str:
     actor = ET.SubElement(root, "ActiveParticipant", participant)
     if event.user_role:
         _code(actor, "RoleIDCode", event.user_role, "SGM", event.user_role)
-    ET.SubElement(root, "AuditSourceIdentification", {"AuditSourceID": source_id or f"sgm@{socket.gethostname()}"})
+    source = {"AuditSourceID": source_id or f"sgm@{socket.gethostname()}"}
+    if site:
+        source["AuditEnterpriseSiteID"] = site
+    ET.SubElement(root, "AuditSourceIdentification", source)
     if event.patient_ref:
         _object(root, event.patient_ref, "1", "1", ("2", "RFC-3881", "Patient Number"))
     if event.study_uid:
@@ -98,6 +105,7 @@ class CopiedSeal:
     event_id: int
     row_hash: str
     occurred_at: str
+    site: str = ""
 
 
 def parse_seal(xml_text: str) -> CopiedSeal | None:
@@ -107,6 +115,8 @@ def parse_seal(xml_text: str) -> CopiedSeal | None:
     except Exception:  # hostile or truncated input is reported by the caller as unreadable
         return None
     when = root.find("EventIdentification")
+    source = root.find("AuditSourceIdentification")
+    site = source.get("AuditEnterpriseSiteID", "") if source is not None else ""
     for node in root.iter("ParticipantObjectIdentification"):
         id_type = node.find("ParticipantObjectIDTypeCode")
         if id_type is None or id_type.get("csd-code") != CHAIN_ID_TYPE:
@@ -117,7 +127,7 @@ def parse_seal(xml_text: str) -> CopiedSeal | None:
             return None
         row_hash = base64.b64decode(details["RowHash"] or "", validate=False).decode("ascii", "replace")
         stamp = when.get("EventDateTime", "") if when is not None else ""
-        return CopiedSeal(int(object_id), row_hash, stamp)
+        return CopiedSeal(int(object_id), row_hash, stamp, site)
     return None
 
 

@@ -23,6 +23,11 @@ def seal(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def fingerprint(key: bytes) -> str:
+    """A public name of the key (and so of the chain it seals); reveals nothing of the key."""
+    return "sgm-" + hashlib.sha256(b"sgm audit chain\0" + key).hexdigest()[:16]
+
+
 def load_key(path: Path, *, create: bool) -> bytes:
     """Read the key; with create, make one (mode 0600, folder 0700) when it does not exist yet."""
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from emr_core.audit_seal import CheckpointFile, load_key
+from emr_core.audit_seal import CheckpointFile, fingerprint, load_key
 from emr_core.audit_syslog import Repository, SyslogSender, tls_context
 from emr_core.db import SETTINGS_KEY
 from emr_core.settings import Settings, load_settings
@@ -30,6 +30,10 @@ class AuditSink:
     key: bytes
     checkpoints: CheckpointFile
     sender: SyslogSender | None = None
+
+    @property
+    def site(self) -> str:
+        return fingerprint(self.key)
 
 
 @dataclass

@@ -4,6 +4,8 @@ Sending never blocks the audited work: messages go to a bounded queue that one t
 repository cannot be reached (or the queue is full, or the process exits first) messages are appended to a
 spool file and resent, oldest first, once the repository answers again; nothing is dropped silently.
 TCP syslog has no application acknowledgement: a message written to the socket counts as delivered.
+Messages still queued in memory when the process is killed outright (SIGKILL, power loss) are lost from
+the copy; the signed checkpoint file, written synchronously after each commit, still covers them.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class SyslogSender:
             if self._queue.unfinished_tasks == 0 and not self._spool_pending():
                 return True
             if self._queue.unfinished_tasks == 0:
-                self._queue.put("")  # wake the thread to retry the spool now
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait("")  # wake the thread to retry the spool now
             time.sleep(0.05)
         return False
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from emr_core.audit import verify_chain
 from emr_core.audit_message import parse_seal
-from emr_core.audit_seal import CheckpointFile
+from emr_core.audit_seal import CheckpointFile, fingerprint
 
 MAX_LINES_PER_KIND = 20
 
@@ -93,10 +93,10 @@ def check_checkpoints(checkpoints: CheckpointFile, seals: dict[int, str], report
     report.compared.append(f"{len(good)} signed checkpoints")
 
 
-def check_copy(copy: Path, seals: dict[int, str], report: VerifyReport) -> None:
-    """Every event in the repository's copy must be in the database with the same seal."""
+def check_copy(copy: Path, seals: dict[int, str], report: VerifyReport, site: str = "") -> None:
+    """Every event of this chain (site) in the repository's copy must be in the database with the same seal."""
     copied: dict[int, str] = {}
-    unreadable = 0
+    unreadable = foreign = 0
     with open(copy, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             start, end = line.find("<AuditMessage"), line.rfind("</AuditMessage>")
@@ -105,6 +105,8 @@ def check_copy(copy: Path, seals: dict[int, str], report: VerifyReport) -> None:
             found = parse_seal(line[start : end + len("</AuditMessage>")]) if end > start else None
             if found is None:
                 unreadable += 1
+            elif site and found.site and found.site != site:
+                foreign += 1  # another installation's chain, sharing the repository
             else:
                 copied[found.event_id] = found.row_hash
     by_problem: dict[str, list[int]] = defaultdict(list)
@@ -117,6 +119,8 @@ def check_copy(copy: Path, seals: dict[int, str], report: VerifyReport) -> None:
     report.problems += _grouped(by_problem)
     if unreadable:
         report.problems.append(f"{unreadable} unreadable audit message(s) in {copy}")
+    if foreign:
+        report.notes.append(f"{foreign} message(s) of other audit chains in {copy} were skipped")
     missing = [n for n in seals if n not in copied]
     if missing:
         report.notes.append(
@@ -133,5 +137,5 @@ def verify_audit_log(
     seals = check_chain(session, key, report)
     check_checkpoints(checkpoints, seals, report)
     if copy is not None:
-        check_copy(copy, seals, report)
+        check_copy(copy, seals, report, fingerprint(key))
     return report

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.audit import AuditRecord, legacy_hash, record_events
+from emr_core.audit_message import audit_message
 from emr_core.audit_sink import close_senders, flush_senders
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
@@ -75,7 +76,7 @@ def edit_row_and_reseal(session: Session) -> None:
 
 
 def delete_last_50_and_move_head(session: Session) -> None:
-    last = session.scalar(select(func.max(AuditEvent.id)))
+    last = session.scalar(select(func.max(AuditEvent.id))) or 0
     session.execute(delete(AuditEvent).where(AuditEvent.id > last - 50))
     _move_head(session)
 
@@ -91,7 +92,7 @@ def wipe_rows_and_head(session: Session) -> None:
 
 
 def delete_tail_with_head_row(session: Session) -> None:
-    last = session.scalar(select(func.max(AuditEvent.id)))
+    last = session.scalar(select(func.max(AuditEvent.id))) or 0
     session.execute(delete(AuditEvent).where(AuditEvent.id > last - 10))
     session.execute(delete(AuditChainHead))
 
@@ -126,10 +127,18 @@ def test_intact_log_verifies_against_checkpoints_and_rsyslog(
     _populate(session_factory)
     assert flush_senders()
     repository.wait_for(EVENTS)
+    # Another installation shares the repository: its messages (other ids, other seals) are not ours.
+    with session_scope(session_factory) as session:
+        stranger = session.get(AuditEvent, 3)
+        assert stranger is not None
+        foreign = audit_message(stranger, site="sgm-0123456789abcdef").replace(stranger.row_hash, "f" * 64)
+    with open(repository.received, "a", encoding="utf-8") as copy:
+        copy.write(foreign + "\n")
     code, output = _verify(sgm, "--against", str(repository.received))
     assert code == 0, output
     assert f"audit log intact: {EVENTS} events" in output
     assert f"{EVENTS} messages of received.log" in output
+    assert "1 message(s) of other audit chains" in output
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.__name__)
