@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -83,7 +84,21 @@ def _sender(settings: Settings) -> SyslogSender | None:
 def session_sink(session: Session) -> AuditSink:
     """The sink for this session's data folder: its factory's settings, else the environment's."""
     settings = session.info.get(SETTINGS_KEY)
-    return sink_for(settings if isinstance(settings, Settings) else load_settings())
+    return sink_for(settings if isinstance(settings, Settings) else _environment_settings())
+
+
+_env_settings: dict[frozenset[tuple[str, str]], Settings] = {}
+
+
+def _environment_settings() -> Settings:
+    # Parsing settings costs milliseconds; the SGM_* variables rarely change within a process.
+    env = frozenset((k, v) for k, v in os.environ.items() if k.startswith("SGM_"))
+    settings = _env_settings.get(env)
+    if settings is None:
+        if len(_env_settings) > 64:
+            _env_settings.clear()
+        settings = _env_settings[env] = load_settings()
+    return settings
 
 
 def defer(session: Session, sink: AuditSink, last_id: int, last_hash: str, messages: list[str]) -> None:
