@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,49 +94,63 @@ def check_checkpoints(checkpoints: CheckpointFile, seals: dict[int, str], report
     report.compared.append(f"{len(good)} signed checkpoints")
 
 
-def check_copy(copy: Path, seals: dict[int, str], report: VerifyReport, site: str = "") -> None:
+@dataclass
+class _Copy:
+    seals: dict[int, str] = field(default_factory=dict)
+    unreadable: int = 0
+    foreign: int = 0
+
+
+def _read_copy(files: Sequence[Path], site: str) -> _Copy:
+    """The seals of this chain's messages in the files (rotated logs in any order; a resend repeats one)."""
+    copy = _Copy()
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                start, end = line.find("<AuditMessage"), line.rfind("</AuditMessage>")
+                if start < 0:
+                    continue
+                found = parse_seal(line[start : end + len("</AuditMessage>")]) if end > start else None
+                if found is None:
+                    copy.unreadable += 1
+                elif site and found.site and found.site != site:
+                    copy.foreign += 1  # another installation's chain, sharing the repository
+                else:
+                    copy.seals[found.event_id] = found.row_hash
+    return copy
+
+
+def check_copy(files: Sequence[Path], seals: dict[int, str], report: VerifyReport, site: str = "") -> None:
     """Every event of this chain (site) in the repository's copy must be in the database with the same seal."""
-    copied: dict[int, str] = {}
-    unreadable = foreign = 0
-    with open(copy, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            start, end = line.find("<AuditMessage"), line.rfind("</AuditMessage>")
-            if start < 0:
-                continue
-            found = parse_seal(line[start : end + len("</AuditMessage>")]) if end > start else None
-            if found is None:
-                unreadable += 1
-            elif site and found.site and found.site != site:
-                foreign += 1  # another installation's chain, sharing the repository
-            else:
-                copied[found.event_id] = found.row_hash
+    copy = _read_copy(files, site)
     by_problem: dict[str, list[int]] = defaultdict(list)
-    for event_id, row_hash in copied.items():
+    for event_id, row_hash in copy.seals.items():
         stored = seals.get(event_id)
         if stored is None:
             by_problem["in the external copy, but missing from the database (deleted)"].append(event_id)
         elif stored != row_hash:
             by_problem["differs from the external copy (edited and re-sealed)"].append(event_id)
     report.problems += _grouped(by_problem)
-    if unreadable:
-        report.problems.append(f"{unreadable} unreadable audit message(s) in {copy}")
-    if foreign:
-        report.notes.append(f"{foreign} message(s) of other audit chains in {copy} were skipped")
-    missing = [n for n in seals if n not in copied]
+    names = ", ".join(p.name for p in files)
+    if copy.unreadable:
+        report.problems.append(f"{copy.unreadable} unreadable audit message(s) in {names}")
+    if copy.foreign:
+        report.notes.append(f"{copy.foreign} message(s) of other audit chains in {names} were skipped")
+    missing = [n for n in seals if n not in copy.seals]
     if missing:
         report.notes.append(
             f"{len(missing)} event(s) not (yet) in the external copy: {', '.join(_ranges(missing)[:5])}"
         )
-    report.compared.append(f"{len(copied)} messages of {copy.name}")
+    report.compared.append(f"{len(copy.seals)} messages of {names}")
 
 
 def verify_audit_log(
-    session: Session, key: bytes, checkpoints: CheckpointFile, copy: Path | None = None
+    session: Session, key: bytes, checkpoints: CheckpointFile, copy: Sequence[Path] = ()
 ) -> VerifyReport:
     """The chain, then the checkpoints, then (when given) the audit record repository's copy."""
     report = VerifyReport()
     seals = check_chain(session, key, report)
     check_checkpoints(checkpoints, seals, report)
-    if copy is not None:
+    if copy:
         check_copy(copy, seals, report, fingerprint(key))
     return report

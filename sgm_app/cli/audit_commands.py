@@ -37,12 +37,13 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option(
     "--against",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The audit record repository's copy (a syslog file holding the AuditMessages) to compare with.",
+    help="The audit record repository's copy: a syslog file holding the AuditMessages (repeat for rotated files).",
 )
 @click.option("--quiet", is_flag=True, help="Print only the one-line summary.")
 @pass_cli
-def verify(ctx: CliContext, against: Path | None, quiet: bool) -> None:
+def verify(ctx: CliContext, against: tuple[Path, ...], quiet: bool) -> None:
     """Check the keyed chain, the signed checkpoints and (with --against) the external copy; exit 1 on tampering."""
     settings = ctx.settings
     try:

@@ -211,3 +211,20 @@ def test_missing_key_is_a_one_line_error(
 def test_key_file_is_private(session_factory: sessionmaker[Session], settings: Settings) -> None:
     _populate(session_factory)
     assert settings.audit_key_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_hostile_lines_in_the_copy_are_reported_not_parsed(
+    sgm: SgmCli, session_factory: sessionmaker[Session], repository: Rsyslog, tmp_path: Path
+) -> None:
+    _populate(session_factory)
+    assert flush_senders()
+    lines = repository.wait_for(EVENTS)
+    # Rotated: the older half in one file, the newer in another; plus an entity bomb and a broken message.
+    older, newer = tmp_path / "audit.log.1", tmp_path / "audit.log"
+    older.write_text("\n".join(lines[: EVENTS // 2]) + "\n", encoding="utf-8")
+    bomb = '<AuditMessage><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>&b;</AuditMessage>'
+    newer.write_text("\n".join([*lines[EVENTS // 2 :], bomb, "<AuditMessage><Event"]) + "\n", encoding="utf-8")
+    code, output = _verify(sgm, "--against", str(older), "--against", str(newer))
+    assert code == 1, output
+    assert "2 unreadable audit message(s) in audit.log.1, audit.log" in output
+    assert f"{EVENTS} messages of audit.log.1, audit.log" in output
