@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.audit import GENESIS_HASH, legacy_hash, verify_chain
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import upgrade
 from emr_core.models import AuditChainHead, AuditEvent, utcnow
+from tests.conftest import _mariadb_engine
 
 
 def _legacy_rows(count: int) -> list[AuditEvent]:
@@ -28,8 +31,20 @@ def _legacy_rows(count: int) -> list[AuditEvent]:
     return events
 
 
-def _legacy_database(tmp_path: Path, tamper: bool) -> sessionmaker[Session]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+@pytest.fixture(params=["sqlite", "mariadb"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database (not migrated) of each backend."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'legacy.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server = _mariadb_engine()
+    yield next(server)
+    server.close()
+
+
+def _legacy_database(engine: Engine, tamper: bool) -> sessionmaker[Session]:
     upgrade(engine, "0004")
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
@@ -43,8 +58,8 @@ def _legacy_database(tmp_path: Path, tamper: bool) -> sessionmaker[Session]:
     return factory
 
 
-def test_upgrade_reseals_an_intact_legacy_chain(tmp_path: Path) -> None:
-    factory = _legacy_database(tmp_path, tamper=False)
+def test_upgrade_reseals_an_intact_legacy_chain(fresh_engine: Engine) -> None:
+    factory = _legacy_database(fresh_engine, tamper=False)
     with session_scope(factory) as session:
         assert verify_chain(session) == []
         upgrade_event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
@@ -53,8 +68,8 @@ def test_upgrade_reseals_an_intact_legacy_chain(tmp_path: Path) -> None:
     assert upgrade_event.outcome == 0
 
 
-def test_upgrade_keeps_the_evidence_of_earlier_tampering(tmp_path: Path) -> None:
-    factory = _legacy_database(tmp_path, tamper=True)
+def test_upgrade_keeps_the_evidence_of_earlier_tampering(fresh_engine: Engine) -> None:
+    factory = _legacy_database(fresh_engine, tamper=True)
     with session_scope(factory) as session:
         upgrade_event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert upgrade_event is not None
