@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from emr_core.audit import AuditRecord, record_event
@@ -14,6 +15,7 @@ from emr_core.audit_verify import VerifyReport, verify_audit_log
 from emr_core.clinical.audit_export import audit_rows, to_csv, to_json
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models import AuditEvent
 from sgm_app.cli.context import CliContext, pass_cli
 
 
@@ -46,6 +48,10 @@ def audit_group() -> None:
 def verify(ctx: CliContext, against: tuple[Path, ...], quiet: bool) -> None:
     """Check the keyed chain, the signed checkpoints and (with --against) the external copy; exit 1 on tampering."""
     settings = ctx.settings
+    if not settings.audit_key_path.exists() and not against and _never_used(ctx):
+        _record_verify(ctx, VerifyReport())  # this first event creates the key
+        click.echo("audit log empty: nothing recorded yet")
+        return
     try:
         key = load_key(settings.audit_key_path, create=False)
         checkpoints = CheckpointFile(settings.audit_checkpoint_path, key)
@@ -63,6 +69,17 @@ def verify(ctx: CliContext, against: tuple[Path, ...], quiet: bool) -> None:
     click.echo(report.summary())
     if not report.intact:
         raise click.exceptions.Exit(1)
+
+
+def _never_used(ctx: CliContext) -> bool:
+    """A new installation: no event in the database and no checkpoint outside it (a lost key is not this)."""
+    if ctx.settings.audit_checkpoint_path.exists():
+        return False
+    try:
+        with session_scope(ctx.sessions()) as session:
+            return session.scalar(select(AuditEvent.id).limit(1)) is None
+    except SQLAlchemyError:
+        return False
 
 
 def _one_line(exc: BaseException) -> str:

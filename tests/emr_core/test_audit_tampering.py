@@ -228,3 +228,11 @@ def test_hostile_lines_in_the_copy_are_reported_not_parsed(
     assert code == 1, output
     assert "2 unreadable audit message(s) in audit.log.1, audit.log" in output
     assert f"{EVENTS} messages of audit.log.1, audit.log" in output
+
+
+def test_a_new_installation_verifies_as_empty(sgm: SgmCli, settings: Settings) -> None:
+    result = sgm("audit", "verify")
+    assert result.exit_code == 0 and "audit log empty" in result.output
+    again = sgm("audit", "verify")  # the first verification was itself audited, with a new key
+    assert again.exit_code == 0 and "audit log intact: 1 events" in again.output
+    assert settings.audit_key_path.exists()
