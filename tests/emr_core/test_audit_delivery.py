@@ -98,3 +98,27 @@ def test_messages_spooled_while_the_repository_is_down_are_sent_when_it_is_back(
     result = sgm("audit", "verify", "--against", str(server.received))
     assert result.exit_code == 0, result.output
     assert f"{EVENTS} messages of received.log" in result.output
+
+
+def test_a_short_lived_command_delivers_its_events_before_it_exits(
+    sgm: SgmCli, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    with rsyslog_server(tmp_path / "rsyslog") as server:
+        _use_repository(monkeypatch, server.port)
+        for _ in range(2):  # a separate process each time: only its exit can flush the queue
+            done = subprocess.run(
+                [sys.executable, "-c", "from sgm_app.cli import main; main()", "audit", "verify"],
+                env=os.environ.copy(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        lines = server.wait_for(2)
+    assert len(lines) == 2 and all("audit_verify" in line for line in lines)
+    assert _spooled(settings) == []
