@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import socket
 import ssl
 import threading
@@ -86,7 +87,8 @@ class SyslogSender:
 
     def close(self, timeout: float = 5.0) -> None:
         """Send what is queued (spooling the rest), then stop the thread."""
-        self._queue.put(None)
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=timeout)
         self._thread.join(timeout=timeout)
         leftover: list[str] = []
         while True:
@@ -128,6 +130,8 @@ class SyslogSender:
 
     def _send(self, messages: list[str]) -> bool:
         """Write messages to the repository; False (and disconnected) when it cannot take them."""
+        if self._sock is not None and self._peer_closed():
+            self._disconnect()  # a restarted repository: reconnect rather than write into the void
         if self._sock is None and not self._connect():
             return False
         assert self._sock is not None
@@ -139,6 +143,28 @@ class SyslogSender:
             self._disconnect()
             self._retry_at = time.monotonic() + RETRY_SECONDS
             return False
+
+    def _peer_closed(self) -> bool:
+        """Whether the repository closed the connection (it never sends data, so readable means closed).
+
+        Without this check the first messages written after a repository restart go into a dead TCP
+        connection and are lost without any error.
+        """
+        sock = self._sock
+        assert sock is not None
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            sock.setblocking(False)
+            try:
+                return sock.recv(1) == b""
+            finally:
+                sock.settimeout(CONNECT_TIMEOUT)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False  # TLS housekeeping (a session ticket), not data and not a close
+        except OSError:
+            return True
 
     def _connect(self) -> bool:
         if time.monotonic() < self._retry_at:

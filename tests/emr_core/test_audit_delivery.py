@@ -122,3 +122,20 @@ def test_a_short_lived_command_delivers_its_events_before_it_exits(
         lines = server.wait_for(2)
     assert len(lines) == 2 and all("audit_verify" in line for line in lines)
     assert _spooled(settings) == []
+
+
+def test_nothing_is_lost_when_the_repository_restarts(
+    session_factory: sessionmaker[Session], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    _use_repository(monkeypatch, port)
+    with rsyslog_server(tmp_path / "before", port=port) as before:
+        _write(session_factory, 10)
+        assert flush_senders()
+        before.wait_for(10)
+    # The sender still holds its connection to the stopped server; the next events must not vanish in it.
+    with rsyslog_server(tmp_path / "after", port=port) as after:
+        _write(session_factory, 10)
+        assert flush_senders(timeout=30)
+        assert len(after.wait_for(10)) == 10
+    assert _spooled(settings) == []
