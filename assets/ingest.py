@@ -8,6 +8,7 @@ from assets.metadata import report_metadata
 from assets.resources import DicomStorageResource, EmrDatabaseResource
 from emr_core.db import session_scope
 from emr_core.dicom.ingest import ingest_paths
+from emr_core.dicom.ingest_audit import IngestAudit
 from emr_core.models import utcnow
 from emr_core.status import orientation_gaps, platform_status
 
@@ -24,7 +25,8 @@ def dicom_instances(
     settings = dicom_storage.settings()
     settings.incoming_dir.mkdir(parents=True, exist_ok=True)
     started = utcnow()
-    report = ingest_paths(emr_db.sessions(), settings, [settings.incoming_dir], move=True)
+    audit = IngestAudit.of(f"dagster:{context.run.run_id}", [settings.incoming_dir], channel="sensor")
+    report = ingest_paths(emr_db.sessions(), settings, [settings.incoming_dir], move=True, audit=audit)
     context.log.info(f"ingest of {settings.incoming_dir}: {report.summary()}")
     # The quality checks judge the instances received from this time on (see assets/quality.py).
     return dg.MaterializeResult(metadata={**report_metadata(report), RECEIVED_SINCE: started.isoformat()})

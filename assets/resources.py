@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import dagster as dg
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.client import LabelStudioClient, admin_client
@@ -52,15 +53,17 @@ class EmrDatabaseResource(dg.ConfigurableResource):
     def sessions(self) -> sessionmaker[Session]:
         """A session factory; NotMigratedError when the schema is not the latest."""
         settings = self.settings()
-        return _checked_sessions(settings.url)
+        settings.root.mkdir(parents=True, exist_ok=True)
+        # The settings travel with the sessions: the audit log finds its key and copies by them.
+        return make_session_factory(_checked_engine(settings.url), settings)
 
 
 @lru_cache(maxsize=8)
-def _checked_sessions(url: str) -> sessionmaker[Session]:
+def _checked_engine(url: str) -> Engine:
     # One engine per database per process; a refusal raises and is not cached, so a later run retries.
     engine = make_engine(url)
     require_current(engine)
-    return make_session_factory(engine)
+    return engine
 
 
 class LabelStudioResource(dg.ConfigurableResource):

@@ -1,4 +1,8 @@
-"""The append-only, hash-chained audit log (DICOM PS3.15 A.5 / IHE ATNA shaped)."""
+"""The append-only audit log (DICOM PS3.15 A.5 / IHE ATNA shaped), chained with HMAC-SHA256.
+
+The key lives outside the database (SGM_AUDIT_KEY_FILE), so whoever can write the database cannot
+re-seal an edited chain; checkpoints and the syslog copy (emr_core.audit_sink) catch truncation.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from emr_core.audit_message import audit_message
+from emr_core.audit_seal import seal
+from emr_core.audit_sink import defer, session_sink
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models import AuditChainHead, AuditEvent, utcnow
 
@@ -63,11 +70,19 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def event_hash(event: AuditEvent) -> str:
-    """sha256 over the event's fields and the previous hash, in a fixed canonical form."""
+def _canonical_text(event: AuditEvent) -> str:
     payload = {name: _canonical(getattr(event, name)) for name in HASHED_FIELDS}
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_hash(event: AuditEvent, key: bytes) -> str:
+    """HMAC-SHA256 under the audit key over the event's fields and the previous hash, canonically."""
+    return seal(key, _canonical_text(event))
+
+
+def legacy_hash(event: AuditEvent) -> str:
+    """The plain sha256 seal of rows written before the keyed chain (checked once, at the upgrade)."""
+    return hashlib.sha256(_canonical_text(event).encode("utf-8")).hexdigest()
 
 
 def _lock_chain_head(session: Session) -> AuditChainHead:
@@ -81,18 +96,26 @@ def _lock_chain_head(session: Session) -> AuditChainHead:
         # SQLite has no row locks: a write first takes the database lock before we read.
         session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
         head = session.get(AuditChainHead, 1, populate_existing=True)
-    if head is None:  # tables emptied by hand (tests): start a new chain
-        head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
+    if head is None:
+        head = _rebuild_head(session)
     return head
 
 
-def _new_event(record: AuditRecord, event_id: int, prev_hash: str) -> AuditEvent:
+def _rebuild_head(session: Session) -> AuditChainHead:
+    """The head row is gone: continue after the newest surviving event (verify reports the loss)."""
+    last_id = session.scalar(select(func.max(AuditEvent.id))) or 0
+    last_hash = session.scalar(select(AuditEvent.row_hash).where(AuditEvent.id == last_id)) if last_id else None
+    head = AuditChainHead(id=1, last_event_id=last_id, last_hash=last_hash or GENESIS_HASH)
+    session.add(head)
+    session.flush()
+    return head
+
+
+def _new_event(record: AuditRecord, event_id: int, prev_hash: str, key: bytes) -> AuditEvent:
     values = asdict(record)
     values["event_id"], values["action"] = str(record.event_id), str(record.action)
     event = AuditEvent(**values, id=event_id, occurred_at=utcnow(), prev_hash=prev_hash, row_hash="")
-    event.row_hash = event_hash(event)
+    event.row_hash = event_hash(event, key)
     return event
 
 
@@ -100,17 +123,20 @@ def record_events(session: Session, records: Sequence[AuditRecord]) -> list[Audi
     """Append events to the chain inside the caller's transaction, in order."""
     if not records:
         return []
+    sink = session_sink(session)  # before the lock: creating the key on first use touches the disk
     head = _lock_chain_head(session)
     # Ids are assigned here, under the lock, because each id is part of its event's hash.
     events: list[AuditEvent] = []
     last_id, last_hash = head.last_event_id, head.last_hash
     for record in records:
         last_id += 1
-        events.append(_new_event(record, last_id, last_hash))
+        events.append(_new_event(record, last_id, last_hash, sink.key))
         last_hash = events[-1].row_hash
     session.add_all(events)
     head.last_event_id, head.last_hash = last_id, last_hash
     session.flush()
+    messages = [audit_message(event, sink.site) for event in events] if sink.sender is not None else []
+    defer(session, sink, last_id, last_hash, messages)
     return events
 
 
@@ -125,17 +151,26 @@ class ChainProblem:
     problem: str
 
 
-def verify_chain(session: Session) -> list[ChainProblem]:
-    """Recompute the chain; report edited, inserted, deleted or truncated events."""
+def verify_chain(session: Session, key: bytes | None = None, seals: dict[int, str] | None = None) -> list[ChainProblem]:
+    """Recompute the chain with the key; report edited, inserted, deleted or truncated events.
+
+    `seals`, when given, receives every event id and its stored seal, for the comparison with copies
+    kept outside the database.
+    """
+    key = session_sink(session).key if key is None else key
     problems: list[ChainProblem] = []
     previous_hash, previous_id = GENESIS_HASH, 0
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
         if event.prev_hash != previous_hash:
             problems.append(ChainProblem(event.id, "does not chain onto the previous event (inserted or deleted row)"))
-        if event_hash(event) != event.row_hash:
-            problems.append(ChainProblem(event.id, "content does not match its hash (edited row)"))
+        if event_hash(event, key) != event.row_hash:
+            problems.append(ChainProblem(event.id, "content does not match its hash (edited or re-sealed row)"))
         previous_hash, previous_id = event.row_hash, event.id
+        if seals is not None:
+            seals[event.id] = event.row_hash
     head = session.get(AuditChainHead, 1)
-    if head is not None and (head.last_event_id, head.last_hash) != (previous_id, previous_hash):
+    if head is None and previous_id:
+        problems.append(ChainProblem(previous_id, "the chain head row is missing (deleted)"))
+    elif head is not None and (head.last_event_id, head.last_hash) != (previous_id, previous_hash):
         problems.append(ChainProblem(head.last_event_id, "the newest events are missing (truncated log)"))
     return problems

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+SETTINGS_KEY = "sgm_settings"
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine with the pragmas each backend needs for concurrent use."""
@@ -29,8 +31,10 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, settings: object | None = None) -> sessionmaker[Session]:
+    """Sessions on engine; settings (when given) tell the audit log where its key and copies are."""
+    info = {SETTINGS_KEY: settings} if settings is not None else None
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

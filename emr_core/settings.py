@@ -55,6 +55,21 @@ class Settings(BaseSettings):
             raise ValueError("use http://HOST:PORT")
         return value.rstrip("/") if value else value
 
+    # Audit trail: the chain's HMAC key and signed checkpoints live outside the database; events
+    # are copied to an audit record repository (IHE ATNA, syslog) when one is configured.
+    audit_key_file: Path | None = Field(default=None, description="HMAC key; default <home>/secrets/audit.key")
+    audit_checkpoint_file: Path | None = Field(
+        default=None, description="signed chain checkpoints; default <home>/audit/checkpoints.log"
+    )
+    audit_syslog_host: str = Field(default="", description="audit record repository host; empty disables")
+    audit_syslog_port: int = Field(default=6514, ge=1, le=65535)
+    audit_syslog_tls: bool = Field(default=False, description="RFC 5425 TLS to the repository")
+    audit_syslog_ca_file: Path | None = Field(default=None, description="CA bundle to verify the repository")
+    audit_syslog_cert_file: Path | None = Field(default=None, description="client certificate (PEM, with key)")
+    audit_401_window_seconds: int = Field(
+        default=60, ge=1, le=3600, description="anonymous 401s are counted, one audit row per address per window"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_dialect(cls, value: str | None) -> str | None:
@@ -86,6 +101,19 @@ class Settings(BaseSettings):
     def rendered_dir(self) -> Path:
         """PNG renderings for Label Studio, one folder per long side (also its local-files document root)."""
         return self.root / "rendered"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (self.audit_key_file or self.root / "secrets" / "audit.key").expanduser().resolve()
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        return (self.audit_checkpoint_file or self.root / "audit" / "checkpoints.log").expanduser().resolve()
+
+    @property
+    def audit_spool_dir(self) -> Path:
+        """Audit messages the repository did not take yet, resent on the next start."""
+        return self.root / "audit" / "syslog-spool"
 
     @property
     def url(self) -> str:

@@ -49,6 +49,12 @@ def _mariadb_engine() -> Generator[Engine, None, None]:
         server.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _audit_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's audit key and checkpoints live in its own data folder, never in the checkout."""
+    monkeypatch.setenv("SGM_HOME", str(tmp_path / "sgm"))
+
+
 @pytest.fixture(scope="session", params=["sqlite", "mariadb"])
 def migrated_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """One migrated database per backend for the whole run (MariaDB: created, then dropped)."""

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from emr_core.audit import record_event
 from emr_core.db import session_scope
 from emr_core.dicom.header import HeaderError, InstanceHeader, read_header
 from emr_core.dicom.index import BatchOutcome, FileResult, apply_batch
+from emr_core.dicom.ingest_audit import IngestAudit, batch_record
 from emr_core.dicom.quarantine import Quarantined, quarantine_file
 from emr_core.dicom.storage import TEMP_PREFIX, StoredFile, hash_file, instance_path, store_file
 from emr_core.settings import Settings
@@ -114,16 +116,24 @@ def ingest_paths(
     paths: Iterable[str | os.PathLike[str]],
     progress: Progress | None = None,
     move: bool = False,
+    audit: IngestAudit | Literal[False] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders; headers and copies run in settings.ingest_workers processes."""
+    """Ingest files and folders; headers and copies run in settings.ingest_workers processes.
+
+    Each batch is audited (Import) in its own transaction, by the actor `audit` names ("local" when
+    None); audit=False is for callers that audit every file themselves (the DICOM receiver).
+    """
+    paths = list(paths)
+    if audit is None:
+        audit = IngestAudit.of("local", paths)
     files = collect_files(paths)
     worker = partial(process_file, storage_dir=settings.storage_dir, quarantine_dir=settings.quarantine_dir)
     tally = _Tally(files_seen=len(files))
     workers = settings.ingest_workers if len(files) > 1 else 1  # no pool for a single file
     with _mapper(workers) as run:
         results = run(worker, files, _chunksize(len(files), workers))
-        for batch in _batched(results, settings.ingest_batch_size):
-            outcome = _apply(session_factory, settings, batch)
+        for number, batch in enumerate(_batched(results, settings.ingest_batch_size), start=1):
+            outcome = _apply(session_factory, settings, batch, (audit, number) if audit else None)
             if move:
                 _remove_sources(outcome.safe_sources, settings)
             tally.add(batch, outcome)
@@ -139,18 +149,27 @@ def ingest_file(
     settings: Settings,
     path: str | os.PathLike[str],
     move: bool = False,
+    audit: IngestAudit | Literal[False] | None = None,
 ) -> IngestReport:
     """Ingest one file in this process (no worker pool)."""
     one = settings.model_copy(update={"ingest_workers": 1})
-    return ingest_paths(session_factory, one, [path], move=move)
+    return ingest_paths(session_factory, one, [path], move=move, audit=audit)
 
 
-def _apply(session_factory: sessionmaker[Session], settings: Settings, batch: list[FileResult]) -> BatchOutcome:
+def _apply(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    batch: list[FileResult],
+    audit: tuple[IngestAudit, int] | None,
+) -> BatchOutcome:
     """Index a batch; retried once if a concurrent writer (the receiver) inserted the same rows."""
     for attempt in (1, 2):
         try:
             with session_scope(session_factory) as session:
-                return apply_batch(session, batch, settings.root, settings.conflicts_dir)
+                outcome = apply_batch(session, batch, settings.root, settings.conflicts_dir)
+                if audit is not None:
+                    record_event(session, batch_record(audit[0], audit[1], batch, outcome))
+                return outcome
         except IntegrityError:
             if attempt == 2:
                 raise

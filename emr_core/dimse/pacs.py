@@ -19,6 +19,7 @@ from emr_core.dimse import scu
 from emr_core.dimse.auditing import AssociationEnded, WorkItem
 from emr_core.dimse.config import spool_dir, state_dir
 from emr_core.dimse.handlers import ReceiverState, handle_store
+from emr_core.dimse.query_audit import audit_query, query_record
 from emr_core.dimse.spool import Spool
 from emr_core.dimse.worker import process_items
 from emr_core.linking.linker import link_studies
@@ -147,8 +148,18 @@ class PacsClient:
         return scu.echo(self.peer)
 
     def find_studies(self, query: StudyQuery) -> list[StudyMatch]:
-        """Study-level C-FIND (study root)."""
-        return [StudyMatch.from_identifier(ds) for ds in scu.find(self.peer, query.identifier())]
+        """Study-level C-FIND (study root), audited."""
+        return [StudyMatch.from_identifier(ds) for ds in self._find(query.identifier())]
+
+    def _find(self, query: Dataset, patient_root: bool = False) -> list[Dataset]:
+        """C-FIND, with a Query audit event whether it answers or fails."""
+        try:
+            matches = scu.find(self.peer, query, patient_root=patient_root)
+        except scu.DimseError as exc:
+            audit_query(self.sessions, query_record(self.peer, query, None, str(exc)))
+            raise
+        audit_query(self.sessions, query_record(self.peer, query, len(matches)))
+        return matches
 
     def find_patients(self, patient_id: str = "", name: str = "") -> list[PatientMatch]:
         """Patient-level C-FIND (patient root) by ID and/or name (wildcards allowed)."""
@@ -164,7 +175,7 @@ class PacsClient:
                 str(m.get("PatientSex", "")),
                 _int(m.get("NumberOfPatientRelatedStudies")),
             )
-            for m in scu.find(self.peer, ds, patient_root=True)
+            for m in self._find(ds, patient_root=True)
         ]
 
     def pull(

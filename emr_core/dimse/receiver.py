@@ -43,7 +43,7 @@ class Receiver:
         items = recovery_items(self.spool)
         if not items:
             return 0
-        sessions = make_session_factory(make_engine(self.settings.url))
+        sessions = make_session_factory(make_engine(self.settings.url), self.settings)
         new_studies = process_items(sessions, self.settings, self.spool, items)
         if new_studies:
             link_studies(sessions, only_pending=True)

@@ -44,7 +44,8 @@ def process_items(sessions: sessionmaker[Session], settings: Settings, spool: Sp
     new_studies = 0
     if spooled:
         one_process = settings.model_copy(update={"ingest_workers": 1})
-        report = ingest_paths(sessions, one_process, spooled, move=True)
+        # audit=False: every received instance is audited below, with its association.
+        report = ingest_paths(sessions, one_process, spooled, move=True, audit=False)
         new_studies = len(report.new_study_uids)
     with session_scope(sessions) as session:
         indexed = indexed_studies(session, [i.sop_instance_uid for i in received])
@@ -104,7 +105,7 @@ def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int) -> N
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("emr_core.dicom.ingest").setLevel(logging.WARNING)  # one line per batch is noise
-    sessions = make_session_factory(make_engine(settings.url))
+    sessions = make_session_factory(make_engine(settings.url), settings)
     pending_link = 0
     while True:
         batch, done = _next_batch(items, parent)

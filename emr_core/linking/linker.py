@@ -15,6 +15,7 @@ from tqdm import tqdm
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage, LinkMethod, LinkStatus
 from emr_core.linking.candidates import PatientIndex, PatientRecord
+from emr_core.linking.link_audit import audit_decisions
 from emr_core.linking.scoring import Header, Outcome, evaluate, make_header
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study, utcnow
 
@@ -208,6 +209,7 @@ def create_provisional(session: Session, index: PatientIndex, header: Header) ->
 def write_decisions(session: Session, decisions: list[tuple[int, int | None, dict[str, object]]]) -> None:
     """Supersede current decisions, insert the new ones, set Study.patient_id, record ledger."""
     study_ids = [study_id for study_id, _, _ in decisions]
+    audit_decisions(session, decisions)  # before superseding: it names the patients losing a study
     session.execute(
         update(LinkDecision)
         .where(LinkDecision.study_id.in_(study_ids), LinkDecision.is_current.is_(True))

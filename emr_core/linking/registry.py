@@ -10,7 +10,9 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from emr_core.audit import record_events
 from emr_core.linking.names import fold, name_key
+from emr_core.linking.registry_audit import registry_records
 from emr_core.models import Accession, Patient, PatientIdentifier
 
 REQUIRED_COLUMNS = ("patient_id", "issuer", "full_name", "birth_date", "sex")
@@ -53,6 +55,8 @@ class RegistryImportReport:
     accessions_added: int = 0
     accessions_moved: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    updated_patient_ids: list[int] = field(default_factory=list)
+    moved: dict[str, tuple[int, int]] = field(default_factory=dict)  # accession -> (from, to) patient
 
 
 def parse_date(text: str) -> date | None:
@@ -116,8 +120,8 @@ def read_registry(csv_path: Path, report: RegistryImportReport) -> list[Registry
     return list(rows.values())
 
 
-def import_registry(session: Session, csv_path: Path | str) -> RegistryImportReport:
-    """Upsert registry patients by (patient_id, issuer); idempotent; the caller commits."""
+def import_registry(session: Session, csv_path: Path | str, actor: str = "local") -> RegistryImportReport:
+    """Upsert registry patients by (patient_id, issuer); idempotent, audited; the caller commits."""
     report = RegistryImportReport()
     rows = read_registry(Path(csv_path), report)
     existing = _existing_patients(session)
@@ -127,6 +131,7 @@ def import_registry(session: Session, csv_path: Path | str) -> RegistryImportRep
     patient_ids.update(_create_patients(session, new_rows))
     report.created = len(new_rows)
     _upsert_accessions(session, rows, patient_ids, report)
+    record_events(session, registry_records(Path(csv_path), report, actor))
     return report
 
 
@@ -167,6 +172,7 @@ def _update_patients(
             report.unchanged += 1
         else:
             changes.append({"id": known[0], **row.fields})
+            report.updated_patient_ids.append(known[0])
     report.updated = len(changes)
     if changes:
         session.execute(update(Patient), changes)
@@ -207,6 +213,7 @@ def _upsert_accessions(
                 added[number] = pid
             elif known[number] != pid:
                 moved[number] = pid
+                report.moved[number] = (known[number], pid)
     if added:
         session.execute(insert(Accession), [{"accession_number": a, "patient_id": p} for a, p in added.items()])
     for number, pid in moved.items():

@@ -45,7 +45,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     settings.root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.url)
     state = ApiState(
-        settings, engine, make_session_factory(engine), installation_secret(settings.root), max_upload_bytes
+        settings, engine, make_session_factory(engine, settings), installation_secret(settings.root), max_upload_bytes
     )
 
     @asynccontextmanager

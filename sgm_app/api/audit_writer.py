@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -13,16 +14,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from emr_core.audit import AuditRecord, record_events
 from emr_core.db import session_scope
 
+log = logging.getLogger(__name__)
 MAX_BATCH = 256
 WAIT_SECONDS = 30.0
+TICK_SECONDS = 1.0  # how often periodic records (the 401 counts) are collected
 _Item = tuple[AuditRecord, "Future[None]"]
 
 
 class AuditWriter:
     """One thread appends queued events to the chain; a request returns only after its event is committed."""
 
-    def __init__(self, sessions: sessionmaker[Session], writer: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        writer: Callable[[], AbstractContextManager[None]],
+        periodic: Callable[..., list[AuditRecord]] | None = None,
+    ) -> None:
         self._sessions, self._writer = sessions, writer
+        self._periodic = periodic  # records due now; called with everything=True at stop
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -31,11 +40,12 @@ class AuditWriter:
         self._thread.start()
 
     def stop(self) -> None:
-        """Write what is queued, then end the thread."""
+        """Write what is queued and what is periodically due, then end the thread."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=WAIT_SECONDS)
             self._thread = None
+        self._write_periodic(everything=True)
 
     def append(self, record: AuditRecord) -> None:
         """Append and wait until committed (the caller sees a failure as an exception)."""
@@ -46,8 +56,25 @@ class AuditWriter:
         self._queue.put((record, done))
         done.result(timeout=WAIT_SECONDS)
 
+    def _write_periodic(self, everything: bool = False) -> None:
+        records = self._periodic(everything=everything) if self._periodic is not None else []
+        if records:
+            try:
+                self._write([(record, Future()) for record in records])
+            except Exception:  # logged, never fatal to the writer thread
+                log.exception("periodic audit records not written")
+
+    def _next(self) -> _Item | None:
+        """The next queued item; in idle moments, write what is periodically due."""
+        while True:
+            try:
+                return self._queue.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                self._write_periodic()
+
     def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
+        while (first := self._next()) is not None:
+            self._write_periodic()
             batch = [first]
             stop = False
             while len(batch) < MAX_BATCH:

@@ -102,17 +102,11 @@ def authenticate(request: Request, state: ApiState) -> Principal:
         if principal is not None:
             state.tokens.put(key, principal)
     if principal is None:
-        _append(
-            state,
-            AuditRecord(
-                event_id=AuditEventId.USER_AUTHENTICATION,
-                action=AuditAction.EXECUTE,
-                event_type="token",
-                outcome=AuditOutcome.MINOR_FAILURE,
-                network_address=client_address(request),
-                detail={"path": request.url.path, "reason": "missing token" if not token else "invalid token"},
-            ),
-        )
+        # Coalesced: anonymous traffic writes one row per address per window, then its count.
+        reason = "missing token" if not token else "invalid token"
+        first = state.denials.note(client_address(request), reason, request.url.path)
+        if first is not None:
+            state.audit_writer.append(first)
         raise ApiError(401, "missing or invalid bearer token (Authorization: Bearer TOKEN)")
     return principal
 

@@ -16,6 +16,7 @@ from emr_core.clinical.files import DEFAULT_MAX_BYTES
 from emr_core.clinical.users import Principal
 from emr_core.settings import Settings
 from sgm_app.api.audit_writer import AuditWriter
+from sgm_app.api.denials import DenialCoalescer
 
 TOKEN_CACHE_SECONDS = 10.0  # a revoked token or changed role takes effect within this time
 
@@ -54,9 +55,12 @@ class ApiState:
     tokens: TokenCache = field(default_factory=TokenCache)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     audit_writer: AuditWriter = field(init=False)
+    denials: DenialCoalescer = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "audit_writer", AuditWriter(self.sessions, self.writer))
+        denials = DenialCoalescer(self.settings.audit_401_window_seconds)
+        object.__setattr__(self, "denials", denials)
+        object.__setattr__(self, "audit_writer", AuditWriter(self.sessions, self.writer, denials.due))
 
     @property
     def files_root(self) -> Path:

@@ -6,11 +6,16 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from emr_core.audit import AuditRecord, record_event, verify_chain
+from emr_core.audit import AuditRecord, record_event
+from emr_core.audit_seal import AuditKeyError, CheckpointFile, load_key
+from emr_core.audit_verify import VerifyReport, verify_audit_log
 from emr_core.clinical.audit_export import audit_rows, to_csv, to_json
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models import AuditEvent
 from sgm_app.cli.context import CliContext, pass_cli
 
 
@@ -32,27 +37,64 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--against",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The audit record repository's copy: a syslog file holding the AuditMessages (repeat for rotated files).",
+)
+@click.option("--quiet", is_flag=True, help="Print only the one-line summary.")
 @pass_cli
-def verify(ctx: CliContext) -> None:
-    """Recompute the chain; exit 1 and list every edited, inserted or deleted row."""
-    with session_scope(ctx.sessions()) as session:
-        problems = verify_chain(session)
-    with session_scope(ctx.sessions()) as session:
-        # Recorded after verifying, so this event itself is never part of what was checked.
-        record_event(
-            session,
-            _record(
-                "audit_verify",
-                AuditOutcome.SUCCESS if not problems else AuditOutcome.SERIOUS_FAILURE,
-                {"problems": len(problems)},
-            ),
-        )
-    if not problems:
-        click.echo("audit log intact")
+def verify(ctx: CliContext, against: tuple[Path, ...], quiet: bool) -> None:
+    """Check the keyed chain, the signed checkpoints and (with --against) the external copy; exit 1 on tampering."""
+    settings = ctx.settings
+    if not settings.audit_key_path.exists() and not against and _never_used(ctx):
+        _record_verify(ctx, VerifyReport())  # this first event creates the key
+        click.echo("audit log empty: nothing recorded yet")
         return
-    for problem in problems:
-        click.echo(f"event {problem.event_id}: {problem.problem}")
-    raise click.exceptions.Exit(1)
+    try:
+        key = load_key(settings.audit_key_path, create=False)
+        checkpoints = CheckpointFile(settings.audit_checkpoint_path, key)
+        with session_scope(ctx.sessions()) as session:
+            report = verify_audit_log(session, key, checkpoints, against)
+    except (AuditKeyError, OSError, SQLAlchemyError, ValueError, TypeError) as exc:
+        # A row damaged beyond reading (bad JSON, a date that is not one) is itself reported, never a traceback.
+        raise click.ClickException(f"cannot verify the audit log: {_one_line(exc)}") from None
+    _record_verify(ctx, report)
+    if not quiet:
+        for line in report.problems:
+            click.echo(line)
+        for line in report.notes:
+            click.echo(f"note: {line}")
+    click.echo(report.summary())
+    if not report.intact:
+        raise click.exceptions.Exit(1)
+
+
+def _never_used(ctx: CliContext) -> bool:
+    """A new installation: no event in the database and no checkpoint outside it (a lost key is not this)."""
+    if ctx.settings.audit_checkpoint_path.exists():
+        return False
+    try:
+        with session_scope(ctx.sessions()) as session:
+            return session.scalar(select(AuditEvent.id).limit(1)) is None
+    except SQLAlchemyError:
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _record_verify(ctx: CliContext, report: VerifyReport) -> None:
+    """Audit the check itself; recorded after verifying, so it is never part of what was checked."""
+    outcome = AuditOutcome.SUCCESS if report.intact else AuditOutcome.SERIOUS_FAILURE
+    try:
+        with session_scope(ctx.sessions()) as session:
+            record_event(session, _record("audit_verify", outcome, {"problems": len(report.problems)}))
+    except SQLAlchemyError as exc:  # a damaged log must still be reported
+        click.echo(f"warning: could not record this verification: {_one_line(exc)}", err=True)
 
 
 def _day(_: click.Context, param: click.Parameter, value: str) -> date:

@@ -32,7 +32,7 @@ class CliContext:
             except NotMigratedError as exc:
                 raise click.ClickException(str(exc)) from None
         self._checked = True
-        return make_session_factory(self.engine)
+        return make_session_factory(self.engine, self.settings)
 
 
 pass_cli = click.make_pass_decorator(CliContext)

@@ -8,6 +8,7 @@ import click
 from tqdm import tqdm
 
 from emr_core.dicom.ingest import collect_files, ingest_paths
+from emr_core.dicom.ingest_audit import IngestAudit
 from sgm_app.cli.context import CliContext, pass_cli
 
 
@@ -41,7 +42,9 @@ def ingest_command(ctx: CliContext, paths: tuple[Path, ...], move: bool, workers
     sessions = ctx.sessions()
     files = collect_files(paths)
     with tqdm(total=len(files), unit="file", desc="ingest", disable=None) as bar:
-        report = ingest_paths(sessions, settings, files, progress=bar.update, move=move)
+        report = ingest_paths(
+            sessions, settings, files, progress=bar.update, move=move, audit=IngestAudit.of("cli", paths)
+        )
     for item in report.quarantined_files:
         click.echo(f"quarantined {item.source_path}: {item.reason} ({item.detail}) -> {item.path}")
     click.echo(report.summary())

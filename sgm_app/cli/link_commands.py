@@ -30,7 +30,7 @@ def patients_import(ctx: CliContext, registry: Path) -> None:
     """
     try:
         with session_scope(ctx.sessions()) as session:
-            report = import_registry(session, registry)
+            report = import_registry(session, registry, actor="cli")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from emr_core.audit import verify_chain
+from emr_core.audit_sink import session_sink
+from emr_core.audit_verify import verify_audit_log
 from emr_core.clinical.audit_export import audit_rows, to_csv, to_json
 from emr_core.clinical.reports import operations_report, render_csv, render_html
 from emr_core.clinical.roles import Permission, Role
@@ -59,14 +60,18 @@ def users(ctx: Annotated[Ctx, Depends(require(Permission.USER_ADMIN))]) -> list[
         ]
 
 
-@router.get("/audit/verify", summary="Recompute the audit hash chain; lists edited, inserted or deleted rows")
+@router.get(
+    "/audit/verify", summary="Check the keyed audit chain and its signed checkpoints; lists what was tampered with"
+)
 def verify(ctx: Annotated[Ctx, Depends(require(Permission.AUDIT_READ))]) -> dict[str, Any]:
     with ctx.read() as session:
-        problems = [{"event_id": p.event_id, "problem": p.problem} for p in verify_chain(session)]
+        sink = session_sink(session)
+        report = verify_audit_log(session, sink.key, sink.checkpoints)
+    problems = [{"problem": line} for line in report.problems]
     ctx.audit(
         AuditEventId.AUDIT_LOG_USED, AuditAction.EXECUTE, event_type="audit_verify", detail={"problems": len(problems)}
     )
-    return {"intact": not problems, "problems": problems}
+    return {"intact": report.intact, "summary": report.summary(), "problems": problems, "notes": report.notes}
 
 
 def _check_range(start: date, end: date) -> None:
