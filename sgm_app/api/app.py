@@ -17,6 +17,8 @@ from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import is_up_to_date
 from emr_core.settings import Settings
 from sgm_app.api import errors
+from sgm_app.api.body_guard import BodyGuard
+from sgm_app.api.deps import authenticate
 from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
 from sgm_app.api.state import ApiState
 
@@ -65,6 +67,9 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     app = FastAPI(title="SGM mammography EMR", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.api = state
     errors.install(app)
+    app.add_middleware(
+        BodyGuard, authenticate=lambda request: authenticate(request, state), upload_limit=max_upload_bytes
+    )
     for module in (auth, patients, studies, forms, files, tasks, research, admin):
         app.include_router(module.router)
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class ApiError(Exception):
@@ -45,6 +46,12 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors))
 
 
+async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    # The framework's own errors (unknown path, wrong method, unreadable body) get the same shape.
+    return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), []), headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]

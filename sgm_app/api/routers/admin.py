@@ -20,9 +20,10 @@ from emr_core.models import utcnow
 from emr_core.models_clinical import User
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.inputs import IsoDate
 
 router = APIRouter(tags=["administration"])
-From = Annotated[date, Query(alias="from")]
+From = Annotated[IsoDate, Query(alias="from")]
 
 
 class UserIn(BaseModel):
@@ -78,7 +79,7 @@ def _check_range(start: date, end: date) -> None:
 def export(
     ctx: Annotated[Ctx, Depends(require(Permission.AUDIT_READ))],
     start: From,
-    to: date,
+    to: IsoDate,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     _check_range(start, to)
@@ -103,7 +104,7 @@ def export(
 def operations(
     ctx: Annotated[Ctx, Depends(require(Permission.OPERATIONS_REPORT))],
     start: From,
-    to: date,
+    to: IsoDate,
     format: Literal["html", "csv"] = "html",
 ) -> Response:
     _check_range(start, to)

@@ -15,6 +15,7 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError
+from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import file_view
 from sgm_app.api.routers.patients import ref
 
@@ -27,7 +28,7 @@ def _content_type(upload: UploadFile) -> str:
 
 @router.post("/patients/{patient_id}/files", status_code=201, summary="Attach a document (PDF, PNG, JPEG or text)")
 def upload(
-    patient_id: int,
+    patient_id: IdPath,
     ctx: Annotated[Ctx, Depends(require(Permission.FILE_WRITE))],
     file: Annotated[UploadFile, File()],
     category: Annotated[str, Form(max_length=32)] = "other",
@@ -60,7 +61,7 @@ def upload(
 
 
 @router.get("/patients/{patient_id}/files", summary="A patient's attached documents")
-def listing(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> list[dict[str, Any]]:
+def listing(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = [
             file_view(r)
@@ -75,7 +76,7 @@ def listing(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FILE
 @router.get(
     "/files/{file_id}/content", response_class=FileResponse, summary="Download a document with its content type"
 )
-def download(file_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> FileResponse:
+def download(file_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> FileResponse:
     with ctx.read() as session:
         row = session.get(PatientFile, file_id)
     if row is None:

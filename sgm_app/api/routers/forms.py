@@ -15,6 +15,7 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.inputs import DbId, IdPath
 from sgm_app.api.record_views import submission_view
 from sgm_app.api.routers.patients import ref
 
@@ -30,7 +31,7 @@ class TemplateIn(BaseModel):
 class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any]
-    version: int | None = Field(default=None, ge=1, description="template version; the latest when omitted")
+    version: DbId | None = Field(default=None, description="template version; the latest when omitted")
 
 
 def _template_view(t: FormTemplate) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def templates(ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]) -> li
 
 @router.get("/form-templates/{name}/versions/{version}", summary="One template version (old ones stay readable)")
 def template_version(
-    name: FormName, version: int, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
+    name: FormName, version: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
 ) -> dict[str, Any]:
     with ctx.read() as session:
         t = session.scalar(select(FormTemplate).where(FormTemplate.name == name, FormTemplate.version == version))
@@ -90,7 +91,7 @@ def _template_for(session: Any, name: str, version: int | None) -> FormTemplate:
 
 @router.post("/patients/{patient_id}/forms/{name}", status_code=201, summary="Fill a form for a patient (validated)")
 def submit(
-    patient_id: int, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
+    patient_id: IdPath, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -115,7 +116,9 @@ def submit(
 
 
 @router.get("/patients/{patient_id}/forms", summary="A patient's form submissions, each with its template version")
-def submissions(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]) -> list[dict[str, Any]]:
+def submissions(
+    patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
+) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = session.execute(
             select(FormSubmission, FormTemplate)

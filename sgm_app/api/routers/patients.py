@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -33,6 +32,7 @@ from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.inputs import BirthDate, DbId, IdPath, IsoDate, PersonName
 from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -47,22 +47,22 @@ class IdentifierIn(BaseModel):
 
 class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    full_name: str = Field(min_length=1, max_length=200)
-    birth_date: date | None = None
+    full_name: PersonName
+    birth_date: BirthDate | None = None
     sex: Sex | None = None
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
 
 
 class PatientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
-    birth_date: date | None = None
+    full_name: PersonName | None = None
+    birth_date: BirthDate | None = None
     sex: Sex | None = None
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source_patient_id: int = Field(gt=0)
+    source_patient_id: DbId
     reason: str = Field(default="", max_length=500)
 
 
@@ -76,7 +76,7 @@ def search(
     ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))],
     name: Annotated[str, Query(max_length=200)] = "",
     identifier: Annotated[str, Query(max_length=64)] = "",
-    birth_date: date | None = None,
+    birth_date: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     if not (name.strip() or identifier.strip() or birth_date):
@@ -174,7 +174,7 @@ def _page(session: Any, patient_id: int) -> dict[str, Any]:
 
 
 @router.get("/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks")
-def page(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
+def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
         with ctx.read() as session:
             result = _page(session, patient_id)
@@ -186,7 +186,7 @@ def page(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT
 
 @router.patch("/{patient_id}", summary="Correct demographics")
 def patch(
-    patient_id: int, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
+    patient_id: IdPath, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -207,7 +207,7 @@ def patch(
 
 @router.post("/{patient_id}/merge", summary="Merge another record of the same person into this one")
 def merge(
-    patient_id: int, body: MergeIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_MERGE))]
+    patient_id: IdPath, body: MergeIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_MERGE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:

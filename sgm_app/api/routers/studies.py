@@ -18,6 +18,7 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Series, Study
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import report_view
 from sgm_app.api.routers.patients import ref
 
@@ -102,7 +103,7 @@ def _audit_exams_read(ctx: Ctx, patient_id: int, exams: list[dict[str, Any]], ev
 
 
 @router.get("/patients/{patient_id}/studies", summary="A patient's exams with images and the current report")
-def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
+def studies(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
         with ctx.read() as session:
             exams = patient_exams(session, patient_id)
@@ -114,7 +115,7 @@ def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATI
 
 @router.post("/studies/{study_id}/report", status_code=201, summary="Record the radiologist's assessment of an exam")
 def report(
-    study_id: int, body: ExamReportIn, ctx: Annotated[Ctx, Depends(require(Permission.EXAM_REPORT_WRITE))]
+    study_id: IdPath, body: ExamReportIn, ctx: Annotated[Ctx, Depends(require(Permission.EXAM_REPORT_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -197,7 +198,7 @@ def _viewer_html(patient: dict[str, Any], exams: list[dict[str, Any]]) -> str:
     response_class=HTMLResponse,
     summary="The built-in viewer: exams with their four views",
 )
-def viewer(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> HTMLResponse:
+def viewer(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> HTMLResponse:
     try:
         with ctx.read() as session:
             patient = get_patient(session, patient_id)

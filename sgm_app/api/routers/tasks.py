@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -17,6 +16,7 @@ from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
 from sgm_app.api.deps import Ctx, require
 from sgm_app.api.errors import ApiError
+from sgm_app.api.inputs import DbId, IdPath, IsoDate
 from sgm_app.api.record_views import task_view
 from sgm_app.api.routers.patients import ref
 
@@ -28,16 +28,16 @@ class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(default="manual", min_length=1, max_length=32)
     title: str = Field(min_length=1, max_length=200)
-    due_date: date
+    due_date: IsoDate
     assignee_role: Role = Role.CLINICIAN
-    assignee_user_id: int | None = None
+    assignee_user_id: DbId | None = None
     note: str = Field(default="", max_length=4000)
 
 
 class TaskPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["done", "cancelled"] | None = None
-    assignee_user_id: int | None = None
+    assignee_user_id: DbId | None = None
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -65,7 +65,7 @@ def mine(
 
 @router.get("/patients/{patient_id}/tasks", summary="A patient's tasks")
 def of_patient(
-    patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.TASK_READ))], status: StatusFilter = "all"
+    patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.TASK_READ))], status: StatusFilter = "all"
 ) -> list[dict[str, Any]]:
     with ctx.read() as session:
         stmt = _filtered(select(Task).where(Task.patient_id == patient_id), status)
@@ -81,7 +81,7 @@ def _check_assignee(session: Any, user_id: int | None) -> None:
 
 @router.post("/patients/{patient_id}/tasks", status_code=201, summary="Add a manual task")
 def create(
-    patient_id: int, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
+    patient_id: IdPath, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -113,7 +113,7 @@ def create(
 
 @router.patch("/tasks/{task_id}", summary="Close a task (done or cancelled), reassign it or add a note")
 def patch(
-    task_id: int, body: TaskPatch, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
+    task_id: IdPath, body: TaskPatch, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
     with ctx.write() as session:
         task = session.get(Task, task_id)
