@@ -24,8 +24,13 @@ class ApiError(Exception):
 def field_error(exc: ValueError, status: int = 422) -> ApiError:
     """Turn a domain ValueError 'field: message' into an ApiError naming that field."""
     text = str(exc)
-    field, sep, message = text.partition(": ")
+    field, sep, _ = text.partition(": ")
     return ApiError(status, text, field if sep and " " not in field else None)
+
+
+def merged_error(exc: Any) -> ApiError:
+    """409 for a write to a merged-away patient, naming the record that survived."""
+    return ApiError(409, str(exc), errors=[{"field": "patient_id", "message": f"merged into patient {exc.survivor}"}])
 
 
 def _body(message: str, errors: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from emr_core.clinical.files import FileRejected, attach_file, blob_path, check_category, store_blob
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError
+from sgm_app.api.errors import ApiError, merged_error
 from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import file_view
 from sgm_app.api.routers.patients import ref
@@ -37,11 +37,12 @@ def upload(
     try:
         check_category(category)
         with ctx.read() as session:
-            get_patient(session, patient_id)
+            writable_patient(session, patient_id)
         # Stored before the transaction, so a slow upload never holds the database's write lock;
         # a blob whose row then fails to commit is harmless (content-addressed, reused by a retry).
         blob = store_blob(ctx.state.files_root, file.file, content_type, ctx.state.max_upload_bytes)
         with ctx.write() as session:
+            writable_patient(session, patient_id)  # a merge may have happened while the bytes arrived
             row = attach_file(
                 session, patient_id, blob, file.filename or "upload", content_type, category, ctx.principal.username
             )
@@ -56,6 +57,8 @@ def upload(
             return file_view(row)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
     except FileRejected as exc:
         raise ApiError(exc.status, str(exc), exc.field) from None
 

@@ -8,13 +8,20 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from emr_core.clinical.forms import FormInvalid, add_template_version, latest_template, submit_form
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.form_schema import check_template
+from emr_core.clinical.forms import (
+    FormInvalid,
+    add_template_version,
+    check_submission,
+    latest_template,
+    store_submission,
+)
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, field_error, merged_error
 from sgm_app.api.inputs import DbId, IdPath
 from sgm_app.api.record_views import submission_view
 from sgm_app.api.routers.patients import ref
@@ -67,6 +74,7 @@ def publish(
     name: FormName, body: TemplateIn, ctx: Annotated[Ctx, Depends(require(Permission.TEMPLATE_WRITE))]
 ) -> dict[str, Any]:
     try:
+        check_template(body.json_schema)  # outside the write lock: other requests never wait on it
         with ctx.write() as session:
             t = add_template_version(session, name, body.json_schema, ctx.principal.username)
             ctx.log(
@@ -94,10 +102,14 @@ def submit(
     patient_id: IdPath, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
 ) -> dict[str, Any]:
     try:
-        with ctx.write() as session:
-            get_patient(session, patient_id)
+        with ctx.read() as session:
+            writable_patient(session, patient_id)
             template = _template_for(session, name, body.version)
-            row = submit_form(session, patient_id, template, body.data, ctx.principal.username)
+        # Template versions never change, so the (CPU-bound) validation runs before and outside the write lock.
+        check_submission(template, body.data)
+        with ctx.write() as session:
+            writable_patient(session, patient_id)
+            row = store_submission(session, patient_id, template, body.data, ctx.principal.username)
             ctx.log(
                 session,
                 AuditEventId.PATIENT_RECORD,
@@ -109,6 +121,8 @@ def submit(
             return submission_view(row, template)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
     except FormInvalid as exc:
         errors = [{"field": ".".join(["data", *map(str, e.path)]), "message": e.message} for e in exc.errors]
         message = "invalid form data: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from emr_core.clinical.patients import (
     Demographics,
+    PatientMergedError,
     PatientNotFound,
     get_patient,
     merge_patients,
@@ -31,7 +32,7 @@ from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, field_error, merged_error
 from sgm_app.api.inputs import BirthDate, DbId, IdPath, IsoDate, PersonName
 from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
@@ -202,6 +203,8 @@ def patch(
             result = patient_summary(get_patient(session, patient_id))
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
     return {**result, "changed": sorted(changed)}
 
 

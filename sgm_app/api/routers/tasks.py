@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from emr_core.clinical.followup import CLOSED_STATUSES, OPEN
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission, Role
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError
+from sgm_app.api.errors import ApiError, merged_error
 from sgm_app.api.inputs import DbId, IdPath, IsoDate
 from sgm_app.api.record_views import task_view
 from sgm_app.api.routers.patients import ref
@@ -85,7 +85,7 @@ def create(
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
-            get_patient(session, patient_id)
+            writable_patient(session, patient_id)
             _check_assignee(session, body.assignee_user_id)
             task = Task(
                 patient_id=patient_id,
@@ -109,6 +109,8 @@ def create(
             return task_view(task)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
 
 
 @router.patch("/tasks/{task_id}", summary="Close a task (done or cancelled), reassign it or add a note")
