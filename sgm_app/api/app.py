@@ -13,6 +13,7 @@ from emr_core.clinical.files import DEFAULT_MAX_BYTES
 from emr_core.clinical.forms import ensure_shipped_templates
 from emr_core.clinical.pseudonyms import installation_secret
 from emr_core.clinical.search import refresh_search_index
+from emr_core.clinical.users import dummy_password_hash
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import is_up_to_date
 from emr_core.settings import Settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         prepare_database(state)
+        dummy_password_hash()  # computed once now, not during the first login with an unknown name
         # Few threads serve more evenly than anyio's default 40: handlers are short and share the GIL
         # and a connection pool of about this size, so extra threads only queue while holding memory.
         to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS

@@ -14,10 +14,15 @@ class ApiError(Exception):
     """An error with an HTTP status, a message and optionally the field at fault."""
 
     def __init__(
-        self, status: int, message: str, field: str | None = None, errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.headers = status, message, headers
         self.errors = errors if errors is not None else ([{"field": field, "message": message}] if field else [])
 
 
@@ -48,7 +53,7 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors))
+    return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors), headers=exc.headers)
 
 
 async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
