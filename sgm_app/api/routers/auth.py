@@ -29,7 +29,7 @@ def login_page() -> HTMLResponse:
     return HTMLResponse(LOGIN_PAGE)
 
 
-def _login_record(request: Request, username: str, role: str, outcome: AuditOutcome, **fields: Any) -> AuditRecord:
+def _login_record(request: Request, username: str, role: str, outcome: int, **fields: Any) -> AuditRecord:
     return AuditRecord(
         event_id=AuditEventId.USER_AUTHENTICATION,
         action=AuditAction.EXECUTE,
