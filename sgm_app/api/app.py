@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import IntegrityError
 
 from emr_core.clinical.files import DEFAULT_MAX_BYTES
@@ -19,7 +21,7 @@ from emr_core.migrate import is_up_to_date
 from emr_core.settings import Settings
 from sgm_app.api import errors
 from sgm_app.api.body_guard import BodyGuard
-from sgm_app.api.deps import authenticate
+from sgm_app.api.deps import TOKEN_COOKIE, authenticate
 from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
 from sgm_app.api.state import ApiState
 
@@ -44,6 +46,33 @@ def prepare_database(state: ApiState) -> None:
             # Another worker process installed the same rows first; a second pass finds them.
             if attempt == 2:
                 raise
+
+
+def _errors_are_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error answers are JSON even where the success is HTML, CSV or an image."""
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45":
+                    response["content"] = body
+    return schema
+
+
+def _document_cookie(schema: dict[str, Any]) -> dict[str, Any]:
+    """Safe reads also accept the login cookie (for the viewer's <img> tags): say so in the document."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["cookie"] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": TOKEN_COOKIE,
+        "description": "Set by POST /auth/login; accepted on GET requests only",
+    }
+    for operations in schema.get("paths", {}).values():
+        get = operations.get("get")
+        if get and get.get("security"):
+            get["security"].append({"cookie": []})
+    return schema
 
 
 def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES) -> FastAPI:
@@ -78,5 +107,15 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     @app.get("/health", tags=["service"], summary="Liveness: answers without authentication")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generated = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = _document_cookie(_errors_are_json(generated))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     return app

@@ -7,7 +7,42 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+
+
+class FieldProblem(BaseModel):
+    """One input at fault: the field's dotted name and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: `detail` says what is wrong in words, `errors` names each field (may be empty)."""
+
+    detail: str
+    errors: list[FieldProblem]
+
+
+_MEANING = {
+    400: "The body could not be read (malformed JSON or form data)",
+    401: "Missing, invalid, expired or revoked bearer token (or, for login, a wrong name or password)",
+    403: "The caller's role lacks the permission this operation needs",
+    404: "The patient, study, task, file or template does not exist",
+    409: "Conflicts with the stored state (duplicate, closed task, or a patient merged into another: "
+    "`detail` names the surviving patient)",
+    410: "The record exists but its stored content is gone",
+    413: "The request body is larger than the limit",
+    415: "The upload's content type is not accepted or does not match its bytes",
+    422: "Invalid input; `errors` names each field",
+    429: "Too many failed logins: wait the number of seconds in the Retry-After header",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, all with the ErrorBody model."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in codes}
 
 
 class ApiError(Exception):
@@ -56,9 +91,22 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors), headers=exc.headers)
 
 
-async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method any route serves on this path (the router's own 405 names only the first route's)."""
+    path, methods = request.url.path, set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     # The framework's own errors (unknown path, wrong method, unreadable body) get the same shape.
-    return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), []), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(status_code=exc.status_code, content=_body(str(exc.detail), []), headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models_clinical import User
 from sgm_app.api.deps import TOKEN_COOKIE, client_address, current_principal, get_state
-from sgm_app.api.errors import ApiError
+from sgm_app.api.errors import ApiError, documented
 from sgm_app.api.state import ApiState
 
 router = APIRouter(tags=["authentication"])
@@ -58,7 +58,11 @@ def _throttle(state: ApiState, request: Request, username: str) -> None:
         raise ApiError(429, f"too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
 
 
-@router.post("/auth/login", summary="Exchange a user name and password for a bearer token")
+@router.post(
+    "/auth/login",
+    summary="Exchange a user name and password for a bearer token",
+    responses=documented(400, 401, 413, 422, 429),
+)
 def sign_in(
     request: Request,
     response: Response,
@@ -85,6 +89,6 @@ def sign_in(
     return {"token": token, "token_type": "bearer", "username": username, "role": role}
 
 
-@router.get("/auth/me", summary="The caller's user name and role")
+@router.get("/auth/me", summary="The caller's user name and role", responses=documented(401))
 def me(principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     return {"id": principal.user_id, "username": principal.username, "role": principal.role}

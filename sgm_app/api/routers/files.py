@@ -8,25 +8,30 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from emr_core.clinical.files import FileRejected, attach_file, blob_path, check_category, store_blob
+from emr_core.clinical.files import SNIFFERS, FileRejected, attach_file, blob_path, check_category, store_blob
 from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, merged_error
+from sgm_app.api.errors import ApiError, documented, merged_error
 from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import file_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], responses=documented(401, 403, 422))
 
 
 def _content_type(upload: UploadFile) -> str:
     return (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
 
 
-@router.post("/patients/{patient_id}/files", status_code=201, summary="Attach a document (PDF, PNG, JPEG or text)")
+@router.post(
+    "/patients/{patient_id}/files",
+    status_code=201,
+    summary="Attach a document (PDF, PNG, JPEG or text)",
+    responses=documented(400, 404, 409, 413, 415),
+)
 def upload(
     patient_id: IdPath,
     ctx: Annotated[Ctx, Depends(require(Permission.FILE_WRITE))],
@@ -77,7 +82,18 @@ def listing(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.F
 
 
 @router.get(
-    "/files/{file_id}/content", response_class=FileResponse, summary="Download a document with its content type"
+    "/files/{file_id}/content",
+    responses={
+        **documented(404, 410),
+        **{
+            200: {
+                "description": "The document's bytes, with the content type it was uploaded as",
+                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(SNIFFERS)},
+            }
+        },
+    },
+    response_class=FileResponse,
+    summary="Download a document with its content type",
 )
 def download(file_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FILE_READ))]) -> FileResponse:
     with ctx.read() as session:

@@ -21,12 +21,12 @@ from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error, merged_error
+from sgm_app.api.errors import ApiError, documented, field_error, merged_error
 from sgm_app.api.inputs import DbId, IdPath
 from sgm_app.api.record_views import submission_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["clinical forms"])
+router = APIRouter(tags=["clinical forms"], responses=documented(401, 403, 422))
 FormName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -58,7 +58,11 @@ def templates(ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]) -> li
         return [_template_view(latest_template(session, n)) for n in names]  # type: ignore[arg-type]
 
 
-@router.get("/form-templates/{name}/versions/{version}", summary="One template version (old ones stay readable)")
+@router.get(
+    "/form-templates/{name}/versions/{version}",
+    summary="One template version (old ones stay readable)",
+    responses=documented(404),
+)
 def template_version(
     name: FormName, version: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
 ) -> dict[str, Any]:
@@ -69,7 +73,12 @@ def template_version(
         return _template_view(t)
 
 
-@router.post("/form-templates/{name}", status_code=201, summary="Publish a new version of a template")
+@router.post(
+    "/form-templates/{name}",
+    status_code=201,
+    summary="Publish a new version of a template",
+    responses=documented(400, 413),
+)
 def publish(
     name: FormName, body: TemplateIn, ctx: Annotated[Ctx, Depends(require(Permission.TEMPLATE_WRITE))]
 ) -> dict[str, Any]:
@@ -97,7 +106,12 @@ def _template_for(session: Any, name: str, version: int | None) -> FormTemplate:
     return t
 
 
-@router.post("/patients/{patient_id}/forms/{name}", status_code=201, summary="Fill a form for a patient (validated)")
+@router.post(
+    "/patients/{patient_id}/forms/{name}",
+    status_code=201,
+    summary="Fill a form for a patient (validated)",
+    responses=documented(400, 404, 409, 413),
+)
 def submit(
     patient_id: IdPath, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
 ) -> dict[str, Any]:

@@ -32,11 +32,11 @@ from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error, merged_error
+from sgm_app.api.errors import ApiError, documented, field_error, merged_error
 from sgm_app.api.inputs import BirthDate, DbId, IdPath, IsoDate, PersonName
 from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter(prefix="/patients", tags=["patients"], responses=documented(401, 403, 422))
 Sex = Annotated[str, Field(pattern="^[FMO]$")]
 
 
@@ -99,7 +99,7 @@ def search(
     return {"results": found, "count": len(found), "truncated": result.truncated}
 
 
-@router.post("", status_code=201, summary="Create a patient record")
+@router.post("", status_code=201, summary="Create a patient record", responses=documented(400, 409, 413))
 def create(body: PatientIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -174,7 +174,9 @@ def _page(session: Any, patient_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks")
+@router.get(
+    "/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks", responses=documented(404)
+)
 def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
         with ctx.read() as session:
@@ -185,7 +187,7 @@ def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATI
     return result
 
 
-@router.patch("/{patient_id}", summary="Correct demographics")
+@router.patch("/{patient_id}", summary="Correct demographics", responses=documented(400, 404, 409, 413))
 def patch(
     patient_id: IdPath, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
 ) -> dict[str, Any]:
@@ -208,7 +210,11 @@ def patch(
     return {**result, "changed": sorted(changed)}
 
 
-@router.post("/{patient_id}/merge", summary="Merge another record of the same person into this one")
+@router.post(
+    "/{patient_id}/merge",
+    summary="Merge another record of the same person into this one",
+    responses=documented(400, 404, 409, 413),
+)
 def merge(
     patient_id: IdPath, body: MergeIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_MERGE))]
 ) -> dict[str, Any]:

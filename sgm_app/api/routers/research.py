@@ -13,9 +13,10 @@ from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Patient, Series, Study
 from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import documented
 from sgm_app.api.inputs import OffsetQuery
 
-router = APIRouter(prefix="/research", tags=["research (de-identified)"])
+router = APIRouter(prefix="/research", tags=["research (de-identified)"], responses=documented(401, 403, 422))
 
 
 def _age(born: Any, on: Any) -> int | None:

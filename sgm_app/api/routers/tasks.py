@@ -15,12 +15,12 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, merged_error
+from sgm_app.api.errors import ApiError, documented, merged_error
 from sgm_app.api.inputs import DbId, IdPath, IsoDate
 from sgm_app.api.record_views import task_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=documented(401, 403, 422))
 StatusFilter = Literal["open", "done", "cancelled", "superseded", "all"]
 
 
@@ -79,7 +79,12 @@ def _check_assignee(session: Any, user_id: int | None) -> None:
         raise ApiError(422, f"assignee_user_id: no user {user_id}", "assignee_user_id")
 
 
-@router.post("/patients/{patient_id}/tasks", status_code=201, summary="Add a manual task")
+@router.post(
+    "/patients/{patient_id}/tasks",
+    status_code=201,
+    summary="Add a manual task",
+    responses=documented(400, 404, 409, 413),
+)
 def create(
     patient_id: IdPath, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
@@ -113,7 +118,11 @@ def create(
         raise merged_error(exc) from None
 
 
-@router.patch("/tasks/{task_id}", summary="Close a task (done or cancelled), reassign it or add a note")
+@router.patch(
+    "/tasks/{task_id:int}",
+    summary="Close a task (done or cancelled), reassign it or add a note",
+    responses=documented(400, 404, 409, 413),
+)
 def patch(
     task_id: IdPath, body: TaskPatch, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
