@@ -13,8 +13,10 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-MAX_TEMPLATE_DEPTH = 64  # JSON levels: a form nested about 30 groups deep
-MAX_DATA_DEPTH = 32
+# MariaDB's JSON_VALID (the JSON column's CHECK) refuses documents nested deeper than 31 levels,
+# so neither a template nor a submission may go deeper (a scalar leaf counts as a level here).
+MAX_TEMPLATE_DEPTH = 31
+MAX_DATA_DEPTH = 31
 DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 
 class FieldProblem(BaseModel):
@@ -91,14 +92,18 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors), headers=exc.headers)
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method any route serves on this path (the router's own 405 names only the first route's)."""
-    path, methods = request.url.path, set()
-    for route in request.app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method some route serves on this path (the router's own 405 names only the first route's)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(m for m in allowed if m != "HEAD")
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from emr_core.clinical.files import SNIFFERS, FileRejected, attach_file, blob_path, check_category, store_blob
+from emr_core.clinical.files import (
+    CATEGORIES,
+    SNIFFERS,
+    FileRejected,
+    attach_file,
+    blob_path,
+    check_category,
+    store_blob,
+)
 from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
@@ -19,6 +28,9 @@ from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import file_view
 from sgm_app.api.routers.patients import ref
 
+# The categories as an enum, so the OpenAPI document lists them.
+FileCategory = StrEnum("FileCategory", {name: name for name in sorted(CATEGORIES)})  # type: ignore[misc]
+OTHER = FileCategory("other")
 router = APIRouter(tags=["files"], responses=documented(401, 403, 422))
 
 
@@ -36,11 +48,11 @@ def upload(
     patient_id: IdPath,
     ctx: Annotated[Ctx, Depends(require(Permission.FILE_WRITE))],
     file: Annotated[UploadFile, File()],
-    category: Annotated[str, Form(max_length=32)] = "other",
+    category: Annotated[FileCategory, Form()] = OTHER,
 ) -> dict[str, Any]:
     content_type = _content_type(file)
     try:
-        check_category(category)
+        check_category(category.value)
         with ctx.read() as session:
             writable_patient(session, patient_id)
         # Stored before the transaction, so a slow upload never holds the database's write lock;
@@ -49,7 +61,13 @@ def upload(
         with ctx.write() as session:
             writable_patient(session, patient_id)  # a merge may have happened while the bytes arrived
             row = attach_file(
-                session, patient_id, blob, file.filename or "upload", content_type, category, ctx.principal.username
+                session,
+                patient_id,
+                blob,
+                file.filename or "upload",
+                content_type,
+                category.value,
+                ctx.principal.username,
             )
             ctx.log(
                 session,
@@ -57,7 +75,7 @@ def upload(
                 AuditAction.CREATE,
                 event_type="file_upload",
                 patient_ref=ref(patient_id),
-                detail={"file": row.id, "sha256": blob.sha256, "category": category},
+                detail={"file": row.id, "sha256": blob.sha256, "category": category.value},
             )
             return file_view(row)
     except PatientNotFound as exc:
@@ -85,11 +103,9 @@ def listing(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.F
     "/files/{file_id}/content",
     responses={
         **documented(404, 410),
-        **{
-            200: {
-                "description": "The document's bytes, with the content type it was uploaded as",
-                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(SNIFFERS)},
-            }
+        200: {
+            "description": "The document's bytes, with the content type it was uploaded as",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(SNIFFERS)},
         },
     },
     response_class=FileResponse,

@@ -156,11 +156,9 @@ def report(
     response_class=FileResponse,
     responses={
         **documented(404),
-        **{
-            200: {
-                "description": "PNG image",
-                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-            }
+        200: {
+            "description": "PNG image",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
         },
     },
 )

@@ -71,6 +71,12 @@ def test_document_declares_security_errors_and_their_real_shape(api) -> None:
                 assert "401" in op["responses"], (method, path)
     wrong = api.client.get("/patients/not-a-number", headers=api.as_("clinician"))
     assert wrong.status_code == 422 and isinstance(wrong.json()["detail"], str)
+    assert set(doc["paths"]["/tasks/{task_id}"]) == {"patch"}
+    options = api.client.request("OPTIONS", "/patients", headers=api.as_("clinician"))
+    assert options.status_code == 405 and options.headers["allow"] == "GET, POST"
+    undeclared = api.client.patch("/tasks/mine", headers=api.as_("clinician"), json={})
+    assert undeclared.status_code == 405 and undeclared.headers["allow"] == "GET"
+    assert doc["paths"]["/patients/{patient_id}/files"]["post"]["requestBody"]  # category is an enum of the kinds
 
 
 @pytest.mark.slow
