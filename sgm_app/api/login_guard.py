@@ -7,6 +7,36 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emr_core.enums import AuditEventId, AuditOutcome
+from emr_core.models import AuditEvent
+
+LOOKBACK = 64  # audit rows read per login: enough to reach the longest back-off
+
+
+def recorded_failures(session: Session, username: str) -> tuple[int, float]:
+    """Failed logins of this account since its last success, from the audit log that every worker writes,
+    and when the latest was (Unix seconds); (0, 0.0) when none."""
+    rows = session.execute(
+        select(AuditEvent.outcome, AuditEvent.occurred_at)
+        .where(
+            AuditEvent.user_id == username,
+            AuditEvent.event_id == AuditEventId.USER_AUTHENTICATION.value,
+            AuditEvent.event_type == "login",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(LOOKBACK)
+    ).all()
+    failures = 0
+    for outcome, _ in rows:
+        if outcome == AuditOutcome.SUCCESS:
+            break
+        failures += 1
+    return failures, (rows[0][1].replace(tzinfo=UTC).timestamp() if failures else 0.0)
 
 
 @dataclass
@@ -26,7 +56,7 @@ class LoginGuard:
         base_seconds: float = 1.0,
         max_seconds: float = 900.0,
         size: int = 100_000,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,  # wall time: compared with audit timestamps
     ) -> None:
         self.free = {"account": free_per_account, "source": free_per_source}
         self.base, self.cap, self.size, self.clock = base_seconds, max_seconds, size, clock
@@ -39,6 +69,11 @@ class LoginGuard:
             return 0.0
         delay = min(self.cap, self.base * 2.0 ** min(extra, 32))
         return max(0.0, record.last + delay - now)
+
+    def recorded_wait(self, failures: int, last: float) -> int:
+        """Seconds this account must still wait given its failures in the audit log (other workers' too)."""
+        wait = self._wait("account", _Record(failures, last), self.clock())
+        return max(1, math.ceil(wait)) if wait else 0
 
     def admit(self, account: str, source: str) -> int:
         """0 when a try is allowed (it counts as failed until `succeeded`), else the seconds to wait."""

@@ -14,6 +14,7 @@ from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models_clinical import User
 from sgm_app.api.deps import TOKEN_COOKIE, client_address, current_principal, get_state
 from sgm_app.api.errors import ApiError, documented
+from sgm_app.api.login_guard import recorded_failures
 from sgm_app.api.state import ApiState
 
 router = APIRouter(tags=["authentication"])
@@ -49,7 +50,11 @@ def _audit_login(state: ApiState, record: AuditRecord) -> None:
 
 def _throttle(state: ApiState, request: Request, username: str) -> None:
     """429 with Retry-After while this account or this address is backing off after failed logins."""
-    wait = state.login_guard.admit(username, client_address(request))
+    with session_scope(state.sessions) as session:
+        failures, last = recorded_failures(session, username)
+    # The audit log covers every worker process; the in-process guard also counts tries still in flight
+    # and guesses spread over many accounts from one address.
+    wait = state.login_guard.recorded_wait(failures, last) or state.login_guard.admit(username, client_address(request))
     if wait:
         throttled = _login_record(
             request, username, "", AuditOutcome.MINOR_FAILURE, event_type="login_throttled", detail={"wait": wait}
