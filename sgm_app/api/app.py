@@ -27,7 +27,11 @@ from sgm_app.api.state import ApiState
 
 HANDLER_THREADS = 8
 DESCRIPTION = """EMR for mammography: patients, exams and images, clinical forms, files, follow-up tasks,
-audit log and reports. Authenticate with `Authorization: Bearer TOKEN` (from `sgm users add` or `/auth/login`)."""
+audit log and reports. Authenticate with `Authorization: Bearer TOKEN` (from `sgm users add` or `/auth/login`);
+GET requests also accept the `sgm_token` cookie that `/auth/login` sets. Every error is JSON
+`{"detail": "...", "errors": [{"field": ..., "message": ...}]}`. Bodies are limited to 1 MiB (uploads: the
+configured file limit) and answered 413 beyond; writes are authenticated before their body is read. Repeated
+failed logins for an account or from an address are answered 429 with Retry-After, growing exponentially."""
 
 
 def prepare_database(state: ApiState) -> None:
