@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from emr_core.clinical.form_schema import MAX_DATA_DEPTH, check_template, depth, validator_for
 from emr_core.models_clinical import FormSubmission, FormTemplate
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -35,9 +35,17 @@ class FormInvalid(ValueError):
 
 
 def validation_errors(schema: dict[str, Any], data: Any) -> list[FieldError]:
-    """Every violation, located by path; a missing property is named in the path."""
+    """Every violation, located by path; a missing property is named in the path. Never fetches anything."""
+    if depth(data, MAX_DATA_DEPTH) > MAX_DATA_DEPTH:
+        return [FieldError([], f"nested deeper than {MAX_DATA_DEPTH} levels")]
+    try:
+        raw = list(validator_for(schema).iter_errors(data))
+    except Unresolvable as exc:  # a template stored before references were checked at publishing
+        return [FieldError([], f"the template refers to {exc.ref!r}, which is not inside it")]
+    except RecursionError:
+        return [FieldError([], "the template cannot be evaluated on this data (it recurses without end)")]
     found = []
-    for error in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path))):
+    for error in sorted(raw, key=lambda e: list(map(str, e.path))):
         path: list[str | int] = list(error.path)
         if error.validator == "required":
             path.append(error.message.split("'")[1])
@@ -52,11 +60,8 @@ def latest_template(session: Session, name: str) -> FormTemplate | None:
 
 
 def add_template_version(session: Session, name: str, schema: dict[str, Any], created_by: str) -> FormTemplate:
-    """Store the schema as the next version of the template; ValueError when it is not a schema."""
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise ValueError(f"json_schema: not a valid JSON Schema: {exc.message}") from None
+    """Store the schema as the next version of the template; ValueError (TemplateRefusedError) when refused."""
+    check_template(schema)  # cheap to repeat; callers holding a write lock should call it first, outside
     version = (session.scalar(select(func.max(FormTemplate.version)).where(FormTemplate.name == name)) or 0) + 1
     template = FormTemplate(
         name=name,
@@ -82,13 +87,17 @@ def ensure_shipped_templates(session: Session) -> int:
     return added
 
 
-def submit_form(
-    session: Session, patient_id: int, template: FormTemplate, data: Any, submitted_by: str
-) -> FormSubmission:
-    """Validate against the template version and store; FormInvalid before anything is written."""
+def check_submission(template: FormTemplate, data: Any) -> None:
+    """FormInvalid naming every field at fault; pure computation, so callers run it outside any lock."""
     errors = validation_errors(template.json_schema, data)
     if errors:
         raise FormInvalid(errors)
+
+
+def store_submission(
+    session: Session, patient_id: int, template: FormTemplate, data: Any, submitted_by: str
+) -> FormSubmission:
+    """Record a submission already checked with `check_submission` against this template version."""
     submission = FormSubmission(patient_id=patient_id, template_id=template.id, data=data, submitted_by=submitted_by)
     session.add(submission)
     session.flush()

@@ -22,7 +22,7 @@ from emr_core.models_clinical import (
 )
 
 # Every table whose rows belong to a patient, moved as a whole on merge.
-_OWNED = {
+_OWNED: dict[str, Any] = {  # mapped classes with `id` and `patient_id` columns
     "identifiers": PatientIdentifier,
     "accessions": Accession,
     "studies": Study,
@@ -35,6 +35,14 @@ _OWNED = {
 
 class PatientNotFound(LookupError):
     """No patient with that id."""
+
+
+class PatientMergedError(ValueError):
+    """The record was merged into another; `survivor` is the patient that now holds its data."""
+
+    def __init__(self, patient_id: int, survivor: int) -> None:
+        super().__init__(f"patient {patient_id} was merged into patient {survivor}; write to patient {survivor}")
+        self.patient_id, self.survivor = patient_id, survivor
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,27 @@ def merged_into(session: Session, patient_id: int) -> int | None:
     return session.scalar(_MERGED_INTO, {"pid": patient_id})
 
 
-def update_demographics(session: Session, patient_id: int, change: Demographics) -> dict[str, Any]:
-    """Apply the change; returns {field: [old, new]} for what actually changed."""
+def surviving_patient(session: Session, patient_id: int) -> int:
+    """The record that holds this patient's data now: itself, or the end of its merge chain."""
+    seen, current = {patient_id}, patient_id
+    while (target := merged_into(session, current)) is not None and target not in seen:
+        seen.add(target)
+        current = target
+    return current
+
+
+def writable_patient(session: Session, patient_id: int) -> Patient:
+    """The patient, for a write; PatientNotFound, or PatientMergedError when merged away (data lives elsewhere)."""
     patient = get_patient(session, patient_id)
+    survivor = surviving_patient(session, patient_id)
+    if survivor != patient_id:
+        raise PatientMergedError(patient_id, survivor)
+    return patient
+
+
+def update_demographics(session: Session, patient_id: int, change: Demographics) -> dict[str, Any]:
+    """Apply the change; returns {field: [old, new]} for what actually changed (never on a merged-away record)."""
+    patient = writable_patient(session, patient_id)
     changed: dict[str, Any] = {}
     for field in ("full_name", "birth_date", "sex"):
         new = getattr(change, field)

@@ -116,7 +116,7 @@ def _candidates(session: Session, query: SearchQuery) -> tuple[list[int], bool]:
     return ids[:CANDIDATE_CAP], len(ids) > CANDIDATE_CAP
 
 
-def _owners(identifier: str) -> Select[tuple[int]]:
+def _owners(identifier: str) -> Select[Any]:  # the row type differs between SQLAlchemy 2.0 and 2.1
     return select(PatientIdentifier.patient_id).where(PatientIdentifier.value == identifier.strip())
 
 

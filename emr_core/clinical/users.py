@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,9 +88,23 @@ def authenticate_token(session: Session, token: str) -> Principal | None:
     return Principal(row.id, row.username, row.role)
 
 
+@lru_cache(maxsize=1)
+def dummy_password_hash() -> str:
+    """A hash of a random password: unknown users are checked against it, so they cost as much as known ones."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def verify_login(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password, or None; the same scrypt work whether or not the user exists."""
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    stored = user.password_hash if user is not None and user.password_hash else dummy_password_hash()
+    matches = check_password(password, stored)  # always run: skipping it would tell who exists
+    return user if user is not None and user.password_hash and matches else None
+
+
 def login(session: Session, username: str, password: str) -> tuple[User, str] | None:
     """Check a password and issue a token; None when the name or password is wrong."""
-    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not check_password(password, user.password_hash):
+    user = verify_login(session, username, password)
+    if user is None:
         return None
     return user, issue_token(session, user)

@@ -15,6 +15,7 @@ from emr_core.linking.names import fold, name_key
 from emr_core.linking.registry_audit import registry_records
 from emr_core.models import Accession, Patient, PatientIdentifier
 
+_INDEX_BATCH = 5000
 REQUIRED_COLUMNS = ("patient_id", "issuer", "full_name", "birth_date", "sex")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y")
 _SEX = {"F": "F", "FEMALE": "F", "NU": "F", "M": "M", "MALE": "M", "NAM": "M", "O": "O"}
@@ -162,8 +163,8 @@ def _update_patients(
     existing: dict[tuple[str, str], tuple[int, dict[str, object]]],
     report: RegistryImportReport,
 ) -> None:
-    """Bulk-update known patients whose registry fields changed (also promotes provisionals)."""
-    changes = []
+    """Bulk-update known patients whose registry fields changed (also promotes provisionals); re-key renamed ones."""
+    changes, renamed = [], []
     for row in rows:
         known = existing.get((row.patient_id, row.issuer))
         if known is None:
@@ -173,9 +174,23 @@ def _update_patients(
         else:
             changes.append({"id": known[0], **row.fields})
             report.updated_patient_ids.append(known[0])
+            if known[1]["full_name"] != row.full_name:
+                renamed.append((known[0], row.full_name))
     report.updated = len(changes)
     if changes:
         session.execute(update(Patient), changes)
+    _reindex(session, renamed)
+
+
+def _reindex(session: Session, patients: list[tuple[int, str]]) -> None:
+    """Rewrite the search keys of renamed patients in the same transaction, so every API worker finds them
+    under their current name at once (the keys live in the database). New patients need nothing here: the
+    API indexes ids above the highest indexed one before each search."""
+    # Imported here: clinical.search uses linking.names, and this package's __init__ imports this module.
+    from emr_core.clinical.search import index_patients
+
+    for start in range(0, len(patients), _INDEX_BATCH):
+        index_patients(session, patients[start : start + _INDEX_BATCH])
 
 
 def _create_patients(session: Session, rows: list[RegistryRow]) -> dict[tuple[str, str], int]:

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -21,11 +22,19 @@ from sgm_app.api.errors import ApiError
 from sgm_app.api.state import ApiState
 
 TOKEN_COOKIE = "sgm_token"
+# Declares the scheme in the OpenAPI document; `authenticate` reads the header itself (and the cookie on GET).
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A token from `sgm users add`, POST /users or POST /auth/login",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 
 
 async def get_state(request: Request) -> ApiState:
     # async: a trivial dependency need not hop to the thread pool.
-    return request.app.state.api  # type: ignore[no-any-return]
+    state: ApiState = request.app.state.api
+    return state
 
 
 def client_address(request: Request) -> str:
@@ -111,7 +120,9 @@ def authenticate(request: Request, state: ApiState) -> Principal:
     return principal
 
 
-def current_principal(request: Request, state: Annotated[ApiState, Depends(get_state)]) -> Principal:
+def current_principal(
+    request: Request, state: Annotated[ApiState, Depends(get_state)], _: Credentials = None
+) -> Principal:
     """Dependency form of `authenticate`, for endpoints any signed-in user may call."""
     return authenticate(request, state)
 
@@ -119,7 +130,7 @@ def current_principal(request: Request, state: Annotated[ApiState, Depends(get_s
 def require(permission: Permission) -> Callable[..., Ctx]:
     """A dependency granting the request only when the caller's role has `permission`."""
 
-    def dependency(request: Request, state: Annotated[ApiState, Depends(get_state)]) -> Ctx:
+    def dependency(request: Request, state: Annotated[ApiState, Depends(get_state)], _: Credentials = None) -> Ctx:
         principal = authenticate(request, state)
         ctx = Ctx(state, principal, client_address(request))
         if not allowed(principal.role, permission):

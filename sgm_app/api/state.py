@@ -17,6 +17,7 @@ from emr_core.clinical.users import Principal
 from emr_core.settings import Settings
 from sgm_app.api.audit_writer import AuditWriter
 from sgm_app.api.denials import DenialCoalescer
+from sgm_app.api.login_guard import LoginGuard
 
 TOKEN_CACHE_SECONDS = 10.0  # a revoked token or changed role takes effect within this time
 
@@ -53,6 +54,7 @@ class ApiState:
     pseudonym_secret: bytes
     max_upload_bytes: int = DEFAULT_MAX_BYTES
     tokens: TokenCache = field(default_factory=TokenCache)
+    login_guard: LoginGuard = field(default_factory=LoginGuard)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     audit_writer: AuditWriter = field(init=False)
     denials: DenialCoalescer = field(init=False)

@@ -20,10 +20,11 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import User
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, documented, field_error
+from sgm_app.api.inputs import IsoDate
 
-router = APIRouter(tags=["administration"])
-From = Annotated[date, Query(alias="from")]
+router = APIRouter(tags=["administration"], responses=documented(401, 403, 422))
+From = Annotated[IsoDate, Query(alias="from")]
 
 
 class UserIn(BaseModel):
@@ -33,7 +34,12 @@ class UserIn(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
-@router.post("/users", status_code=201, summary="Add a user; the response carries their first token (shown once)")
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Add a user; the response carries their first token (shown once)",
+    responses=documented(400, 409, 413),
+)
 def add_user(body: UserIn, ctx: Annotated[Ctx, Depends(require(Permission.USER_ADMIN))]) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -79,11 +85,15 @@ def _check_range(start: date, end: date) -> None:
         raise ApiError(422, "to: must not be before from", "to")
 
 
-@router.get("/audit", summary="Audit events for a date range (UTC days, inclusive) as JSON or CSV")
+@router.get(
+    "/audit",
+    summary="Audit events for a date range (UTC days, inclusive) as JSON or CSV",
+    responses={200: {"description": "The events", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def export(
     ctx: Annotated[Ctx, Depends(require(Permission.AUDIT_READ))],
     start: From,
-    to: date,
+    to: IsoDate,
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     _check_range(start, to)
@@ -104,11 +114,12 @@ def export(
     "/reports/operations",
     summary="Activity per user and day, ingest volume, reading throughput, tasks",
     response_class=HTMLResponse,
+    responses={200: {"description": "The report", "content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def operations(
     ctx: Annotated[Ctx, Depends(require(Permission.OPERATIONS_REPORT))],
     start: From,
-    to: date,
+    to: IsoDate,
     format: Literal["html", "csv"] = "html",
 ) -> Response:
     _check_range(start, to)

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from emr_core.audit import AuditRecord, record_event
-from emr_core.clinical.users import TOKEN_LIFETIME, Principal, login
+from emr_core.clinical.users import TOKEN_LIFETIME, Principal, issue_token, verify_login
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models_clinical import User
 from sgm_app.api.deps import TOKEN_COOKIE, client_address, current_principal, get_state
-from sgm_app.api.errors import ApiError
+from sgm_app.api.errors import ApiError, documented
+from sgm_app.api.login_guard import recorded_failures
 from sgm_app.api.state import ApiState
 
 router = APIRouter(tags=["authentication"])
@@ -28,7 +30,44 @@ def login_page() -> HTMLResponse:
     return HTMLResponse(LOGIN_PAGE)
 
 
-@router.post("/auth/login", summary="Exchange a user name and password for a bearer token")
+def _login_record(request: Request, username: str, role: str, outcome: int, **fields: Any) -> AuditRecord:
+    return AuditRecord(
+        event_id=AuditEventId.USER_AUTHENTICATION,
+        action=AuditAction.EXECUTE,
+        event_type=fields.pop("event_type", "login"),
+        outcome=outcome,
+        user_id=username,
+        user_role=role,
+        network_address=client_address(request),
+        **fields,
+    )
+
+
+def _audit_login(state: ApiState, record: AuditRecord) -> None:
+    with state.writer(), session_scope(state.sessions) as session:
+        record_event(session, record)
+
+
+def _throttle(state: ApiState, request: Request, username: str) -> None:
+    """429 with Retry-After while this account or this address is backing off after failed logins."""
+    with session_scope(state.sessions) as session:
+        failures, last = recorded_failures(session, username)
+    # The audit log covers every worker process; the in-process guard also counts tries still in flight
+    # and guesses spread over many accounts from one address.
+    wait = state.login_guard.recorded_wait(failures, last) or state.login_guard.admit(username, client_address(request))
+    if wait:
+        throttled = _login_record(
+            request, username, "", AuditOutcome.MINOR_FAILURE, event_type="login_throttled", detail={"wait": wait}
+        )
+        _audit_login(state, throttled)
+        raise ApiError(429, f"too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
+
+
+@router.post(
+    "/auth/login",
+    summary="Exchange a user name and password for a bearer token",
+    responses=documented(400, 401, 413, 422, 429),
+)
 def sign_in(
     request: Request,
     response: Response,
@@ -36,30 +75,25 @@ def sign_in(
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=256)],
 ) -> dict[str, Any]:
-    with state.writer(), session_scope(state.sessions) as session:
-        result = login(session, username, password)
-        role = result[0].role if result else ""
-        record_event(
-            session,
-            AuditRecord(
-                event_id=AuditEventId.USER_AUTHENTICATION,
-                action=AuditAction.EXECUTE,
-                event_type="login",
-                outcome=AuditOutcome.SUCCESS if result else AuditOutcome.MINOR_FAILURE,
-                user_id=username,
-                user_role=role,
-                network_address=client_address(request),
-            ),
-        )
-    if result is None:
+    _throttle(state, request, username)
+    # The password check (scrypt, ~50 ms) runs on a read session: no other request waits on it.
+    with session_scope(state.sessions) as session:
+        user = verify_login(session, username, password)
+        user_id, role = (user.id, user.role) if user is not None else (None, "")
+    if user_id is None:
+        state.login_guard.failed(username, client_address(request))
+        _audit_login(state, _login_record(request, username, role, AuditOutcome.MINOR_FAILURE))
         raise ApiError(401, "unknown user or wrong password")
-    token = result[1]
+    state.login_guard.succeeded(username, client_address(request))
+    with state.writer(), session_scope(state.sessions) as session:
+        token = issue_token(session, session.get(User, user_id))  # type: ignore[arg-type]
+        record_event(session, _login_record(request, username, role, AuditOutcome.SUCCESS))
     response.set_cookie(
         TOKEN_COOKIE, token, max_age=int(TOKEN_LIFETIME.total_seconds()), httponly=True, samesite="strict"
     )
     return {"token": token, "token_type": "bearer", "username": username, "role": role}
 
 
-@router.get("/auth/me", summary="The caller's user name and role")
+@router.get("/auth/me", summary="The caller's user name and role", responses=documented(401))
 def me(principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     return {"id": principal.user_id, "username": principal.username, "role": principal.role}

@@ -8,17 +8,25 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from emr_core.clinical.forms import FormInvalid, add_template_version, latest_template, submit_form
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.form_schema import check_template
+from emr_core.clinical.forms import (
+    FormInvalid,
+    add_template_version,
+    check_submission,
+    latest_template,
+    store_submission,
+)
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, documented, field_error, merged_error
+from sgm_app.api.inputs import DbId, IdPath
 from sgm_app.api.record_views import submission_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["clinical forms"])
+router = APIRouter(tags=["clinical forms"], responses=documented(401, 403, 422))
 FormName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
@@ -30,7 +38,7 @@ class TemplateIn(BaseModel):
 class SubmissionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: dict[str, Any]
-    version: int | None = Field(default=None, ge=1, description="template version; the latest when omitted")
+    version: DbId | None = Field(default=None, description="template version; the latest when omitted")
 
 
 def _template_view(t: FormTemplate) -> dict[str, Any]:
@@ -50,9 +58,13 @@ def templates(ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]) -> li
         return [_template_view(latest_template(session, n)) for n in names]  # type: ignore[arg-type]
 
 
-@router.get("/form-templates/{name}/versions/{version}", summary="One template version (old ones stay readable)")
+@router.get(
+    "/form-templates/{name}/versions/{version}",
+    summary="One template version (old ones stay readable)",
+    responses=documented(404),
+)
 def template_version(
-    name: FormName, version: int, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
+    name: FormName, version: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
 ) -> dict[str, Any]:
     with ctx.read() as session:
         t = session.scalar(select(FormTemplate).where(FormTemplate.name == name, FormTemplate.version == version))
@@ -61,11 +73,17 @@ def template_version(
         return _template_view(t)
 
 
-@router.post("/form-templates/{name}", status_code=201, summary="Publish a new version of a template")
+@router.post(
+    "/form-templates/{name}",
+    status_code=201,
+    summary="Publish a new version of a template",
+    responses=documented(400, 413),
+)
 def publish(
     name: FormName, body: TemplateIn, ctx: Annotated[Ctx, Depends(require(Permission.TEMPLATE_WRITE))]
 ) -> dict[str, Any]:
     try:
+        check_template(body.json_schema)  # outside the write lock: other requests never wait on it
         with ctx.write() as session:
             t = add_template_version(session, name, body.json_schema, ctx.principal.username)
             ctx.log(
@@ -88,15 +106,24 @@ def _template_for(session: Any, name: str, version: int | None) -> FormTemplate:
     return t
 
 
-@router.post("/patients/{patient_id}/forms/{name}", status_code=201, summary="Fill a form for a patient (validated)")
+@router.post(
+    "/patients/{patient_id}/forms/{name}",
+    status_code=201,
+    summary="Fill a form for a patient (validated)",
+    responses=documented(400, 404, 409, 413),
+)
 def submit(
-    patient_id: int, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
+    patient_id: IdPath, name: FormName, body: SubmissionIn, ctx: Annotated[Ctx, Depends(require(Permission.FORM_WRITE))]
 ) -> dict[str, Any]:
     try:
-        with ctx.write() as session:
-            get_patient(session, patient_id)
+        with ctx.read() as session:
+            writable_patient(session, patient_id)
             template = _template_for(session, name, body.version)
-            row = submit_form(session, patient_id, template, body.data, ctx.principal.username)
+        # Template versions never change, so the (CPU-bound) validation runs before and outside the write lock.
+        check_submission(template, body.data)
+        with ctx.write() as session:
+            writable_patient(session, patient_id)
+            row = store_submission(session, patient_id, template, body.data, ctx.principal.username)
             ctx.log(
                 session,
                 AuditEventId.PATIENT_RECORD,
@@ -108,6 +135,8 @@ def submit(
             return submission_view(row, template)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
     except FormInvalid as exc:
         errors = [{"field": ".".join(["data", *map(str, e.path)]), "message": e.message} for e in exc.errors]
         message = "invalid form data: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -115,7 +144,9 @@ def submit(
 
 
 @router.get("/patients/{patient_id}/forms", summary="A patient's form submissions, each with its template version")
-def submissions(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]) -> list[dict[str, Any]]:
+def submissions(
+    patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.FORM_READ))]
+) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = session.execute(
             select(FormSubmission, FormTemplate)

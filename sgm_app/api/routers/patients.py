@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from emr_core.clinical.patients import (
     Demographics,
+    PatientMergedError,
     PatientNotFound,
     get_patient,
     merge_patients,
@@ -32,10 +32,11 @@ from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, documented, field_error, merged_error
+from sgm_app.api.inputs import BirthDate, DbId, IdPath, IsoDate, PersonName
 from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter(prefix="/patients", tags=["patients"], responses=documented(401, 403, 422))
 Sex = Annotated[str, Field(pattern="^[FMO]$")]
 
 
@@ -47,22 +48,22 @@ class IdentifierIn(BaseModel):
 
 class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    full_name: str = Field(min_length=1, max_length=200)
-    birth_date: date | None = None
+    full_name: PersonName
+    birth_date: BirthDate | None = None
     sex: Sex | None = None
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=10)
 
 
 class PatientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
-    birth_date: date | None = None
+    full_name: PersonName | None = None
+    birth_date: BirthDate | None = None
     sex: Sex | None = None
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source_patient_id: int = Field(gt=0)
+    source_patient_id: DbId
     reason: str = Field(default="", max_length=500)
 
 
@@ -76,7 +77,7 @@ def search(
     ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))],
     name: Annotated[str, Query(max_length=200)] = "",
     identifier: Annotated[str, Query(max_length=64)] = "",
-    birth_date: date | None = None,
+    birth_date: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     if not (name.strip() or identifier.strip() or birth_date):
@@ -98,7 +99,7 @@ def search(
     return {"results": found, "count": len(found), "truncated": result.truncated}
 
 
-@router.post("", status_code=201, summary="Create a patient record")
+@router.post("", status_code=201, summary="Create a patient record", responses=documented(400, 409, 413))
 def create(body: PatientIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -128,7 +129,7 @@ def create(body: PatientIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIE
 
 
 # The patient page is the hottest read: its statements are built once, with the patient id bound per call.
-_PID = bindparam("pid")
+_PID = bindparam("pid", type_=Integer)
 _LATER = aliased(ExamReport)
 _NEWEST = select(func.max(_LATER.id)).where(_LATER.study_id == Study.id).correlate(Study).scalar_subquery()
 PAGE_STUDIES = (
@@ -173,8 +174,10 @@ def _page(session: Any, patient_id: int) -> dict[str, Any]:
     }
 
 
-@router.get("/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks")
-def page(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
+@router.get(
+    "/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks", responses=documented(404)
+)
+def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
         with ctx.read() as session:
             result = _page(session, patient_id)
@@ -184,9 +187,9 @@ def page(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT
     return result
 
 
-@router.patch("/{patient_id}", summary="Correct demographics")
+@router.patch("/{patient_id}", summary="Correct demographics", responses=documented(400, 404, 409, 413))
 def patch(
-    patient_id: int, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
+    patient_id: IdPath, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -202,12 +205,18 @@ def patch(
             result = patient_summary(get_patient(session, patient_id))
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
     return {**result, "changed": sorted(changed)}
 
 
-@router.post("/{patient_id}/merge", summary="Merge another record of the same person into this one")
+@router.post(
+    "/{patient_id}/merge",
+    summary="Merge another record of the same person into this one",
+    responses=documented(400, 404, 409, 413),
+)
 def merge(
-    patient_id: int, body: MergeIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_MERGE))]
+    patient_id: IdPath, body: MergeIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_MERGE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:

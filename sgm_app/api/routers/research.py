@@ -13,8 +13,10 @@ from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Patient, Series, Study
 from sgm_app.api.deps import Ctx, require
+from sgm_app.api.errors import documented
+from sgm_app.api.inputs import OffsetQuery
 
-router = APIRouter(prefix="/research", tags=["research (de-identified)"])
+router = APIRouter(prefix="/research", tags=["research (de-identified)"], responses=documented(401, 403, 422))
 
 
 def _age(born: Any, on: Any) -> int | None:
@@ -26,7 +28,7 @@ def _age(born: Any, on: Any) -> int | None:
 @router.get("/exams", summary="Reported exams, de-identified: patient and exam pseudonyms, age, BI-RADS")
 def exams(
     ctx: Annotated[Ctx, Depends(require(Permission.RESEARCH_READ))],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     secret = ctx.state.pseudonym_secret

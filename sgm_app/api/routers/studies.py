@@ -17,11 +17,12 @@ from emr_core.dicom.render import cached_render
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Series, Study
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, field_error
+from sgm_app.api.errors import ApiError, documented, field_error
+from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import report_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["studies and images"])
+router = APIRouter(tags=["studies and images"], responses=documented(401, 403, 422))
 VIEW_ORDER = ("RCC", "LCC", "RMLO", "LMLO")  # radiologists hang right breast on the viewer's left
 
 
@@ -101,8 +102,12 @@ def _audit_exams_read(ctx: Ctx, patient_id: int, exams: list[dict[str, Any]], ev
     )
 
 
-@router.get("/patients/{patient_id}/studies", summary="A patient's exams with images and the current report")
-def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
+@router.get(
+    "/patients/{patient_id}/studies",
+    summary="A patient's exams with images and the current report",
+    responses=documented(404),
+)
+def studies(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
     try:
         with ctx.read() as session:
             exams = patient_exams(session, patient_id)
@@ -112,9 +117,14 @@ def studies(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.PATI
     return {"patient_id": patient_id, "studies": exams}
 
 
-@router.post("/studies/{study_id}/report", status_code=201, summary="Record the radiologist's assessment of an exam")
+@router.post(
+    "/studies/{study_id}/report",
+    status_code=201,
+    summary="Record the radiologist's assessment of an exam",
+    responses=documented(400, 404, 413),
+)
 def report(
-    study_id: int, body: ExamReportIn, ctx: Annotated[Ctx, Depends(require(Permission.EXAM_REPORT_WRITE))]
+    study_id: IdPath, body: ExamReportIn, ctx: Annotated[Ctx, Depends(require(Permission.EXAM_REPORT_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
@@ -122,6 +132,7 @@ def report(
                 session, study_id, body.assessment, ctx.principal.username, body.composition, body.impression
             )
             study = session.get(Study, study_id)
+            assert study is not None  # record_exam_report raised LookupError otherwise
             ctx.log(
                 session,
                 AuditEventId.PATIENT_RECORD,
@@ -144,6 +155,13 @@ def report(
     "/images/{sop_instance_uid}.png",
     summary="One image rendered to 8-bit PNG (cached per SOP Instance UID)",
     response_class=FileResponse,
+    responses={
+        **documented(404),
+        200: {
+            "description": "PNG image",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
 )
 def image(sop_instance_uid: str, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> FileResponse:
     with ctx.read() as session:
@@ -196,8 +214,9 @@ def _viewer_html(patient: dict[str, Any], exams: list[dict[str, Any]]) -> str:
     "/patients/{patient_id}/viewer",
     response_class=HTMLResponse,
     summary="The built-in viewer: exams with their four views",
+    responses=documented(404),
 )
-def viewer(patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> HTMLResponse:
+def viewer(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> HTMLResponse:
     try:
         with ctx.read() as session:
             patient = get_patient(session, patient_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -10,17 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from emr_core.clinical.followup import CLOSED_STATUSES, OPEN
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
 from emr_core.clinical.roles import Permission, Role
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError
+from sgm_app.api.errors import ApiError, documented, merged_error
+from sgm_app.api.inputs import DbId, IdPath, IsoDate
 from sgm_app.api.record_views import task_view
 from sgm_app.api.routers.patients import ref
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=documented(401, 403, 422))
 StatusFilter = Literal["open", "done", "cancelled", "superseded", "all"]
 
 
@@ -28,16 +28,16 @@ class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(default="manual", min_length=1, max_length=32)
     title: str = Field(min_length=1, max_length=200)
-    due_date: date
+    due_date: IsoDate
     assignee_role: Role = Role.CLINICIAN
-    assignee_user_id: int | None = None
+    assignee_user_id: DbId | None = None
     note: str = Field(default="", max_length=4000)
 
 
 class TaskPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["done", "cancelled"] | None = None
-    assignee_user_id: int | None = None
+    assignee_user_id: DbId | None = None
     note: str | None = Field(default=None, max_length=4000)
 
 
@@ -65,7 +65,7 @@ def mine(
 
 @router.get("/patients/{patient_id}/tasks", summary="A patient's tasks")
 def of_patient(
-    patient_id: int, ctx: Annotated[Ctx, Depends(require(Permission.TASK_READ))], status: StatusFilter = "all"
+    patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.TASK_READ))], status: StatusFilter = "all"
 ) -> list[dict[str, Any]]:
     with ctx.read() as session:
         stmt = _filtered(select(Task).where(Task.patient_id == patient_id), status)
@@ -79,13 +79,18 @@ def _check_assignee(session: Any, user_id: int | None) -> None:
         raise ApiError(422, f"assignee_user_id: no user {user_id}", "assignee_user_id")
 
 
-@router.post("/patients/{patient_id}/tasks", status_code=201, summary="Add a manual task")
+@router.post(
+    "/patients/{patient_id}/tasks",
+    status_code=201,
+    summary="Add a manual task",
+    responses=documented(400, 404, 409, 413),
+)
 def create(
-    patient_id: int, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
+    patient_id: IdPath, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
     try:
         with ctx.write() as session:
-            get_patient(session, patient_id)
+            writable_patient(session, patient_id)
             _check_assignee(session, body.assignee_user_id)
             task = Task(
                 patient_id=patient_id,
@@ -109,11 +114,17 @@ def create(
             return task_view(task)
     except PatientNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except PatientMergedError as exc:
+        raise merged_error(exc) from None
 
 
-@router.patch("/tasks/{task_id}", summary="Close a task (done or cancelled), reassign it or add a note")
+@router.patch(
+    "/tasks/{task_id:int}",
+    summary="Close a task (done or cancelled), reassign it or add a note",
+    responses=documented(400, 404, 409, 413),
+)
 def patch(
-    task_id: int, body: TaskPatch, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
+    task_id: IdPath, body: TaskPatch, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
     with ctx.write() as session:
         task = session.get(Task, task_id)
