@@ -87,9 +87,11 @@ def authenticate_token(session: Session, token: str) -> Principal | None:
     return Principal(row.id, row.username, row.role)
 
 
-def login(session: Session, username: str, password: str) -> tuple[User, str] | None:
+def login(
+    session: Session, username: str, password: str, lifetime: timedelta = TOKEN_LIFETIME
+) -> tuple[User, str] | None:
     """Check a password and issue a token; None when the name or password is wrong."""
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None or not check_password(password, user.password_hash):
         return None
-    return user, issue_token(session, user)
+    return user, issue_token(session, user, lifetime)

@@ -16,6 +16,7 @@ from emr_core.clinical.search import refresh_search_index
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import is_up_to_date
 from emr_core.settings import Settings
+from sgm_app import web
 from sgm_app.api import errors
 from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
 from sgm_app.api.state import ApiState
@@ -62,9 +63,17 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
         state.audit_writer.stop()
         engine.dispose()
 
-    app = FastAPI(title="SGM mammography EMR", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="SGM mammography EMR",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # the web app serves /docs and /redoc with local assets (no CDN)
+        redoc_url=None,
+    )
     app.state.api = state
     errors.install(app)
+    web.install(app)  # first: its pages (/, /login) take precedence over the API's bare ones
     for module in (auth, patients, studies, forms, files, tasks, research, admin):
         app.include_router(module.router)
 

@@ -1,0 +1,7 @@
+"""Every web router, in the order the app includes them."""
+
+from __future__ import annotations
+
+from sgm_app.web import docs, routes_auth, routes_patients
+
+ROUTERS = (docs.router, routes_auth.router, routes_patients.router)
