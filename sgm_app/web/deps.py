@@ -68,9 +68,11 @@ class Web:
         set_csrf_cookie(self.request, response, self.ctx.state)
         return response
 
-    def page(self, template: str, status: int = 200, **values: Any) -> Response:
+    def page(self, page_template: str, status: int = 200, **values: Any) -> Response:
         user = self.ctx.principal
-        html = render_html(self.request, template, status, user=user, nav=navigation(user.role), web=self, **values)
+        html = render_html(
+            self.request, page_template, status, user=user, nav=navigation(user.role), web=self, **values
+        )
         return self.finish(html)
 
     def redirect(self, url: str) -> Response:

@@ -39,11 +39,11 @@ def gettext_for(request: Request) -> Callable[..., str]:
     return gettext
 
 
-def render_html(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def render_html(request: Request, page_template: str, status: int = 200, **values: Any) -> HTMLResponse:
     """Render a page in the request's language, with the CSRF token for its forms."""
     lang = language(request)
     gettext = gettext_for(request)
-    body = ENV.get_template(template).render(
+    body = ENV.get_template(page_template).render(
         request=request,
         lang=lang,
         csrf=csrf_token(request),

@@ -101,7 +101,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, web_server: WebServer) -> Iterator[Any]:
     """A fresh browser context (no cookies) at a 1366x768 screen, in English."""
     context = browser.new_context(base_url=web_server.url, viewport={"width": 1366, "height": 768}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(5_000)
     tab = context.new_page()
     yield tab
     context.close()
