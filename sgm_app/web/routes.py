@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from sgm_app.web import docs, routes_auth, routes_forms, routes_patients
+from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients
 
-ROUTERS = (docs.router, routes_auth.router, routes_patients.router, routes_forms.router)
+ROUTERS = (docs.router, routes_auth.router, routes_patients.router, routes_forms.router, routes_files.router)
