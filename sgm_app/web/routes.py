@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients
+from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients, routes_viewer
 
-ROUTERS = (docs.router, routes_auth.router, routes_patients.router, routes_forms.router, routes_files.router)
+ROUTERS = (
+    docs.router,
+    routes_auth.router,
+    routes_patients.router,
+    routes_forms.router,
+    routes_files.router,
+    routes_viewer.router,
+)
