@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -19,6 +20,10 @@ from sgm_app.web.hanging import full_resolution_png, patient_studies, study_view
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.IMAGE_READ))]
+
+
+def _day(study: Study) -> date:
+    return study.study_date or date.min
 
 
 @router.get("/ui/patients/{patient_id}/viewer")

@@ -11,6 +11,11 @@ from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, ConsolidatedFinding
 from tests.sgm_app.web.webenv import WebServer, sign_in
 
+LOADED = (
+    "window.sgmViewers && window.sgmViewers.length >= 8 && "
+    "window.sgmViewers.every(v => v.world.getItemCount() === 1 && v.world.getItemAt(0).getFullyLoaded())"
+)
+
 
 def _patient_with_prior(server: WebServer) -> tuple[int, int, Instance]:
     """A patient with two studies, the newest one's RCC image; a finding is recorded on it."""
@@ -66,10 +71,7 @@ def test_viewer_hangs_zooms_and_draws_findings(page: Any, web_server: WebServer)
     pid, study_id, rcc = _patient_with_prior(web_server)
     sign_in(page, "radiologist", f"/ui/patients/{pid}")
     page.get_by_role("link", name="Open viewer").click()
-    page.wait_for_function(
-        "window.sgmViewers && window.sgmViewers.length >= 8 && window.sgmViewers.every(v => v.world.getItemCount() === 1 && v.world.getItemAt(0).getFullyLoaded())",
-        timeout=20_000,
-    )
+    page.wait_for_function(LOADED, timeout=20_000)
     current = page.get_by_role("region", name="Current")
     assert current.locator(".view").evaluate_all("els => els.map(e => e.dataset.position)") == [
         "RCC",
@@ -82,7 +84,7 @@ def test_viewer_hangs_zooms_and_draws_findings(page: Any, web_server: WebServer)
     width = page.evaluate("window.sgmViewers[0].world.getItemAt(0).source.dimensions.x")
     assert width == rcc.columns
     # The recorded finding is drawn on the RCC image only.
-    assert current.locator("#view-%d-RCC .finding" % study_id).count() == 1
+    assert current.locator(f"#view-{study_id}-RCC .finding").count() == 1
     assert current.locator(".finding").count() == 1
     # Zoom with the mouse wheel over the first image; linked views follow.
     before = page.evaluate("window.sgmViewers[0].viewport.getZoom(true)")
