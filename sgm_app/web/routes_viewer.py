@@ -34,11 +34,7 @@ def viewer(web: Reader, patient_id: int, study: int | None = None, prior: int | 
             patient = get_patient(session, patient_id)
             studies = patient_studies(session, patient_id)
             current = next((s for s in studies if s.id == study), studies[0] if studies else None)
-            older = [
-                s
-                for s in studies
-                if current and s.id != current.id and (s.study_date or "") <= (current.study_date or "")
-            ]
+            older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
             chosen_prior = next((s for s in studies if s.id == prior), older[0] if older else None)
             shown = [s for s in (current, chosen_prior) if s is not None]
             hung = {s.id: study_views(session, settings, s.id) for s in shown}
