@@ -83,12 +83,12 @@ def study_views(session: Session, settings: Settings, study_id: int) -> list[Vie
     boxes = _boxes(session, study_id)
     views = []
     for position in HANGING:
-        inst = chosen.get(position)
-        if inst is None or not inst.columns or not inst.rows:
+        hung = chosen.get(position)
+        if hung is None or not hung.columns or not hung.rows:
             continue
-        mirrored = needs_mirroring(position[0], chest_wall_on_left(settings.root / inst.stored_path))
-        view = View(position, inst.sop_instance_uid, inst.columns, inst.rows, mirrored)
-        view.boxes = [{**b, "rect": _placed(b["box"], inst.columns, mirrored)} for b in boxes.get(inst.id, [])]
+        mirrored = needs_mirroring(position[0], chest_wall_on_left(settings.root / hung.stored_path))
+        view = View(position, hung.sop_instance_uid, hung.columns, hung.rows, mirrored)
+        view.boxes = [{**b, "rect": _placed(b["box"], hung.columns, mirrored)} for b in boxes.get(hung.id, [])]
         views.append(view)
     return views
 
