@@ -71,7 +71,8 @@ if [ ! -e "$SGM_HOME/.demo-web-users" ]; then
   pwfile=$(mktemp)
   {
     echo "# Demo accounts created by make run (keep private). Sign in at http://127.0.0.1:$SGM_API_PORT/"
-    for pair in demo.clinician:clinician demo.radiologist:radiologist demo.steward:data_engineer \
+    for pair in demo.clinician:clinician demo.radiologist:radiologist demo.steward:data_steward \
+                demo.engineer:data_engineer \
                 demo.auditor:admin demo.researcher:researcher; do
       name=${pair%%:*} role=${pair#*:}
       secret=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 16)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients, routes_viewer
+from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients, routes_viewer, routes_worklists
 
 ROUTERS = (
     docs.router,
@@ -11,4 +11,5 @@ ROUTERS = (
     routes_forms.router,
     routes_files.router,
     routes_viewer.router,
+    routes_worklists.router,
 )

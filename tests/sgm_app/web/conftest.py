@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from emr_core.clinical.exam_reports import record_exam_report
 from emr_core.clinical.followup import evaluate_followup
 from emr_core.clinical.roles import Role
 from emr_core.clinical.rules import load_rules
@@ -23,6 +25,7 @@ from emr_core.dicom.ingest import ingest_paths
 from emr_core.linking.linker import link_studies
 from emr_core.linking.registry import import_registry
 from emr_core.migrate import upgrade
+from emr_core.models import Study
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 from sgm_app.api import create_app
@@ -54,6 +57,11 @@ def _populate(settings: Settings, sessions: sessionmaker[Session], corpus: Path)
         import_registry(session, corpus / "registry.csv")
     ingest_paths(sessions, settings.model_copy(update={"ingest_workers": 1}), [corpus / "dicom"])
     link_studies(sessions)
+    with session_scope(sessions) as session:
+        # BI-RADS 3 on the oldest studies: short-interval follow-ups, already overdue (the exams are in the past).
+        linked = session.scalars(select(Study.id).where(Study.patient_id.is_not(None)).order_by(Study.study_date)).all()
+        for study_id in linked[:3]:
+            record_exam_report(session, study_id, "3", "radiologist")
     with session_scope(sessions) as session:
         evaluate_followup(session, load_rules())
 

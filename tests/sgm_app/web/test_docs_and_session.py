@@ -62,6 +62,7 @@ def test_each_role_logs_in_and_sees_its_own_navigation(page: Any, web_server: We
         "radiologist": {"Patients", "My tasks"},
         "admin": {"Patients", "Users", "Audit log", "Reports", "Linking review"},
         "data_engineer": {"Reports", "Research data"},
+        "data_steward": {"Patients", "Linking review"},
         "researcher": {"Research data"},
     }[role]
     assert expected <= links
