@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sgm_app.web import docs, routes_auth, routes_files, routes_forms, routes_patients, routes_viewer, routes_worklists
+from sgm_app.web import (
+    docs,
+    routes_admin,
+    routes_auth,
+    routes_files,
+    routes_forms,
+    routes_patients,
+    routes_viewer,
+    routes_worklists,
+)
 
 ROUTERS = (
     docs.router,
@@ -12,4 +21,5 @@ ROUTERS = (
     routes_files.router,
     routes_viewer.router,
     routes_worklists.router,
+    routes_admin.router,
 )
