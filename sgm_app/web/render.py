@@ -53,3 +53,8 @@ def render_html(request: Request, page_template: str, status: int = 200, **value
         **values,
     )
     return HTMLResponse(body, status_code=status)
+
+
+def translate(request: Request, message: str, **values: Any) -> str:
+    """One string in the request's language (the catalogue extracts the second argument)."""
+    return gettext_for(request)(message, **values)

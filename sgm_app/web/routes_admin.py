@@ -21,7 +21,7 @@ from emr_core.models import AuditEvent, utcnow
 from emr_core.models_clinical import User
 from sgm_app.api.routers.research import exams as research_exams
 from sgm_app.web.deps import Web, signed_in
-from sgm_app.web.render import gettext_for
+from sgm_app.web.render import gettext_for, translate
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Web, Depends(signed_in(Permission.USER_ADMIN))]
@@ -81,7 +81,7 @@ def add_user(web: Admin, username: Text = "", role: Text = "", password: Text = 
                 )
             return web.redirect("/ui/admin/users?saved=1")
         except ValueError:
-            errors["username"] = gettext_for(web.request)("This user name is taken.")
+            errors["username"] = translate(web.request, "This user name is taken.")
     return _users_page(web, 422, errors=errors, form=form)
 
 
@@ -91,7 +91,7 @@ def change_user(
 ) -> Response:
     web.check_csrf(csrf_token)
     if role not in {r.value for r in Role} or (password and len(password) < 10):
-        return _users_page(web, 422, errors={f"{user_id}": gettext_for(web.request)("Check the role and password.")})
+        return _users_page(web, 422, errors={f"{user_id}": translate(web.request, "Check the role and password.")})
     with web.ctx.write() as session:
         user = session.get(User, user_id)
         if user is None:

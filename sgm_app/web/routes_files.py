@@ -15,7 +15,7 @@ from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
 from sgm_app.api.routers.patients import ref
 from sgm_app.web.deps import Web, signed_in
-from sgm_app.web.render import gettext_for
+from sgm_app.web.render import gettext_for, translate
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.FILE_READ))]
@@ -66,7 +66,7 @@ def upload(
     web.check_csrf(csrf_token)
     form = {"category": category}
     if file is None or not file.filename:
-        return _listing(web, patient_id, 422, errors={"file": gettext_for(web.request)("Choose a file.")}, form=form)
+        return _listing(web, patient_id, 422, errors={"file": translate(web.request, "Choose a file.")}, form=form)
     content_type = (file.content_type or "application/octet-stream").split(";")[0].strip().lower()
     try:
         check_category(category)

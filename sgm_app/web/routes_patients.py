@@ -18,7 +18,7 @@ from emr_core.models import Patient, PatientIdentifier, utcnow
 from sgm_app.api.routers.patients import ref
 from sgm_app.web.chart import chart, parse_query
 from sgm_app.web.deps import Web, signed_in
-from sgm_app.web.render import gettext_for
+from sgm_app.web.render import gettext_for, translate
 
 router = APIRouter(prefix="/ui/patients", include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.PATIENT_READ))]
@@ -115,7 +115,7 @@ def register(
         try:
             return web.redirect(f"/ui/patients/{_create(web, values, identifier.strip(), issuer.strip())}")
         except IntegrityError:
-            errors["identifier"] = gettext_for(web.request)("This identifier already belongs to another patient.")
+            errors["identifier"] = translate(web.request, "This identifier already belongs to another patient.")
     return web.page("patients/new.html", 422, form=form, errors=errors)
 
 
