@@ -31,11 +31,10 @@ def _search(web: Web, q: str) -> tuple[list[Patient], bool]:
     if query is None:
         return [], False
     with web.ctx.read() as session:
-        pending = has_unindexed_patients(session)
-    if pending:  # patients from the registry import or the linker since the last search
-        with web.ctx.write() as session:
-            index_new_patients(session)
-    with web.ctx.read() as session:
+        if has_unindexed_patients(session):  # patients from the registry import or the linker since the last search
+            session.rollback()
+            with web.ctx.write() as writer:
+                index_new_patients(writer)
         result = search_patients(session, query)
         found = list(result.patients)
         session.expunge_all()

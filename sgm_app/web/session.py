@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +23,38 @@ SESSION_COOKIE = "sgm_session"
 CSRF_COOKIE = "sgm_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+
+
+# Sessions verified in the last few seconds: typing in the search box must not query the users table per key.
+# Logout forgets the session here at once; a revocation elsewhere takes effect within this many seconds.
+SESSION_CACHE_SECONDS = 5.0
+
+
+class RecentSessions:
+    """Sessions (by token hash) verified recently, forgotten at logout; bounded and thread-safe."""
+
+    def __init__(self, ttl: float = SESSION_CACHE_SECONDS, size: int = 10_000) -> None:
+        self._ttl, self._size = ttl, size
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Principal | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self._ttl, principal)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+_recent = RecentSessions()
 
 
 @dataclass(frozen=True)
@@ -56,8 +90,13 @@ def read_session(request: Request, state: ApiState) -> SessionInfo | None:
         token = _signer(state).unsign(cookie, max_age=idle_seconds(state)).decode("ascii")
     except (BadSignature, SignatureExpired, UnicodeDecodeError):
         return None
-    with session_scope(state.sessions) as session:
-        principal = authenticate_token(session, token)
+    key = token_hash(token)
+    principal = _recent.get(key)
+    if principal is None:
+        with session_scope(state.sessions) as session:
+            principal = authenticate_token(session, token)
+        if principal is not None:
+            _recent.put(key, principal)
     return SessionInfo(principal, token) if principal else None
 
 
@@ -76,6 +115,7 @@ def set_session_cookie(request: Request, response: Response, state: ApiState, to
 
 def end_session(state: ApiState, token: str) -> None:
     """Revoke the session server-side, so a copied cookie is useless after logout."""
+    _recent.forget(token_hash(token))
     with state.writer(), session_scope(state.sessions) as session:
         session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(revoked=True))
 
