@@ -24,6 +24,14 @@ ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 ENV.globals.update(vendor=assets.vendor, own=assets.OWN_URL, LANGUAGES=LANGUAGES, CSRF_FIELD=CSRF_FIELD)
 
 
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def language(request: Request) -> str:
     return choose_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language", ""))
 
@@ -52,7 +60,10 @@ def render_html(request: Request, page_template: str, status: int = 200, **value
         missing_assets=assets.missing_assets(),
         **values,
     )
-    return HTMLResponse(body, status_code=status)
+    response = HTMLResponse(body, status_code=status)
+    # Pages show patient data: never framed by another site, never cached by a shared proxy, referrer kept local.
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def translate(request: Request, message: str, **values: Any) -> str:

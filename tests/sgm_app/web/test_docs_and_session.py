@@ -143,3 +143,10 @@ def test_a_forbidden_page_says_so_and_is_audited(page: Any, web_server: WebServe
             select(AuditEvent).where(AuditEvent.event_type == "permission_denied", AuditEvent.user_id == "researcher")
         ).all()
     assert denied, "the refused page was not audited"
+
+
+def test_pages_are_not_framed_cached_or_sniffed(web_server: WebServer) -> None:
+    reply = httpx.get(web_server.url + "/login")
+    assert reply.headers["x-frame-options"] == "DENY"
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["x-content-type-options"] == "nosniff"

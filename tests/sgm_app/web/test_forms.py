@@ -68,3 +68,41 @@ def test_a_word_in_a_number_field_is_refused_beside_it(page: Any, web_server: We
     page.get_by_role("button", name="Save form").click()
     assert page.locator("#f-symptoms-since_weeks-error").inner_text() == "Enter a whole number."
     assert page.get_by_label("Since weeks").input_value() == "three"
+
+
+def test_history_spans_template_versions_and_old_answers_keep_their_version(page: Any, web_server: WebServer) -> None:
+    from emr_core.clinical.forms import add_template_version, latest_template, submit_form
+
+    pid = _patient_id(web_server) + 1
+    with session_scope(web_server.sessions) as session:
+        v1 = latest_template(session, "breast_screening_intake")
+        answers = {
+            "symptoms": {"any": False},
+            "family_history": {"breast_or_ovarian_cancer": False},
+            "prior_procedures": [],
+            "hormone_therapy": {"current": False},
+            "pregnant_or_breastfeeding": "no",
+            "implants": {"present": False},
+        }
+        old = submit_form(session, pid, v1, answers, "clinician")
+        schema = {**v1.json_schema, "properties": {**v1.json_schema["properties"]}}
+        schema["properties"]["referring_doctor"] = {"type": "string", "maxLength": 100}
+        v2 = add_template_version(session, "breast_screening_intake", schema, "admin")
+        old_id, old_version, new_version = old.id, v1.version, v2.version
+    sign_in(page, "clinician", f"/ui/patients/{pid}/forms/breast_screening_intake/fill")
+    assert page.get_by_role("heading", level=1).inner_text().endswith(f"v{new_version}")
+    for name, value in (("symptoms.any", "false"), ("family_history.breast_or_ovarian_cancer", "false")):
+        _answer(page, name, value)
+    _answer(page, "hormone_therapy.current", "false")
+    _answer(page, "implants.present", "false")
+    page.get_by_label("Pregnant or breastfeeding").select_option("no")
+    page.get_by_label("Referring doctor").fill("BS. Lê Văn Tâm")
+    page.get_by_role("button", name="Save form").click()
+    assert page.get_by_role("status").inner_text() == "Form saved."
+    assert "Referring doctor: BS. Lê Văn Tâm" in page.inner_text("main")
+    page.goto(f"/ui/patients/{pid}/forms")
+    versions = page.locator("table tbody tr td:nth-child(2)").all_inner_texts()
+    assert f"v{old_version}" in versions and f"v{new_version}" in versions
+    page.goto(f"/ui/patients/{pid}/forms/submissions/{old_id}")
+    assert page.get_by_role("heading", level=1).inner_text().endswith(f"v{old_version}")
+    assert "Referring doctor" not in page.inner_text("main")
