@@ -90,9 +90,12 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium (never a downloaded build); with CI=true its absence fails."""
+    """Debian's chromium (never a downloaded build); with CI=true its absence fails.
+
+    Per module, so playwright's event loop never outlives the browser tests into other packages' tests.
+    """
     require_peer(shutil.which("chromium") is not None and Path(CHROMIUM).exists(), "chromium is not installed")
     try:
         from playwright.sync_api import sync_playwright
