@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
-from emr_core.clinical.patients import Demographics, PatientNotFound, get_patient, update_demographics
+from emr_core.clinical.patients import (
+    Demographics,
+    PatientNotFound,
+    get_patient,
+    merge_patients,
+    update_demographics,
+)
 from emr_core.clinical.roles import Permission
 from emr_core.clinical.search import has_unindexed_patients, index_new_patients, index_patients, search_patients
 from emr_core.enums import AuditAction, AuditEventId
@@ -62,6 +68,10 @@ def search_results(web: Reader, q: Annotated[str, Query(max_length=200)] = "") -
 
 @router.get("/{patient_id}")
 def chart_page(web: Reader, patient_id: int) -> Response:
+    return _chart_page(web, patient_id)
+
+
+def _chart_page(web: Web, patient_id: int, status: int = 200, **values: Any) -> Response:
     try:
         with web.ctx.read() as session:
             data = chart(session, patient_id, utcnow().date())
@@ -69,7 +79,8 @@ def chart_page(web: Reader, patient_id: int) -> Response:
     except PatientNotFound:
         return web.page("not_found.html", 404)
     web.ctx.audit(AuditEventId.PATIENT_RECORD, AuditAction.READ, event_type="patient", patient_ref=ref(patient_id))
-    return web.page("patients/chart.html", **data)
+    values.setdefault("merge_form", {})
+    return web.page("patients/chart.html", status, **data, **values)
 
 
 def _demographics(web: Web, full_name: str, birth_date: str, sex: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -169,3 +180,48 @@ def edit(
     except PatientNotFound:
         return web.page("not_found.html", 404)
     return web.redirect(f"/ui/patients/{patient_id}?saved=1")
+
+
+Merger = Annotated[Web, Depends(signed_in(Permission.PATIENT_MERGE))]
+
+
+@router.post("/{patient_id}/merge")
+def merge(
+    web: Merger,
+    patient_id: int,
+    source: Text = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Text = "",
+) -> Response:
+    """Merge another record of the same person into this one (everything moves; the source stays, marked)."""
+    web.check_csrf(csrf_token)
+    _ = gettext_for(web.request)
+    source_id = int(source.lstrip("#")) if source.lstrip("#").isdigit() else None
+    error = None if source_id is not None else _("Enter the record number to merge, e.g. 42.")
+    if source_id is not None:
+        try:
+            with web.ctx.write() as session:
+                record = merge_patients(session, source_id, patient_id, web.ctx.principal.username)
+                for pid, role in ((source_id, "source"), (patient_id, "target")):
+                    web.ctx.log(
+                        session,
+                        AuditEventId.PATIENT_RECORD,
+                        AuditAction.UPDATE,
+                        event_type="patient_merge",
+                        patient_ref=ref(pid),
+                        detail={
+                            "role": role,
+                            "source": source_id,
+                            "target": patient_id,
+                            "moved": record.moved,
+                            "reason": reason,
+                            "via": "web",
+                        },
+                    )
+        except PatientNotFound:
+            error = _("There is no record with that number.")
+        except ValueError:
+            error = _("These two records cannot be merged (the same record, or one was already merged).")
+    if error is not None:
+        return _chart_page(web, patient_id, 422, merge_error=error, merge_form={"source": source, "reason": reason})
+    return web.redirect(f"/ui/patients/{patient_id}?merged={source_id}")

@@ -77,3 +77,35 @@ def test_register_with_a_mistake_then_correct_and_edit(page: Any, web_server: We
     assert page.get_by_role("status").inner_text() == "Saved."
     page.goto("/ui/patients?q=tran thi bich ngoc b")
     assert page.locator("#results").get_by_role("link", name="Trần Thị Bích Ngọc B").is_visible()
+
+
+def test_steward_merges_a_duplicate_record_from_the_chart(page: Any, web_server: WebServer) -> None:
+    from emr_core.clinical.search import index_patients
+    from emr_core.linking.names import name_key
+    from emr_core.models_clinical import PatientMerge
+
+    with session_scope(web_server.sessions) as session:
+        ids = []
+        for name in ("Đỗ Thị Hằng", "Do Thi Hang"):
+            patient = Patient(full_name=name, name_key=name_key(name))
+            session.add(patient)
+            session.flush()
+            index_patients(session, [(patient.id, name)])
+            ids.append(patient.id)
+    target, source = ids
+    sign_in(page, "data_steward", f"/ui/patients/{target}")
+    page.get_by_text("Merge another record of this person into this one").click()
+    page.get_by_label("Record number to merge").fill(str(target))  # itself: refused beside the field
+    page.get_by_role("button", name="Merge").click()
+    assert page.locator("#f-source-error").inner_text().startswith("These two records cannot be merged")
+    assert page.get_by_label("Record number to merge").input_value() == str(target)
+    page.get_by_label("Record number to merge").fill(str(source))
+    page.get_by_label("Reason").fill("same person, typed without diacritics")
+    page.get_by_role("button", name="Merge").click()
+    assert page.get_by_role("status").inner_text() == f"Record #{source} was merged into this one."
+    assert f"#{source}" in page.locator("section", has_text="Merged records").inner_text()
+    with session_scope(web_server.sessions) as session:
+        merge = session.scalar(select(PatientMerge).where(PatientMerge.source_patient_id == source))
+        assert merge is not None and merge.target_patient_id == target and merge.merged_by == "data_steward"
+    page.goto(f"/ui/patients/{source}")
+    assert page.get_by_role("alert").inner_text().startswith("This record was merged into")
