@@ -10,6 +10,9 @@ LS_VENV ?= .venv-labelstudio
 LS_VERSION ?= 1.23.2
 LS_STAMP := $(LS_VENV)/.installed
 export SGM_LABEL_STUDIO_BIN ?= $(CURDIR)/$(LS_VENV)/bin/label-studio
+# Browser libraries of the web app (htmx, OpenSeadragon, Chart.js, Swagger UI, ReDoc), served locally.
+WEB_DIR := sgm_app/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.installed
 
 .PHONY: help setup run lint test secrets bench-ingest bench-linking clean
 
@@ -28,7 +31,11 @@ $(LS_STAMP):
 	$(LS_VENV)/bin/pip install --quiet 'label-studio==$(LS_VERSION)'
 	touch $@
 
-setup: $(STAMP) $(LS_STAMP)  ## Create the virtual environments and install the platform and Label Studio
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) $(LS_STAMP) $(WEB_STAMP)  ## Create the virtual environments and install the platform, Label Studio and web assets
 
 run: setup  ## Set up and start the platform on embedded defaults with a demo corpus
 	bash deployments/local/run.sh
@@ -53,4 +60,4 @@ bench-linking: setup  ## Linking 18,000 images against 10,000 registry patients
 	$(VENV)/bin/python bench/linking.py
 
 clean:  ## Remove the virtual environment (keeps the data folder)
-	rm -rf $(VENV) $(LS_VENV)
+	rm -rf $(VENV) $(LS_VENV) $(WEB_DIR)/node_modules

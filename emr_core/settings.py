@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=200, ge=1, le=10_000)
     ingest_workers: int = Field(default=2, ge=1, le=64)
     api_port: int = Field(default=8000, ge=1, le=65535, description="port of `sgm api serve`")
+    # Clinical web application (sgm_app/web): browser sessions.
+    web_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="sign out after this idle time")
+    web_session_max_hours: int = Field(default=12, ge=1, le=24 * 30, description="sign out this long after login")
+    web_secure_cookies: bool = Field(default=False, description="Secure cookie flag; on by itself over https")
     label_studio_port: int = Field(default=8080, ge=1, le=65535)
     label_studio_bin: Path | None = Field(
         default=None, description="label-studio executable; default .venv-labelstudio/bin/label-studio"

@@ -65,6 +65,28 @@ wait_for() {  # wait_for NAME URL SECONDS
 "$sgm" demo-data --patients "${SGM_DEMO_PATIENTS:-12}" --seed 7 --out "$demo_dir"
 "$sgm" patients import "$demo_dir/registry.csv"
 
+# Web app demo accounts, one per role, each with a fresh random password written to the demo accounts file.
+if [ ! -e "$SGM_HOME/.demo-web-users" ]; then
+  umask 077
+  pwfile=$(mktemp)
+  {
+    echo "# Demo accounts created by make run (keep private). Sign in at http://127.0.0.1:$SGM_API_PORT/"
+    for pair in demo.clinician:clinician demo.radiologist:radiologist demo.steward:data_steward \
+                demo.engineer:data_engineer \
+                demo.auditor:admin demo.researcher:researcher; do
+      name=${pair%%:*} role=${pair#*:}
+      secret=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | head -c 16)
+      printf '%s\n' "$secret" > "$pwfile"
+      if "$sgm" users add "$name" --role "$role" --password-file "$pwfile" >/dev/null; then
+        echo "web user $name ($role) password: $secret"
+      fi
+    done
+  } >> "$demo_users"
+  rm -f "$pwfile"
+  touch "$SGM_HOME/.demo-web-users"
+  umask 022
+fi
+
 start bash -c "cd '$here' && exec '$venv/bin/dagster' dev -w workspace.yaml -h 127.0.0.1 -p $dagster_port"
 start "$sgm" api serve
 start "$sgm" dicom serve
@@ -87,9 +109,8 @@ if ! "$sgm" campaign status demo >/dev/null 2>&1; then
   done
   umask 077
   {
-    echo "# Demo accounts created by make run (keep private)"
-    echo "EMR API user demo.clinician (clinician), bearer token:"; "$sgm" users add demo.clinician --role clinician
-    echo "EMR API user demo.auditor (admin), bearer token:"; "$sgm" users add demo.auditor --role admin
+    echo "EMR API bearer token of demo.clinician:"; "$sgm" users token demo.clinician
+    echo "EMR API bearer token of demo.auditor:"; "$sgm" users token demo.auditor
     for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
   } >> "$demo_users" 2>&1 || true
   "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
@@ -98,9 +119,12 @@ fi
 
 cat <<MSG
 
+  Clinical web application: http://127.0.0.1:$SGM_API_PORT/   <- clinicians start here
+    (demo accounts and passwords: $demo_users)
+
   The platform is running (data folder $SGM_HOME):
     Dagster UI        http://127.0.0.1:$dagster_port
-    EMR API           http://127.0.0.1:$SGM_API_PORT/docs   (viewer: /patients/{id}/viewer after POST /auth/login)
+    EMR API           http://127.0.0.1:$SGM_API_PORT/docs   (REST API for integration; ReDoc at /redoc)
     Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (admin login in $SGM_HOME/labelstudio/credentials.json)
     DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)

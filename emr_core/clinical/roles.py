@@ -10,6 +10,7 @@ class Role(StrEnum):
     RADIOLOGIST = "radiologist"
     CLINICIAN = "clinician"
     DATA_ENGINEER = "data_engineer"
+    DATA_STEWARD = "data_steward"
     RESEARCHER = "researcher"
 
 
@@ -52,6 +53,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CLINICIAN: _CLINICAL,
     # Data engineers run the pipeline: operational reports and de-identified data only.
     Role.DATA_ENGINEER: frozenset({Permission.OPERATIONS_REPORT, Permission.RESEARCH_READ}),
+    # Data stewards resolve the linking review queue: they see patients to compare them, and merge records.
+    Role.DATA_STEWARD: frozenset({Permission.PATIENT_READ, Permission.PATIENT_MERGE}),
     # Researchers never get a permission that returns identified patient data.
     Role.RESEARCHER: frozenset({Permission.RESEARCH_READ}),
 }

@@ -102,9 +102,11 @@ def verify_login(session: Session, username: str, password: str) -> User | None:
     return user if user is not None and user.password_hash and matches else None
 
 
-def login(session: Session, username: str, password: str) -> tuple[User, str] | None:
+def login(
+    session: Session, username: str, password: str, lifetime: timedelta = TOKEN_LIFETIME
+) -> tuple[User, str] | None:
     """Check a password and issue a token; None when the name or password is wrong."""
     user = verify_login(session, username, password)
     if user is None:
         return None
-    return user, issue_token(session, user)
+    return user, issue_token(session, user, lifetime)

@@ -19,6 +19,7 @@ from emr_core.clinical.users import dummy_password_hash
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.migrate import require_current
 from emr_core.settings import Settings
+from sgm_app import web
 from sgm_app.api import errors
 from sgm_app.api.body_guard import BodyGuard
 from sgm_app.api.deps import TOKEN_COOKIE, authenticate
@@ -96,9 +97,17 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
         state.audit_writer.stop()
         engine.dispose()
 
-    app = FastAPI(title="SGM mammography EMR", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="SGM mammography EMR",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # the web app serves /docs and /redoc with local assets (no CDN)
+        redoc_url=None,
+    )
     app.state.api = state
     errors.install(app)
+    web.install(app)  # first: its pages (/, /login) take precedence over the API's bare ones
     app.add_middleware(
         BodyGuard, authenticate=lambda request: authenticate(request, state), upload_limit=max_upload_bytes
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from sqlalchemy import select
 
@@ -31,14 +33,29 @@ def _cli_record(event_type: str, detail: dict[str, str]) -> AuditRecord:
     )
 
 
+def _read_password(path: Path) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    secret = lines[0].strip() if lines else ""
+    if len(secret) < 8:
+        raise click.ClickException(f"{path}: the password on its first line must have at least 8 characters")
+    return secret
+
+
 @users_group.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="What the user may do.")
-@click.option("--password", is_flag=True, help="Also prompt for a password (for /auth/login).")
+@click.option("--password", is_flag=True, help="Also prompt for a password (for the web app and /auth/login).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from the first line of this file instead of prompting (scripts, make run).",
+)
 @pass_cli
-def add(ctx: CliContext, name: str, role: str, password: bool) -> None:
+def add(ctx: CliContext, name: str, role: str, password: bool, password_file: Path | None) -> None:
     """Add a user and print their first bearer token (shown once; only its hash is stored)."""
-    secret = click.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    secret = _read_password(password_file) if password_file else None
+    if password and secret is None:
+        secret = click.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope(ctx.sessions()) as session:
         try:
             user = create_user(session, name, role, secret)

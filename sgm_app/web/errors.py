@@ -1,0 +1,27 @@
+"""HTML outcomes for the web pages: login redirects, a clear forbidden page, a stale-form page."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from sgm_app.web.deps import CsrfRejectedError, ForbiddenError, LoginRequiredError, forbidden_page, login_redirect
+from sgm_app.web.render import render_html
+
+
+async def _login(_: Request, exc: LoginRequiredError) -> Response:
+    return login_redirect(exc.next_url, exc.expired)
+
+
+async def _forbidden(request: Request, _: ForbiddenError) -> Response:
+    return forbidden_page(request)
+
+
+async def _csrf(request: Request, _: CsrfRejectedError) -> Response:
+    return render_html(request, "csrf.html", 403)
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LoginRequiredError, _login)  # type: ignore[arg-type]
+    app.add_exception_handler(ForbiddenError, _forbidden)  # type: ignore[arg-type]
+    app.add_exception_handler(CsrfRejectedError, _csrf)  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""The mammography hanging: which image goes where, mirrored so the chest walls face each other, with findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emr_core.dicom.render import cached_render
+from emr_core.models import Instance, Series, Study
+from emr_core.models_annotation import ConsolidatedFinding
+from emr_core.settings import Settings
+
+HANGING = ("RCC", "LCC", "RMLO", "LMLO")  # top row CC, bottom row MLO; the right breast on the viewer's left
+
+
+@dataclass
+class View:
+    """One hung image: where to fetch it (full resolution, mirrored when needed) and its finding boxes."""
+
+    position: str
+    sop_instance_uid: str
+    columns: int
+    rows: int
+    mirrored: bool
+    boxes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def chest_wall_on_left(dicom_path: Path) -> bool | None:
+    """From Patient Orientation (0020,0020): the row direction pointing anterior means the chest wall is at column 0."""
+    try:
+        ds = pydicom.dcmread(dicom_path, stop_before_pixels=True, specific_tags=["PatientOrientation"])
+        first = str(ds.PatientOrientation[0]).upper()
+    except (OSError, AttributeError, IndexError, KeyError, pydicom.errors.InvalidDicomError):
+        return None
+    return {"A": True, "P": False}.get(first[:1])
+
+
+def needs_mirroring(laterality: str, chest_left: bool | None) -> bool:
+    """Right breasts hang with the chest wall at their right edge, left breasts at their left edge."""
+    if chest_left is None:
+        return False  # unknown orientation: shown as stored
+    return chest_left if laterality == "R" else not chest_left
+
+
+def _boxes(session: Session, study_id: int) -> dict[int, list[dict[str, Any]]]:
+    """instance id -> finding boxes in DICOM pixel coordinates."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for f in session.scalars(select(ConsolidatedFinding).where(ConsolidatedFinding.study_id == study_id)):
+        label = f"{f.finding_type} · BI-RADS {f.birads}"
+        for view in ("cc", "mlo"):
+            iid = getattr(f, f"{view}_instance_id")
+            box = [getattr(f, f"{view}_{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
+            if iid is not None and None not in box:
+                out.setdefault(iid, []).append({"box": box, "label": label, "source": f.source})
+    return out
+
+
+def _placed(box: list[float], columns: int, mirrored: bool) -> list[float]:
+    xmin, ymin, xmax, ymax = box
+    if mirrored:
+        xmin, xmax = columns - xmax, columns - xmin
+    # Viewer coordinates: the image is 1 wide, so every value is divided by the width.
+    return [xmin / columns, ymin / columns, (xmax - xmin) / columns, (ymax - ymin) / columns]
+
+
+def study_views(session: Session, settings: Settings, study_id: int) -> list[View]:
+    """The study's four standard views in hanging order (missing ones are left out)."""
+    rows = session.execute(
+        select(Instance)
+        .join(Series, Series.id == Instance.series_id)
+        .where(Series.study_id == study_id, Instance.laterality.is_not(None))
+        .order_by(Instance.id)
+    ).scalars()
+    chosen: dict[str, Instance] = {}
+    for inst in rows:
+        chosen.setdefault(f"{inst.laterality}{inst.view}", inst)
+    boxes = _boxes(session, study_id)
+    views = []
+    for position in HANGING:
+        hung = chosen.get(position)
+        if hung is None or not hung.columns or not hung.rows:
+            continue
+        mirrored = needs_mirroring(position[0], chest_wall_on_left(settings.root / hung.stored_path))
+        view = View(position, hung.sop_instance_uid, hung.columns, hung.rows, mirrored)
+        view.boxes = [{**b, "rect": _placed(b["box"], hung.columns, mirrored)} for b in boxes.get(hung.id, [])]
+        views.append(view)
+    return views
+
+
+def full_resolution_png(settings: Settings, sop: str, dicom_path: Path, long_side: int, mirrored: bool) -> Path:
+    """The full-resolution render, mirrored left-right when asked (cached beside the plain one)."""
+    plain = cached_render(settings, sop, dicom_path, long_side)
+    if not mirrored:
+        return plain
+    target = plain.with_name(f"{plain.stem}-mirrored.png")
+    if not target.exists():
+        with Image.open(plain) as image:
+            tmp = target.with_suffix(".tmp")
+            image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(tmp, format="PNG", compress_level=1)
+            tmp.replace(target)
+    return target
+
+
+def patient_studies(session: Session, patient_id: int) -> list[Study]:
+    return list(
+        session.scalars(select(Study).where(Study.patient_id == patient_id).order_by(Study.study_date.desc(), Study.id))
+    )

@@ -1,0 +1,84 @@
+"""The mammography viewer: the standard hanging at full resolution (OpenSeadragon), a prior, findings drawn on it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+
+from emr_core.clinical.exam_reports import current_reports
+from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.roles import Permission
+from emr_core.enums import AuditAction, AuditEventId
+from emr_core.models import Instance, Series, Study
+from sgm_app.api.routers.patients import ref
+from sgm_app.web.deps import Web, signed_in
+from sgm_app.web.hanging import full_resolution_png, patient_studies, study_views
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Web, Depends(signed_in(Permission.IMAGE_READ))]
+
+
+def _day(study: Study) -> date:
+    return study.study_date or date.min
+
+
+@router.get("/ui/patients/{patient_id}/viewer")
+def viewer(web: Reader, patient_id: int, study: int | None = None, prior: int | None = None) -> Response:
+    settings = web.ctx.state.settings
+    try:
+        with web.ctx.read() as session:
+            patient = get_patient(session, patient_id)
+            studies = patient_studies(session, patient_id)
+            current = next((s for s in studies if s.id == study), studies[0] if studies else None)
+            older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
+            chosen_prior = next((s for s in studies if s.id == prior), older[0] if older else None)
+            shown = [s for s in (current, chosen_prior) if s is not None]
+            hung = {s.id: study_views(session, settings, s.id) for s in shown}
+            reports = current_reports(session, [s.id for s in shown])
+            session.expunge_all()
+    except PatientNotFound:
+        return web.page("not_found.html", 404)
+    web.ctx.audit(
+        AuditEventId.PATIENT_RECORD,
+        AuditAction.READ,
+        event_type="viewer",
+        patient_ref=ref(patient_id),
+        instance_count=sum(len(v) for v in hung.values()),
+    )
+    return web.page(
+        "viewer.html", patient=patient, studies=studies, current=current, prior=chosen_prior, hung=hung, reports=reports
+    )
+
+
+@router.get("/ui/images/{sop_instance_uid}.png")
+def image(web: Reader, sop_instance_uid: str, mirrored: int = 0) -> Response:
+    with web.ctx.read() as session:
+        row = session.execute(
+            select(Instance.stored_path, Instance.rows, Instance.columns, Study.patient_id, Study.study_uid)
+            .join(Series, Series.id == Instance.series_id)
+            .join(Study, Study.id == Series.study_id)
+            .where(Instance.sop_instance_uid == sop_instance_uid)
+        ).first()
+    if row is None or not row.rows or not row.columns:
+        return web.page("not_found.html", 404)
+    settings = web.ctx.state.settings
+    try:
+        path = full_resolution_png(
+            settings, sop_instance_uid, settings.root / row.stored_path, max(row.rows, row.columns), bool(mirrored)
+        )
+    except (OSError, ValueError):
+        return web.page("not_found.html", 422)
+    web.ctx.audit(
+        AuditEventId.INSTANCES_ACCESSED,
+        AuditAction.READ,
+        event_type="render",
+        patient_ref=ref(row.patient_id) if row.patient_id else "",
+        study_uid=row.study_uid,
+        sop_instance_uid=sop_instance_uid,
+        instance_count=1,
+    )
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,73 @@
+// The mammography viewer: one OpenSeadragon viewer per hung image, full-resolution zoom and pan,
+// window/level as display contrast/brightness, finding boxes as overlays, optional linked zoom.
+(function () {
+  "use strict";
+  const viewers = [];
+  window.sgmViewers = viewers;
+  let syncing = false;
+
+  function overlay(viewer, box) {
+    const el = document.createElement("div");
+    el.className = "finding";
+    el.title = box.label;
+    el.setAttribute("aria-label", box.label);
+    const [x, y, w, h] = box.rect;
+    viewer.addOverlay({ element: el, location: new OpenSeadragon.Rect(x, y, w, h) });
+  }
+
+  function link(source) {
+    source.addHandler("animation", () => {
+      if (syncing || !document.getElementById("link-views").checked) return;
+      syncing = true;
+      const zoom = source.viewport.getZoom(), center = source.viewport.getCenter();
+      for (const other of viewers) {
+        if (other !== source && other.world.getItemCount()) {
+          other.viewport.zoomTo(zoom, null, true);
+          other.viewport.panTo(center, true);
+        }
+      }
+      syncing = false;
+    });
+  }
+
+  function applyWindow() {
+    const width = Number(document.getElementById("wl-width").value) / 100;
+    const level = Number(document.getElementById("wl-level").value) / 100;
+    const invert = document.getElementById("wl-invert").checked ? 1 : 0;
+    // A narrower window means more contrast; the level moves brightness.
+    const filter = `contrast(${(1 / width).toFixed(2)}) brightness(${level.toFixed(2)}) invert(${invert})`;
+    document.documentElement.style.setProperty("--wl-filter", filter);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const config = JSON.parse(document.getElementById("osd-config").textContent);
+    for (const el of document.querySelectorAll(".view[data-src]")) {
+      const viewer = OpenSeadragon({
+        element: el,
+        prefixUrl: config.prefixUrl,
+        tileSources: { type: "image", url: el.dataset.src, buildPyramid: false },
+        showNavigator: false,
+        showRotationControl: false,
+        maxZoomPixelRatio: 6,
+        visibilityRatio: 0.5,
+        gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
+        keyboardNavEnabled: true,
+      });
+      viewer.sgmPosition = el.dataset.position;
+      viewer.addOnceHandler("open", () => JSON.parse(el.dataset.boxes || "[]").forEach((b) => overlay(viewer, b)));
+      link(viewer);
+      viewers.push(viewer);
+    }
+    for (const id of ["wl-width", "wl-level", "wl-invert"]) {
+      document.getElementById(id).addEventListener("input", applyWindow);
+    }
+    document.getElementById("wl-reset").addEventListener("click", () => {
+      document.getElementById("wl-width").value = 100;
+      document.getElementById("wl-level").value = 100;
+      document.getElementById("wl-invert").checked = false;
+      applyWindow();
+      viewers.forEach((v) => v.viewport.goHome(true));
+    });
+    applyWindow();
+  });
+})();
