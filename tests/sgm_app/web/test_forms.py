@@ -71,7 +71,7 @@ def test_a_word_in_a_number_field_is_refused_beside_it(page: Any, web_server: We
 
 
 def test_history_spans_template_versions_and_old_answers_keep_their_version(page: Any, web_server: WebServer) -> None:
-    from emr_core.clinical.forms import add_template_version, check_submission, latest_template, store_submission
+    from emr_core.clinical.forms import add_template_version, latest_template, store_submission
 
     pid = _patient_id(web_server) + 1
     with session_scope(web_server.sessions) as session:
