@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from emr_core.settings import Settings
@@ -63,6 +63,7 @@ class ReceiverProcess:
     allowed_callers: str = ""
     args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # SGM_DICOM_* limits of a test
 
     def env(self) -> dict[str, str]:
         return {
@@ -72,6 +73,7 @@ class ReceiverProcess:
             "SGM_DICOM_AE_TITLE": self.ae_title,
             "SGM_DICOM_PORT": str(self.port),
             "SGM_DICOM_ALLOWED_CALLERS": self.allowed_callers,
+            **self.extra_env,
         }
 
     def start(self) -> ReceiverProcess:
