@@ -113,8 +113,12 @@ def send_dataset(
         request.Priority = 2
         request.DataSet = io.BytesIO(dataset)
         (context,) = assoc.accepted_contexts
+        assoc._reactor_checkpoint.clear()  # as send_c_store: keep the reactor off our response
+        while not assoc._is_paused:
+            time.sleep(0.0001)
         assoc.dimse.send_msg(request, context.context_id)
         _, response = assoc.dimse.get_msg(block=True)
+        assoc._reactor_checkpoint.set()
         assert response is not None, "no C-STORE response"
         return int(response.Status), str(response.ErrorComment or "")
     finally:
