@@ -56,7 +56,10 @@ class ReceiverState:
         """Start tracking an association; the remote side is the sender (C-STORE or C-GET)."""
         remote, local = (assoc.acceptor, assoc.requestor) if assoc.is_requestor else (assoc.requestor, assoc.acceptor)
         info = AssociationInfo.new(remote.ae_title, local.ae_title, _address(remote))
-        self.spool.open_association(info)
+        try:
+            self.spool.open_association(info)
+        except OSError as exc:  # disk full: each C-STORE will then answer Out of Resources
+            log.error("cannot record association %s: %s", info.id, exc)
         with self._lock:
             self._open[id(assoc)] = current = _Open(info)
         return current

@@ -64,6 +64,7 @@ class ReceiverProcess:
     args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)  # SGM_DICOM_* limits of a test
+    log_dir: Path | None = None  # default: the data folder (a test that fills that disk moves it)
 
     def env(self) -> dict[str, str]:
         return {
@@ -78,7 +79,7 @@ class ReceiverProcess:
 
     def start(self) -> ReceiverProcess:
         """Start and wait until it serves (all its listener processes included)."""
-        path = self.settings.root / f"receiver-{time.time_ns()}.log"
+        path = (self.log_dir or self.settings.root) / f"receiver-{time.time_ns()}.log"
         log = open(path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*SGM, "dicom", "serve", *self.args],
@@ -109,7 +110,8 @@ class ReceiverProcess:
         self.proc.wait(timeout=30)
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.settings.root.glob("receiver-*.log")))
+        folder = self.log_dir or self.settings.root
+        return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("receiver-*.log")))
 
 
 @dataclass
