@@ -117,7 +117,7 @@ def move_study(
 
 
 def get_study(
-    peer: Peer, study_uid: str, on_store: Callable[[Any], int], progress: Callable[[int], None] | None = None
+    peer: Peer, study_uid: str, on_store: Callable[[Any], int | Dataset], progress: Callable[[int], None] | None = None
 ) -> RetrieveResult:
     """C-GET one study; each instance arrives on this association through on_store(event)."""
     model = StudyRootQueryRetrieveInformationModelGet
