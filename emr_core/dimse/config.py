@@ -103,5 +103,5 @@ def storage_contexts() -> list[PresentationContext]:
     """Verification plus every storage SOP class (mammography included), all our syntaxes."""
     contexts = [build_context(Verification)]
     for cx in AllStoragePresentationContexts:
-        contexts.append(build_context(cx.abstract_syntax, list(ACCEPTED_TRANSFER_SYNTAXES)))
+        contexts.append(build_context(str(cx.abstract_syntax), list(ACCEPTED_TRANSFER_SYNTAXES)))
     return contexts

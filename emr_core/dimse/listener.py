@@ -129,7 +129,7 @@ def stream_to(spool: Spool, config: ReceiverConfig) -> None:
     listener of the receiver, the setting is process-wide).
     """
     _config.STORE_RECV_CHUNKED_DATASET = True
-    dimse_messages.NamedTemporaryFile = partial_file_factory(
+    dimse_messages.NamedTemporaryFile = partial_file_factory(  # type: ignore[assignment]
         spool.partial_dir, config.early_writeback, config.background_writes
     )
 

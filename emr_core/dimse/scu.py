@@ -123,7 +123,7 @@ def get_study(
     model = StudyRootQueryRetrieveInformationModelGet
     syntaxes = list(ACCEPTED_TRANSFER_SYNTAXES)
     contexts: list[Any] = [model] + [(uid, syntaxes) for uid in GET_STORAGE_CLASSES]
-    roles = [build_role(uid, scp_role=True) for uid in GET_STORAGE_CLASSES]
+    roles = [build_role(str(uid), scp_role=True) for uid in GET_STORAGE_CLASSES]
     handlers = [(evt.EVT_C_STORE, on_store)]
     with associate(peer, contexts, roles, handlers) as assoc:
         responses = assoc.send_c_get(_study_identifier(study_uid), model)
