@@ -90,10 +90,13 @@ def test_pdata_promising_more_than_sent_is_closed(receiver: ReceiverProcess) -> 
     receiver.extra_env = LIMITS
     receiver.start()
     sock = associated(receiver.port)
+    silent = associated(receiver.port)  # an association that then says nothing holds a slot too
     sock.sendall(b"\x04\x00" + struct.pack(">I", 100_000) + b"\x00" * 10)
     waited = closed_within(sock, NETWORK + 5)
     assert waited is not None and waited >= NETWORK - 1, f"closed after {waited} s"
+    assert closed_within(silent, NETWORK + 5) is not None, "an idle association must be released"
     sock.close()
+    silent.close()
     assert _echo(receiver)
     assert receiver.stop() == 0
 
