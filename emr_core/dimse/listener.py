@@ -37,6 +37,9 @@ _SETTING_UP = frozenset({"Sta1", "Sta2", "Sta13"})
 _REJECT_LOCAL_LIMIT = bytes([0x03, 0, 0, 0, 0, 4, 0, 2, 3, 2])
 
 
+_STARTING_LOCK = threading.Lock()
+
+
 class ReceiverAE(AE):
     """An AE whose association limit counts associations, not sockets still setting up."""
 
@@ -52,6 +55,22 @@ class ReceiverAE(AE):
 class ReceiverServer(ThreadedAssociationServer):
     """The association server: a sized listen backlog, and a cap on open connections."""
 
+    _starting = 0  # connections accepted whose association thread is not running yet
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Creating an association takes a while on a busy machine (measured > 1 s): count it from
+        # the accept, or a burst of connections slips past the cap before their threads exist.
+        with _STARTING_LOCK:
+            self._starting += 1
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with _STARTING_LOCK:
+                self._starting -= 1
+
     def server_activate(self) -> None:
         # socketserver's default backlog of 5 drops SYNs under a burst of senders.
         assert self.socket is not None
@@ -59,7 +78,7 @@ class ReceiverServer(ThreadedAssociationServer):
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         limit = int(getattr(self.ae, "max_connections", 64))
-        if len(self.active_associations) < limit:
+        if self._starting + len(self.active_associations) < limit:
             return True
         log.warning("refusing connection from %s: %d connections open", client_address, limit)
         _answer_busy(request)
