@@ -38,14 +38,17 @@ class Receiver:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._listeners: list[Any] = []
+        self._unfinished: list[WorkItem] = []
 
     def recover(self) -> int:
         """Ingest and audit what a previous run spooled but did not ingest; returns files."""
         items = recovery_items(self.spool)
         if not items:
             return 0
+        self._unfinished = items  # what is left after a failure goes to the worker's retry list
         sessions = make_session_factory(make_engine(self.settings.url))
         new_studies = process_items(sessions, self.settings, self.spool, items)
+        self._unfinished = [i for i in items if not isinstance(i, Received) or (i.path and i.path.exists())]
         if new_studies:
             link_studies(sessions, only_pending=True)
         recovered = sum(isinstance(i, Received) for i in items)
@@ -61,7 +64,7 @@ class Receiver:
         self.spool.clear_partial()
         if self.config.stream_to_disk:
             stream_to(self.spool, self.config)
-        self._worker = IngestWorker(self.settings, self.spool, self.config.spool_retry_seconds)
+        self._worker = IngestWorker(self.settings, self.spool, self.config.spool_retry_seconds, self._unfinished)
         self._worker.start()
         self._server = make_server(self.config, ReceiverState(self.spool, self._worker.submit), self.config.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sgm-scp", daemon=True)

@@ -111,12 +111,14 @@ class RetryList:
 class IngestWorker:
     """A worker process fed through a queue; stop() drains what was queued before exiting."""
 
-    def __init__(self, settings: Settings, spool: Spool, retry_seconds: float = 30.0) -> None:
+    def __init__(
+        self, settings: Settings, spool: Spool, retry_seconds: float = 30.0, unfinished: Sequence[WorkItem] = ()
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._queue: Any = context.Queue()
         self._process = context.Process(
             target=_worker_main,
-            args=(self._queue, settings, spool, os.getpid(), retry_seconds),
+            args=(self._queue, settings, spool, os.getpid(), retry_seconds, list(unfinished)),
             name="sgm-ingest",
         )
 
@@ -141,7 +143,9 @@ class IngestWorker:
             self._process.terminate()
 
 
-def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int, retry_seconds: float) -> None:
+def _worker_main(
+    items: Any, settings: Settings, spool: Spool, parent: int, retry_seconds: float, unfinished: list[WorkItem]
+) -> None:
     """Worker loop: batch what is queued, process it, link when the queue runs dry."""
     die_with_parent()
     # Ctrl-C and `kill -TERM -group` reach us too: the parent's stop marker ends the loop,
@@ -153,6 +157,7 @@ def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int, retr
     sessions = make_session_factory(make_engine(settings.url))
     pending_link = 0
     retries = RetryList(retry_seconds)
+    retries.note(unfinished)  # start-up recovery that failed (disk full, database down)
     while True:
         batch, done = _next_batch(items, parent)
         if batch:

@@ -153,3 +153,22 @@ def test_partial_receive_is_removed_when_the_association_aborts(
     assert receiver.stop() == 0
     assert indexed(session_factory) == {}
     assert leftovers(receiver.settings) == []
+
+
+def test_recovery_that_fails_at_start_up_is_retried_once_space_returns(
+    small_disk: Path, receiver: ReceiverProcess, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    receiver.log_dir = tmp_path
+    receiver.extra_env = {"SGM_DICOM_SPOOL_RETRY_SECONDS": "1"}
+    folder = receiver.settings.incoming_dir / "dimse" / "20260101T000000-0123456789ab"
+    folder.mkdir(parents=True)
+    image = _image(tmp_path, "image.dcm")
+    (folder / "000001-left.dcm").write_bytes(image.read_bytes())
+    ballast = _fill(small_disk, IMAGE_BYTES // 2)  # no room to copy it into storage
+    receiver.start()
+    assert _wait_for(lambda: "not ingested; retrying" in receiver.logs(), 30), receiver.logs()
+    assert indexed(session_factory) == {}
+    ballast.unlink()
+    assert _wait_for(lambda: len(indexed(session_factory)) == 1, 30), receiver.logs()
+    assert _wait_for(lambda: leftovers(receiver.settings) == [], 10), leftovers(receiver.settings)
+    assert receiver.stop() == 0
