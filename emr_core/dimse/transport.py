@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import time
 from typing import Any
 
@@ -63,24 +64,41 @@ class BoundedAssociationSocket(AssociationSocket):
 
     def _read(self, nr_bytes: int) -> bytearray:
         sock: socket.socket = self.socket  # type: ignore[assignment]
-        deadline = time.monotonic() + self._timeout()
+        timeout = self._timeout()
+        self._arm(sock, timeout)
+        deadline = time.monotonic() + timeout
         buffer = bytearray(min(nr_bytes, FIRST_ALLOCATION))
         got = 0
         chunk = nr_bytes if self.fast else 4096
         while got < nr_bytes:
             if got == len(buffer):
                 buffer.extend(bytes(min(len(buffer), nr_bytes - len(buffer))))  # grow as data arrives
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"peer sent {got} of {nr_bytes} bytes within the timeout")
-            sock.settimeout(remaining)
-            # A temporary view: none may outlive the call, or the bytearray could not grow.
-            n = sock.recv_into(memoryview(buffer)[got:], min(chunk, len(buffer) - got))
+            try:
+                # A temporary view: none may outlive the call, or the bytearray could not grow.
+                n = sock.recv_into(memoryview(buffer)[got:], min(chunk, len(buffer) - got))
+            except BlockingIOError:  # SO_RCVTIMEO expired
+                raise TimeoutError(f"peer sent {got} of {nr_bytes} bytes, then nothing for {timeout} s") from None
             if n == 0:
                 del buffer[got:]
                 return buffer
             got += n
+            if got < nr_bytes and time.monotonic() > deadline:  # a trickle must not hold us either
+                raise TimeoutError(f"peer sent {got} of {nr_bytes} bytes in {timeout} s")
         return buffer
+
+    _armed: float | None = None
+
+    def _arm(self, sock: socket.socket, timeout: float) -> None:
+        """A kernel receive timeout (SO_RCVTIMEO): blocking reads stay one system call each."""
+        if timeout == self._armed:
+            return
+        if sock.gettimeout() is not None:
+            sock.settimeout(None)  # Python's own timeouts poll before every read
+        seconds = int(timeout)
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, int((timeout - seconds) * 1e6))
+        )
+        self._armed = timeout
 
 
 class _PeerErrorsWithoutTraceback(logging.Filter):
