@@ -67,10 +67,16 @@ class CampaignTaskState(StrEnum):
 
 
 class QuarantineReason(StrEnum):
+    """Why a file was quarantined (stored in a 32-character column)."""
+
     NOT_DICOM = "not_dicom"
     TRUNCATED = "truncated"
     MISSING_UID = "missing_uid"
     UNREADABLE = "unreadable"
+    UNKNOWN_VR = "unknown_vr"
+    IMPLICIT_VR_IN_EXPLICIT = "implicit_vr_in_explicit"
+    FILE_META_IN_DATASET = "file_meta_in_dataset"
+    META_MISMATCH = "meta_mismatch"
 
 
 class QuarantineResolution(StrEnum):

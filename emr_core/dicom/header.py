@@ -20,6 +20,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import data_element_generator
 from pydicom.uid import UID
+from pydicom.valuerep import VR
 
 from emr_core.dicom.header_values import (
     INDEX_TAGS,
@@ -39,7 +40,9 @@ REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOP
 # Mammogram headers are a few KB; one read of this size covers nearly all of them.
 PREFIX_BYTES = 16 * 1024
 _ROWS_TAG = 0x00280010
-_GROUP_LENGTH_TAG, _TRANSFER_SYNTAX_TAG = 0x00020000, 0x00020010
+_TRANSFER_SYNTAX_TAG = 0x00020010
+_META_SOP_CLASS_TAG, _META_SOP_INSTANCE_TAG = 0x00020002, 0x00020003
+_KNOWN_VRS = frozenset(vr.value for vr in VR if len(vr.value) == 2)
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
@@ -75,6 +78,9 @@ class InstanceHeader:
     laterality_source: str | None = None
     view: str | None = None
     view_source: str | None = None
+    # What the file meta (group 0002) says the file holds; "" when there is none.
+    meta_sop_class_uid: str = ""
+    meta_sop_instance_uid: str = ""
 
     @property
     def is_mammogram(self) -> bool:
@@ -92,10 +98,12 @@ class HeaderError:
 
 @dataclass(frozen=True)
 class _Parsed:
-    """Our elements of one header (tag -> raw or parsed element) and its transfer syntax."""
+    """Our elements of one header (tag -> raw or parsed element), its transfer syntax, its meta."""
 
     transfer_syntax: str
     elements: dict[int, Any]
+    meta_sop_class: str = ""
+    meta_sop_instance: str = ""
 
 
 class _Incomplete(Exception):
@@ -104,6 +112,35 @@ class _Incomplete(Exception):
 
 class _Unusual(Exception):
     """An encoding the fast path does not handle (deflate, no transfer syntax): use dcmread."""
+
+
+class _MalformedError(Exception):
+    """The data set is encoded against the rules: quarantine with this reason."""
+
+    def __init__(self, reason: QuarantineReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class _EncodingCheck:
+    """A stop_when callback that sees every top-level element: refuse what breaks the encoding."""
+
+    def __init__(self, implicit: bool) -> None:
+        self.implicit = implicit
+
+    def __call__(self, tag: int, vr: str | None, length: int) -> bool:
+        name = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        if tag >> 16 == 2:
+            raise _MalformedError(
+                QuarantineReason.FILE_META_IN_DATASET, f"file meta element {name} inside the data set"
+            )
+        if not self.implicit and vr is None:
+            raise _MalformedError(
+                QuarantineReason.IMPLICIT_VR_IN_EXPLICIT, f"element {name} is implicit VR in an explicit VR data set"
+            )
+        if vr is not None and vr not in _KNOWN_VRS:
+            raise _MalformedError(QuarantineReason.UNKNOWN_VR, f"element {name} has unknown VR {vr!r}")
+        return tag in _PIXEL_TAGS
 
 
 def read_header(path: str | os.PathLike[str]) -> InstanceHeader | HeaderError:
@@ -120,16 +157,20 @@ def read_header_bytes(data: bytes, name: str = "<bytes>") -> InstanceHeader | He
 def _classified(path: str, read: Callable[[], _Parsed]) -> InstanceHeader | HeaderError:
     """Run the parse and turn each kind of failure into a quarantine reason."""
     try:
-        parsed = read()
+        return _to_header(path, read())  # converting our elements may fail too (an unknown VR)
     except InvalidDicomError as exc:
         return HeaderError(path, QuarantineReason.NOT_DICOM, str(exc))
     except _Incomplete as exc:
         return HeaderError(path, QuarantineReason.TRUNCATED, str(exc))
+    except _MalformedError as exc:
+        return HeaderError(path, exc.reason, str(exc))
     except OSError:
         raise  # the file could not be read at all: not a property of its content
+    except NotImplementedError as exc:  # pydicom: "Unknown Value Representation ..." (dcmread path)
+        reason = QuarantineReason.UNKNOWN_VR if "Value Representation" in str(exc) else QuarantineReason.UNREADABLE
+        return HeaderError(path, reason, str(exc))
     except Exception as exc:
         return HeaderError(path, QuarantineReason.UNREADABLE, f"{type(exc).__name__}: {exc}")
-    return _to_header(path, parsed)
 
 
 def _read_buffer(data: bytes) -> _Parsed:
@@ -167,21 +208,41 @@ def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:
     """Parse up to the pixel data; raise _Incomplete when the bytes ran out before it."""
     if fp.read(132)[128:] != b"DICM":
         raise InvalidDicomError("no 'DICM' marker after the 128-byte preamble: not a DICOM file")
-    meta = _elements(fp, False, True, lambda tag, vr, length: tag >> 16 != 2, None, whole)
+    meta = _meta_elements(fp, size, whole)
     meta_end = fp.tell()
-    group_length = meta.get(_GROUP_LENGTH_TAG)
-    expected_end = 144 + int.from_bytes(group_length.value[:4], "little") if group_length else 0
-    if not meta or meta_end < expected_end:
-        # 128-byte preamble + "DICM" + this 12-byte element + the group it measures.
-        raise _Incomplete(f"file ends inside its file meta information ({size} bytes)" if whole else "prefix too short")
     transfer_syntax = UID(ascii_value(meta.get(_TRANSFER_SYNTAX_TAG)))
     if not transfer_syntax.is_transfer_syntax or transfer_syntax.is_deflated:
         raise _Unusual(transfer_syntax)
     implicit, little = transfer_syntax.is_implicit_VR, transfer_syntax.is_little_endian
-    at_pixels = lambda tag, vr, length: tag in _PIXEL_TAGS  # noqa: E731 - pydicom stop_when callback, kept inline
-    elements = _elements(fp, implicit, little, at_pixels, INDEX_TAGS, whole)
+    elements = _elements(fp, implicit, little, _EncodingCheck(implicit), INDEX_TAGS, whole)
     _check_complete(fp, elements, meta_end, available, size, whole, little)
-    return _Parsed(str(transfer_syntax), elements)
+    return _Parsed(
+        str(transfer_syntax),
+        elements,
+        ascii_value(meta.get(_META_SOP_CLASS_TAG)),
+        ascii_value(meta.get(_META_SOP_INSTANCE_TAG)),
+    )
+
+
+def _meta_elements(fp: BinaryIO, size: int, whole: bool) -> dict[int, Any]:
+    """The file meta group, exactly as long as its group length says.
+
+    A group 0002 element after that belongs to the data set, where it is an error of its own.
+    """
+    cut = f"file ends inside its file meta information ({size} bytes)" if whole else "prefix too short"
+    start = fp.tell()
+    head = fp.read(12)
+    if head[:6] == b"\x02\x00\x00\x00UL":  # (0002,0000) UL: the group length
+        length = int.from_bytes(head[8:12], "little")
+        body = fp.read(length)
+        if len(body) < length:
+            raise _Incomplete(cut)
+        return _elements(io.BytesIO(head + body), False, True, None, None, True)
+    fp.seek(start)  # no group length (not conformant, but readable): the group ends where group 0002 does
+    meta = _elements(fp, False, True, lambda tag, vr, length: tag >> 16 != 2, None, whole)
+    if not meta:
+        raise _Incomplete(cut)
+    return meta
 
 
 def _elements(fp: BinaryIO, implicit: bool, little: bool, stop: Any, tags: Any, whole: bool) -> dict[int, Any]:
@@ -195,7 +256,13 @@ def _parse_with_dcmread(fp: BinaryIO) -> _Parsed:
     """Deflated or odd files: let dcmread inflate or guess the encoding (no completeness check)."""
     ds = dcmread(fp, stop_before_pixels=True, specific_tags=INDEX_TAGS)
     elements = {int(tag): ds.get_item(tag) for tag in ds.keys()}  # noqa: SIM118 - a Dataset iterates elements
-    return _Parsed(str(ds.file_meta.get("TransferSyntaxUID", "")), elements)
+    meta = ds.file_meta
+    return _Parsed(
+        str(meta.get("TransferSyntaxUID", "")),
+        elements,
+        str(meta.get("MediaStorageSOPClassUID", "")),
+        str(meta.get("MediaStorageSOPInstanceUID", "")),
+    )
 
 
 def _check_complete(
@@ -287,4 +354,18 @@ def _to_header(path: str, parsed: _Parsed) -> InstanceHeader | HeaderError:
         laterality_source=view.laterality_source,
         view=view.view,
         view_source=view.view_source,
+        meta_sop_class_uid=parsed.meta_sop_class,
+        meta_sop_instance_uid=parsed.meta_sop_instance,
     )
+
+
+def meta_mismatch(header: InstanceHeader) -> str | None:
+    """Why the file meta contradicts the data set (SOP Class or Instance UID), or None."""
+    pairs = (
+        ("SOP Class", header.meta_sop_class_uid, header.sop_class_uid),
+        ("SOP Instance", header.meta_sop_instance_uid, header.sop_instance_uid),
+    )
+    for name, in_meta, in_dataset in pairs:
+        if in_meta and in_meta != in_dataset:
+            return f"file meta names {name} UID {in_meta}; the data set has {in_dataset}"
+    return None

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.audit import record_event
 from emr_core.db import session_scope
-from emr_core.dicom.header import HeaderError, InstanceHeader, read_header
+from emr_core.dicom.header import HeaderError, InstanceHeader, meta_mismatch, read_header
 from emr_core.dicom.index import BatchOutcome, FileResult, apply_batch
 from emr_core.dicom.ingest_audit import IngestAudit, batch_record
 from emr_core.dicom.quarantine import Quarantined, quarantine_file
 from emr_core.dicom.storage import TEMP_PREFIX, StoredFile, hash_file, instance_path, store_file
+from emr_core.enums import QuarantineReason
 from emr_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,13 @@ def index_headers(
 def process_file(path: str, storage_dir: Path, quarantine_dir: Path) -> FileResult:
     """Worker: read the header, then store the file (or quarantine it); no database access."""
     try:
-        header = read_header(path)
+        header = read_header(path)  # content problems come back as a HeaderError, never raised
         if isinstance(header, HeaderError):
             kept = quarantine_file(path, quarantine_dir, header.reason, header.detail)
+            return FileResult(path, quarantined=kept)
+        contradiction = meta_mismatch(header)
+        if contradiction is not None:  # indexed by either UID, the file would lie about the other
+            kept = quarantine_file(path, quarantine_dir, QuarantineReason.META_MISMATCH, contradiction)
             return FileResult(path, quarantined=kept)
         target = instance_path(storage_dir, header.study_uid, header.series_uid, header.sop_instance_uid)
         if os.path.exists(target):

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from emr_core.audit import AuditRecord
 from emr_core.dimse.spool import AssociationInfo
+from emr_core.dimse.status import SUCCESS, hex_code
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models import AuditEvent, Instance, Series, Study
-
-SUCCESS = 0x0000
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def instance_record(item: Received, indexed: IndexedStudy | None) -> AuditRecord
     """DICOM Instances Transferred (import) for one received instance, success or failure."""
     info = item.association
     ok = item.status == SUCCESS and indexed is not None
-    detail: dict[str, object] = {"status": f"0x{item.status:04X}", "spool_file": item.path.name if item.path else ""}
+    detail: dict[str, object] = {"status": hex_code(item.status), "spool_file": item.path.name if item.path else ""}
     if item.detail:
         detail["problem"] = item.detail
     if item.status == SUCCESS and indexed is None:

@@ -1,4 +1,4 @@
-"""Receiver configuration: identity, address, callers, PDU size and presentation contexts."""
+"""Receiver configuration: identity, address, callers, limits and timeouts, presentation contexts."""
 
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ class ReceiverConfig:
     allowed_callers: tuple[str, ...] = ()
     max_pdu: int = UNLIMITED_PDU
     max_associations: int = 16
+    max_connections: int = 64
+    artim_timeout: float = 30.0
+    network_timeout: float = 60.0
+    max_pdu_cap: int = 16 * 1024 * 1024
+    listen_backlog: int = 128
+    spool_retry_seconds: float = 30.0
     processes: int = 1
     fast_transport: bool = True
     stream_to_disk: bool = True
@@ -71,6 +77,13 @@ class ReceiverConfig:
             "spool_dir": spool_dir(settings),
             "state_dir": state_dir(settings),
             "allowed_callers": parse_callers(settings.dicom_allowed_callers),
+            "max_associations": settings.dicom_max_associations,
+            "max_connections": settings.dicom_max_connections,
+            "artim_timeout": settings.dicom_artim_timeout,
+            "network_timeout": settings.dicom_network_timeout,
+            "max_pdu_cap": settings.dicom_max_pdu_cap,
+            "listen_backlog": settings.dicom_listen_backlog,
+            "spool_retry_seconds": settings.dicom_spool_retry_seconds,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -90,5 +103,5 @@ def storage_contexts() -> list[PresentationContext]:
     """Verification plus every storage SOP class (mammography included), all our syntaxes."""
     contexts = [build_context(Verification)]
     for cx in AllStoragePresentationContexts:
-        contexts.append(build_context(cx.abstract_syntax, list(ACCEPTED_TRANSFER_SYNTAXES)))
+        contexts.append(build_context(str(cx.abstract_syntax), list(ACCEPTED_TRANSFER_SYNTAXES)))
     return contexts

@@ -10,22 +10,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydicom.dataset import Dataset
 from pynetdicom import evt
 
-from emr_core.dicom.header import HeaderError, read_header
+from emr_core.dicom.header import HeaderError, InstanceHeader, read_header
 from emr_core.dimse.auditing import (
-    SUCCESS,
     AssociationEnded,
     AssociationRejected,
     Received,
     WorkItem,
 )
 from emr_core.dimse.spool import AssociationInfo, Spool, file_meta_bytes
+from emr_core.dimse.status import (
+    CANNOT_UNDERSTAND_HEADER,
+    DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+    OUT_OF_RESOURCES,
+    PROCESSING_FAILURE,
+    SOP_INSTANCE_MISMATCH,
+    SUCCESS,
+)
 
 log = logging.getLogger(__name__)
-OUT_OF_RESOURCES = 0xA700
-CANNOT_UNDERSTAND = 0xC210
-PROCESSING_FAILURE = 0xC211
 
 
 @dataclass
@@ -51,7 +56,10 @@ class ReceiverState:
         """Start tracking an association; the remote side is the sender (C-STORE or C-GET)."""
         remote, local = (assoc.acceptor, assoc.requestor) if assoc.is_requestor else (assoc.requestor, assoc.acceptor)
         info = AssociationInfo.new(remote.ae_title, local.ae_title, _address(remote))
-        self.spool.open_association(info)
+        try:
+            self.spool.open_association(info)
+        except OSError as exc:  # disk full: each C-STORE will then answer Out of Resources
+            log.error("cannot record association %s: %s", info.id, exc)
         with self._lock:
             self._open[id(assoc)] = current = _Open(info)
         return current
@@ -83,7 +91,7 @@ def _address(side: Any) -> str:
     return f"{side.address}:{side.port}"
 
 
-def handle_store(event: Any, state: ReceiverState) -> int:
+def handle_store(event: Any, state: ReceiverState) -> Dataset:
     """C-STORE: write file meta + the raw dataset bytes durably, check the header, answer."""
     current = state.get(event.assoc)
     request = event.request
@@ -95,15 +103,24 @@ def handle_store(event: Any, state: ReceiverState) -> int:
         return _failed(state, current, sop, OUT_OF_RESOURCES, exc)
     except Exception as exc:
         return _failed(state, current, sop, PROCESSING_FAILURE, exc)
-    return _checked(state, current, path, sop)
+    return _checked(state, current, path, sop, str(request.AffectedSOPClassUID or ""))
 
 
-def _failed(state: ReceiverState, current: _Open, sop: str, status: int, exc: BaseException) -> int:
+def _answer(status: int, comment: str = "") -> Dataset:
+    """The C-STORE response status, with an Error Comment (64 chars at most) on failure."""
+    answer = Dataset()
+    answer.Status = status
+    if comment:
+        answer.ErrorComment = comment[:64]
+    return answer
+
+
+def _failed(state: ReceiverState, current: _Open, sop: str, status: int, exc: BaseException) -> Dataset:
     """Nothing was kept: log, count, audit the failure, answer with status."""
     log.error("could not spool %s from %s: %s", sop, current.info.calling_ae, exc)
     current.counts["failed"] += 1
     state.submit(Received(None, sop, current.info, status, f"{type(exc).__name__}: {exc}"))
-    return status
+    return _answer(status, f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _spool(event: Any, state: ReceiverState, current: _Open, sop: str) -> Path:
@@ -112,28 +129,45 @@ def _spool(event: Any, state: ReceiverState, current: _Open, sop: str) -> Path:
     if streamed is not None:
         finish = getattr(event.request._dataset_file, "finish", None)  # our PartialFile: wait for its writer
         if finish is not None:
-            finish()
+            finish()  # raises the write error (disk full) kept while receiving
         return state.spool.publish(Path(streamed), current.info.id, current.seq, sop)
     request = event.request
     meta = file_meta_bytes(str(request.AffectedSOPClassUID), sop, str(event.context.transfer_syntax))
     return state.spool.write(current.info.id, current.seq, sop, (meta, request.DataSet.getbuffer()))
 
 
-def _checked(state: ReceiverState, current: _Open, path: Any, sop: str) -> int:
+def _mismatch(header: InstanceHeader, sop_class: str, sop: str) -> tuple[int, str] | None:
+    """A status and reason when the command names another SOP Class or Instance than the data set."""
+    if header.sop_class_uid != sop_class:
+        return DATA_SET_DOES_NOT_MATCH_SOP_CLASS, (
+            f"request names SOP Class {sop_class}; the data set is {header.sop_class_uid}"
+        )
+    if header.sop_instance_uid != sop:
+        return SOP_INSTANCE_MISMATCH, f"request names SOP Instance {sop}; the data set has {header.sop_instance_uid}"
+    return None
+
+
+def _checked(state: ReceiverState, current: _Open, path: Path, sop: str, sop_class: str) -> Dataset:
     """Answer from the header of the durable file; ingest quarantines a bad one with its reason."""
     header = read_header(path)
-    status, detail, indexed_as = SUCCESS, "", sop
     if isinstance(header, HeaderError):
-        status, detail = CANNOT_UNDERSTAND, f"{header.reason}: {header.detail}"
+        detail = f"{header.reason}: {header.detail}"
         log.warning("refused %s from %s (%s)", sop, current.info.calling_ae, detail)
-    elif header.sop_instance_uid != sop:
-        # Stored under the data set's own UID, which is what the index will hold.
-        indexed_as = header.sop_instance_uid
-        detail = f"request named SOP Instance UID {sop}; the data set has {indexed_as}"
-        log.warning("%s from %s: %s", sop, current.info.calling_ae, detail)
-    current.counts["stored" if status == SUCCESS else "failed"] += 1
-    state.submit(Received(path, indexed_as, current.info, status, detail))
-    return status
+        current.counts["failed"] += 1
+        state.submit(Received(path, sop, current.info, CANNOT_UNDERSTAND_HEADER, detail))
+        return _answer(CANNOT_UNDERSTAND_HEADER, detail)
+    refused = _mismatch(header, sop_class, sop)
+    if refused is not None:
+        # Its file meta (from the command) would contradict its content: keep nothing.
+        status, detail = refused
+        log.warning("refused %s from %s: %s", sop, current.info.calling_ae, detail)
+        path.unlink(missing_ok=True)
+        current.counts["failed"] += 1
+        state.submit(Received(None, sop, current.info, status, detail))
+        return _answer(status, detail)
+    current.counts["stored"] += 1
+    state.submit(Received(path, sop, current.info, SUCCESS))
+    return _answer(SUCCESS)
 
 
 def handle_accepted(event: Any, state: ReceiverState) -> None:
@@ -163,10 +197,26 @@ def handle_ended(event: Any, state: ReceiverState, outcome: str) -> None:
 
 def handle_closed(event: Any, state: ReceiverState) -> None:
     """Connection gone: hand the association summary to the worker (audit, spool cleanup)."""
+    _discard_unfinished(event.assoc)
     current = state.pop(event.assoc)
     if current is not None:
         log.info("association %s ended (%s): %s", current.info.id, current.outcome, dict(current.counts))
         state.submit(AssociationEnded(current.info, current.outcome, dict(current.counts)))
+
+
+def _discard_unfinished(assoc: Any) -> None:
+    """Delete the partial file of a data set the connection closed in the middle of."""
+    message = getattr(getattr(assoc, "dimse", None), "message", None)
+    partial = getattr(message, "_data_set_file", None)
+    if partial is None:
+        return
+    log.warning("removing a partial receive cut short by the end of the association")
+    discard = getattr(partial, "discard", None)
+    if discard is not None:
+        discard()
+    else:  # pynetdicom's own NamedTemporaryFile (in-memory mode never makes one)
+        partial.close()
+        Path(partial.name).unlink(missing_ok=True)
 
 
 def event_handlers(state: ReceiverState) -> list[tuple[Any, ...]]:

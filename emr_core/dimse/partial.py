@@ -10,6 +10,7 @@ kernel while the network thread reads the next PDU (os.write releases the GIL).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -63,8 +64,17 @@ class PartialFile:
         self._error: BaseException | None = None
 
     def write(self, data: Any) -> int:
+        # A write error (disk full) must not escape into pynetdicom's reader, which would
+        # abort the association: keep the first one, drop what follows, and let the C-STORE
+        # handler answer it (finish() raises it there: Out of Resources).
+        if self._error is not None:
+            return len(data)
         if not self._background:
-            self._write(data)
+            try:
+                self._write(data)
+            except OSError as exc:
+                self._error = exc
+                self._truncate()
         else:
             self._slots.acquire()
             self._last = _writer().submit(self._write_queued, data)
@@ -81,12 +91,23 @@ class PartialFile:
             raise self._error
 
     def close(self) -> None:
+        """Close without raising (pynetdicom closes in its own clean-up; errors went to finish())."""
         if self._fd >= 0:
-            try:
-                self.finish()
-            finally:
-                os.close(self._fd)
-                self._fd = -1
+            if self._last is not None:
+                self._last.exception()  # wait for the writer, whatever its outcome
+            os.close(self._fd)
+            self._fd = -1
+
+    def discard(self) -> None:
+        """Close and delete: a receive that will never be published (failed, or cut by an abort)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.name)
+
+    def _truncate(self) -> None:
+        # Give the space back now: the sender may retry while this association stays open.
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
 
     def _write_queued(self, data: Any) -> None:
         try:
@@ -94,6 +115,7 @@ class PartialFile:
                 self._write(data)
         except BaseException as exc:
             self._error = exc
+            self._truncate()
         finally:
             self._slots.release()
 

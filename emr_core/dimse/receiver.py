@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 from emr_core.db import make_engine, make_session_factory
@@ -37,14 +38,17 @@ class Receiver:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._listeners: list[Any] = []
+        self._unfinished: list[WorkItem] = []
 
     def recover(self) -> int:
         """Ingest and audit what a previous run spooled but did not ingest; returns files."""
         items = recovery_items(self.spool)
         if not items:
             return 0
+        self._unfinished = items  # what is left after a failure goes to the worker's retry list
         sessions = make_session_factory(make_engine(self.settings.url), self.settings)
         new_studies = process_items(sessions, self.settings, self.spool, items)
+        self._unfinished = [i for i in items if not isinstance(i, Received) or (i.path and i.path.exists())]
         if new_studies:
             link_studies(sessions, only_pending=True)
         recovered = sum(isinstance(i, Received) for i in items)
@@ -53,11 +57,14 @@ class Receiver:
 
     def start(self) -> None:
         """Recover, start the worker, then listen (a background thread, plus extra processes)."""
-        self.recover()
+        try:
+            self.recover()
+        except Exception:  # e.g. the database is down: the files stay spooled, serving goes on
+            log.exception("start-up recovery failed; spooled files are kept for the next start")
         self.spool.clear_partial()
         if self.config.stream_to_disk:
             stream_to(self.spool, self.config)
-        self._worker = IngestWorker(self.settings, self.spool)
+        self._worker = IngestWorker(self.settings, self.spool, self.config.spool_retry_seconds, self._unfinished)
         self._worker.start()
         self._server = make_server(self.config, ReceiverState(self.spool, self._worker.submit), self.config.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sgm-scp", daemon=True)
@@ -94,10 +101,22 @@ def recovery_items(spool: Spool) -> list[WorkItem]:
     items: list[WorkItem] = []
     for leftover in spool.leftovers():
         for path in leftover.files:
-            header = read_header(path)
-            sop = "" if isinstance(header, HeaderError) else header.sop_instance_uid
-            items.append(Received(path, sop, leftover.association, detail="recovered at start-up"))
+            items.append(Received(path, _sop_uid(path), leftover.association, detail="recovered at start-up"))
         counts = {"recovered": len(leftover.files)}
         items.append(AssociationEnded(leftover.association, "interrupted", counts))
     items.extend(AssociationEnded(info, "interrupted") for info in spool.orphan_records())
     return items
+
+
+def _sop_uid(path: Path) -> str:
+    """The data set's SOP Instance UID for the audit record; "" when the file cannot say.
+
+    Never raises: one unreadable or malformed file must not stop start-up (ingest
+    quarantines it with its reason).
+    """
+    try:
+        header = read_header(path)
+    except OSError as exc:
+        log.error("cannot read spooled %s: %s", path, exc)
+        return ""
+    return "" if isinstance(header, HeaderError) else header.sop_instance_uid

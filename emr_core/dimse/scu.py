@@ -19,10 +19,11 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from emr_core.dimse.config import ACCEPTED_TRANSFER_SYNTAXES, UNLIMITED_PDU
+from emr_core.dimse.status import PENDING_STATUSES as PENDING
+from emr_core.dimse.status import RETRIEVE_OK_STATUSES, SUCCESS, UNABLE_TO_PROCESS, hex_code
 
 # pynetdicom allows 128 proposed contexts; C-GET needs one per storage class it may receive.
 GET_STORAGE_CLASSES = [cx.abstract_syntax for cx in StoragePresentationContexts][:120]
-PENDING = (0xFF00, 0xFF01)
 
 
 class DimseError(RuntimeError):
@@ -53,7 +54,7 @@ class RetrieveResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (0x0000, 0xB000) and self.failed == 0
+        return self.status in RETRIEVE_OK_STATUSES and self.failed == 0
 
 
 @contextmanager
@@ -100,8 +101,8 @@ def find(peer: Peer, query: Dataset, patient_root: bool = False) -> list[Dataset
             code = _status(status, peer)
             if code in PENDING and identifier is not None:
                 matches.append(identifier)
-            elif code not in PENDING and code != 0x0000:
-                raise DimseError(f"C-FIND at {peer} failed with status 0x{code:04X}")
+            elif code not in PENDING and code != SUCCESS:
+                raise DimseError(f"C-FIND at {peer} failed with status {hex_code(code)}")
     return matches
 
 
@@ -116,13 +117,13 @@ def move_study(
 
 
 def get_study(
-    peer: Peer, study_uid: str, on_store: Callable[[Any], int], progress: Callable[[int], None] | None = None
+    peer: Peer, study_uid: str, on_store: Callable[[Any], int | Dataset], progress: Callable[[int], None] | None = None
 ) -> RetrieveResult:
     """C-GET one study; each instance arrives on this association through on_store(event)."""
     model = StudyRootQueryRetrieveInformationModelGet
     syntaxes = list(ACCEPTED_TRANSFER_SYNTAXES)
     contexts: list[Any] = [model] + [(uid, syntaxes) for uid in GET_STORAGE_CLASSES]
-    roles = [build_role(uid, scp_role=True) for uid in GET_STORAGE_CLASSES]
+    roles = [build_role(str(uid), scp_role=True) for uid in GET_STORAGE_CLASSES]
     handlers = [(evt.EVT_C_STORE, on_store)]
     with associate(peer, contexts, roles, handlers) as assoc:
         responses = assoc.send_c_get(_study_identifier(study_uid), model)
@@ -149,7 +150,7 @@ def _follow(responses: Any, peer: Peer, progress: Callable[[int], None] | None) 
         if code not in PENDING:
             break
     return RetrieveResult(
-        status=int(last.get("Status", 0xC000)),
+        status=int(last.get("Status", UNABLE_TO_PROCESS)),
         completed=int(last.get("NumberOfCompletedSuboperations", 0) or 0),
         failed=int(last.get("NumberOfFailedSuboperations", 0) or 0),
         warning=int(last.get("NumberOfWarningSuboperations", 0) or 0),

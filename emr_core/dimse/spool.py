@@ -20,6 +20,7 @@ from pathlib import Path
 from pydicom.dataset import FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import UID
 
 from emr_core.dicom.storage import (
     TEMP_PREFIX,
@@ -60,10 +61,10 @@ class Leftover:
 def file_meta_bytes(sop_class: str, sop_instance: str, transfer_syntax: str) -> bytes:
     """Preamble, 'DICM' and the file meta group for a dataset received on the network."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = "1.2.826.0.1.3680043.10.1527.1"  # sgm (pydicom's root)
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance)
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.ImplementationClassUID = UID("1.2.826.0.1.3680043.10.1527.1")  # sgm (pydicom's root)
     meta.ImplementationVersionName = "SGM_DIMSE_1"
     buffer = DicomBytesIO()
     write_file_meta_info(buffer, meta, enforce_standard=True)

@@ -11,7 +11,10 @@ import multiprocessing
 import os
 import queue
 import signal
+import time
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,14 +68,59 @@ def _record(item: WorkItem, indexed: dict[str, Any]) -> Any:
     return rejection_record(item)
 
 
+class RetryList:
+    """Spooled files whose ingest failed (disk full, database down), to try again while idle.
+
+    Without this only a restart would ingest them; the sender was already answered success.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._items: dict[Path, Received] = {}
+        self._ended: set[str] = set()  # associations over: their folder may go once empty
+        self._next = time.monotonic() + every
+
+    def note(self, batch: Sequence[WorkItem]) -> None:
+        """Remember what a processed batch left in the spool."""
+        for item in batch:
+            if isinstance(item, Received) and item.path is not None and item.path.exists():
+                self._items[item.path] = item
+            elif isinstance(item, AssociationEnded):
+                self._ended.add(item.association.id)
+        if self._items:
+            log.warning("%d spooled file(s) not ingested; retrying every %.0f s", len(self._items), self.every)
+
+    def due(self) -> bool:
+        return bool(self._items) and time.monotonic() >= self._next
+
+    def retry(self, sessions: sessionmaker[Session], settings: Settings, spool: Spool) -> int:
+        """Ingest the remembered files again; returns new studies."""
+        self._next = time.monotonic() + self.every
+        items = [replace(i, detail="ingested on retry after a failed ingest") for i in self._items.values()]
+        self._items.clear()
+        try:
+            new_studies = process_items(sessions, settings, spool, items)
+        finally:
+            self.note(items)
+        for assoc_id in list(self._ended):
+            if not any(p.parent.name == assoc_id for p in self._items):
+                spool.close_association(assoc_id)
+                self._ended.discard(assoc_id)
+        return new_studies
+
+
 class IngestWorker:
     """A worker process fed through a queue; stop() drains what was queued before exiting."""
 
-    def __init__(self, settings: Settings, spool: Spool) -> None:
+    def __init__(
+        self, settings: Settings, spool: Spool, retry_seconds: float = 30.0, unfinished: Sequence[WorkItem] = ()
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no fork of a threaded server
         self._queue: Any = context.Queue()
         self._process = context.Process(
-            target=_worker_main, args=(self._queue, settings, spool, os.getpid()), name="sgm-ingest"
+            target=_worker_main,
+            args=(self._queue, settings, spool, os.getpid(), retry_seconds, list(unfinished)),
+            name="sgm-ingest",
         )
 
     def start(self) -> None:
@@ -96,7 +144,9 @@ class IngestWorker:
             self._process.terminate()
 
 
-def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int) -> None:
+def _worker_main(
+    items: Any, settings: Settings, spool: Spool, parent: int, retry_seconds: float, unfinished: list[WorkItem]
+) -> None:
     """Worker loop: batch what is queued, process it, link when the queue runs dry."""
     die_with_parent()
     # Ctrl-C and `kill -TERM -group` reach us too: the parent's stop marker ends the loop,
@@ -107,10 +157,15 @@ def _worker_main(items: Any, settings: Settings, spool: Spool, parent: int) -> N
     logging.getLogger("emr_core.dicom.ingest").setLevel(logging.WARNING)  # one line per batch is noise
     sessions = make_session_factory(make_engine(settings.url), settings)
     pending_link = 0
+    retries = RetryList(retry_seconds)
+    retries.note(unfinished)  # start-up recovery that failed (disk full, database down)
     while True:
         batch, done = _next_batch(items, parent)
         if batch:
             pending_link += _safely(process_items, sessions, settings, spool, batch) or 0
+            retries.note(batch)
+        elif retries.due():
+            pending_link += _safely(retries.retry, sessions, settings, spool) or 0
         if pending_link and (done or items.empty()):
             _safely(link_studies, sessions, only_pending=True)
             pending_link = 0

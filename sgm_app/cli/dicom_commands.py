@@ -39,7 +39,7 @@ def dicom_group() -> None:
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Largest PDU we accept, in bytes; 0 = no limit (fastest).",
+    help="Largest PDU we negotiate, in bytes; 0 = none (fastest; SGM_DICOM_MAX_PDU_CAP still bounds it).",
 )
 @click.option("--plain-transport", is_flag=True, help="Use pynetdicom's own socket reads (slower; for comparison).")
 @click.option(
@@ -75,6 +75,7 @@ def serve_command(
     then indexed, linked and audited by a worker process. Files left by a crash are
     ingested at start-up. Accepts the mammography and all other storage SOP classes in
     implicit/explicit little endian, deflated, JPEG, JPEG-LS, JPEG 2000 and RLE, stored as received.
+    Limits and timeouts (ARTIM, network, connections, PDU cap): the SGM_DICOM_* settings.
     """
     from emr_core.dimse.receiver import Receiver
 

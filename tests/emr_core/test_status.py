@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
 
-sys.path.insert(0, str(Path(__file__).parent / "dicom"))
 from tests.support.dicom_factory import write_mg
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
@@ -70,3 +71,48 @@ def ct_dataset(**overrides: Any) -> Dataset:
         SeriesDescription="HEAD",
         **overrides,
     )
+
+
+def _dataset_start(raw: bytes) -> int:
+    """Offset of the data set: after the preamble, 'DICM' and the measured file meta group."""
+    return 144 + int.from_bytes(raw[140:144], "little")
+
+
+def with_raw_element(source: Path, target: Path, element: bytes) -> Path:
+    """source with `element` (encoded bytes) inserted as the first element of its data set."""
+    raw = source.read_bytes()
+    start = _dataset_start(raw)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(raw[:start] + element + raw[start:])
+    return target
+
+
+# (0008,0001) sorts before every element mg_dataset writes; each value is 4 bytes.
+UNKNOWN_VR_ELEMENT = b"\x08\x00\x01\x00ZZ\x04\x00ABCD"  # explicit VR "ZZ": no such VR
+IMPLICIT_VR_ELEMENT = b"\x08\x00\x01\x00\x04\x00\x00\x00ABCD"  # tag + 4-byte length, no VR
+FILE_META_ELEMENT = b"\x02\x00\x13\x00SH\x04\x00EVIL"  # (0002,0013) belongs in the file meta only
+
+
+def poison_files(folder: Path) -> dict[str, Path]:
+    """One MG file per encoding error, keyed by the quarantine reason it must get."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for reason, element in (
+        ("unknown_vr", UNKNOWN_VR_ELEMENT),
+        ("implicit_vr_in_explicit", IMPLICIT_VR_ELEMENT),
+        ("file_meta_in_dataset", FILE_META_ELEMENT),
+    ):
+        made[reason] = with_raw_element(write_mg(folder / f".{reason}.src"), folder / f"{reason}.dcm", element)
+        (folder / f".{reason}.src").unlink()
+    made["meta_mismatch"] = meta_names_other_instance(write_mg(folder / "meta_mismatch.dcm"))
+    return made
+
+
+def meta_names_other_instance(path: Path) -> Path:
+    """Edit the file meta's SOP Instance UID (same length) so it contradicts the data set."""
+    raw = path.read_bytes()
+    start = _dataset_start(raw)
+    uid = str(dcmread(path, stop_before_pixels=True).SOPInstanceUID).encode()
+    other = uid[:-1] + (b"1" if uid[-1:] != b"1" else b"2")
+    path.write_bytes(raw[:start].replace(uid, other) + raw[start:])
+    return path

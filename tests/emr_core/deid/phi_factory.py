@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "dicom"))
-from dicom_factory import code_item, mg_dataset, write
+from tests.support.dicom_factory import code_item, mg_dataset, write
 
 EDITION = "dicomfields_2026c"
 # Values kept by the Retain Patient Characteristics option: realistic ones, asserted unchanged.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +15,7 @@ from emr_core.audit import verify_chain
 from emr_core.deid import key_path
 from emr_core.models import AuditEvent
 from emr_core.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "dicom"))
-from dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 
 def test_help(sgm: Callable[..., Result]) -> None:

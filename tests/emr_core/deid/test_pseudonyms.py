@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,7 @@ from pydicom import dcmread
 from emr_core.deid import Deidentifier, DeidKeyError, key_path, load_or_create_key, patient_key
 from emr_core.deid.pseudonyms import MAX_SHIFT_DAYS, MIN_SHIFT_DAYS
 from emr_core.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "dicom"))
-from dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 
 def test_secret_is_created_once_with_mode_0600(tmp_path: Path) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from emr_core.deid import Deidentifier, deidentify_files, find_files
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "dicom"))
-from dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,6 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 from emr_core.dicom import header as header_module
 from emr_core.dicom.header import PREFIX_BYTES, HeaderError, InstanceHeader, read_header
 from emr_core.enums import QuarantineReason
-
-sys.path.insert(0, str(Path(__file__).parent))
 from tests.support.dicom_factory import code_item, ct_dataset, mg_dataset, write, write_mg
 
 
@@ -226,3 +223,38 @@ def test_undefined_length_sequence_across_the_first_read(tmp_path: Path) -> None
     assert path.stat().st_size > PREFIX_BYTES
     h = _header(path)
     assert (h.sop_instance_uid, h.view, h.rows) == (ds.SOPInstanceUID, "CC", 64)
+
+
+@pytest.mark.parametrize(
+    ("element", "implicit", "reason"),
+    [
+        (b"\x08\x00\x01\x00ZZ\x04\x00ABCD", False, QuarantineReason.UNKNOWN_VR),
+        (b"\x08\x00\x01\x00\x04\x00\x00\x00ABCD", False, QuarantineReason.IMPLICIT_VR_IN_EXPLICIT),
+        (b"\x02\x00\x13\x00SH\x04\x00EVIL", False, QuarantineReason.FILE_META_IN_DATASET),
+        (b"\x02\x00\x13\x00\x04\x00\x00\x00EVIL", True, QuarantineReason.FILE_META_IN_DATASET),  # was "truncated"
+        (b"\x08\x00\x60\x00XY\x02\x00MG", False, QuarantineReason.UNKNOWN_VR),  # an indexed tag, pydicom raised
+    ],
+)
+def test_malformed_encodings_get_their_own_reason(
+    tmp_path: Path, element: bytes, implicit: bool, reason: QuarantineReason
+) -> None:
+    ds = mg_dataset(Modality=None) if element[:4] == b"\x08\x00\x60\x00" else mg_dataset()
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    raw = write(tmp_path / "a.dcm", ds).read_bytes()
+    start = 144 + int.from_bytes(raw[140:144], "little")
+    if element[:4] == b"\x08\x00\x60\x00":  # (0008,0060) belongs after (0008,0050): keep tag order
+        start = raw.index(b"\x08\x00\x70\x00", start)
+    (tmp_path / "b.dcm").write_bytes(raw[:start] + element + raw[start:])
+    result = read_header(tmp_path / "b.dcm")
+    assert isinstance(result, HeaderError) and result.reason == reason, result
+
+
+def test_meta_naming_another_instance_is_reported(tmp_path: Path) -> None:
+    from emr_core.dicom.header import meta_mismatch
+    from tests.support.dicom_factory import meta_names_other_instance
+
+    path = meta_names_other_instance(write_mg(tmp_path / "a.dcm"))
+    problem = meta_mismatch(_header(path))
+    assert problem is not None and "SOP Instance UID" in problem
+    assert meta_mismatch(_header(write_mg(tmp_path / "b.dcm"))) is None

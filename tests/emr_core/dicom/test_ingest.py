@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,7 @@ from emr_core.models import (
     Study,
 )
 from emr_core.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tests.support.dicom_factory import ct_dataset, mg_dataset, write, write_mg
+from tests.support.dicom_factory import ct_dataset, mg_dataset, poison_files, write, write_mg
 
 Factory = sessionmaker[Session]
 MODELS = (Study, Series, Instance, LedgerEntry, QuarantinedFile, InstanceConflict)
@@ -62,6 +59,7 @@ def _bad_files(folder: Path) -> dict[str, Path]:
         "not_dicom": folder / "notes.txt",
         "truncated": folder / "cut.dcm",
         "missing_uid": write_mg(folder / "nouid.dcm", SeriesInstanceUID=None),
+        **poison_files(folder / "poison"),
     }
 
 
@@ -76,20 +74,20 @@ def test_ingest_indexes_stores_and_quarantines(session_factory: Factory, setting
     seen: list[int] = []
     report = ingest_paths(session_factory, settings, [tmp_path / "in"], progress=seen.append)
 
-    assert (report.files_seen, report.stored, report.quarantined) == (8, 5, 3)
+    assert (report.files_seen, report.stored, report.quarantined) == (12, 5, 7)
     assert (report.unchanged, report.conflicts, report.non_mammography, report.failed) == (
         0,
         0,
         1,
         0,
     )
-    assert sum(seen) == 8 and len(report.new_study_uids) == 2
+    assert sum(seen) == 12 and len(report.new_study_uids) == 2
     assert _counts(session_factory) == {
         "Study": 2,
         "Series": 5,
         "Instance": 5,
         "LedgerEntry": 2,
-        "QuarantinedFile": 3,
+        "QuarantinedFile": 7,
         "InstanceConflict": 0,
     }
     with session_factory() as session:
@@ -157,7 +155,7 @@ def test_reingest_changes_nothing(session_factory: Factory, settings: Settings, 
     counts, mtimes = _counts(session_factory), _mtimes(settings.root / "storage")
     quarantine = _mtimes(settings.quarantine_dir)
     again = ingest_paths(session_factory, settings, [tmp_path / "in"])
-    assert (first.stored, again.stored, again.unchanged, again.quarantined) == (4, 0, 4, 3)
+    assert (first.stored, again.stored, again.unchanged, again.quarantined) == (4, 0, 4, 7)
     assert again.new_study_uids == ()
     assert _counts(session_factory) == counts
     assert _mtimes(settings.root / "storage") == mtimes and _mtimes(settings.quarantine_dir) == quarantine
@@ -227,7 +225,7 @@ def test_move_removes_only_safe_sources(
     _exam(incoming)
     _bad_files(incoming / "junk")
     report = ingest_paths(session_factory, settings, [incoming], move=True)
-    assert (report.stored, report.quarantined) == (4, 3)
+    assert (report.stored, report.quarantined) == (4, 7)
     assert [p for p in incoming.rglob("*") if p.is_file()] == []
     # A file that cannot be stored (disk error) stays where it is and is reported as failed.
     failing = write_mg(incoming / "later.dcm")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,9 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.models import Instance, QuarantinedFile
 from emr_core.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tests.support.dicom_factory import write_mg
+from tests.support.dicom_factory import poison_files, write_mg
 
 
 def test_help_explains_the_command(sgm: Callable[..., Result]) -> None:
@@ -44,3 +41,24 @@ def test_ingest_moves_and_reports_quarantined_files(
 def test_rejects_missing_path(sgm: Callable[..., Result], tmp_path: Path) -> None:
     result = sgm("ingest", str(tmp_path / "nope"))
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_ingest_quarantines_poison_files_with_their_reason(
+    sgm: Callable[..., Result], settings: Settings, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Files pydicom cannot decode (unknown VR, implicit VR in explicit) are quarantined, not left."""
+    incoming = tmp_path / "incoming"
+    poison = poison_files(incoming)
+    result = sgm("ingest", str(incoming), "--move")
+    assert result.exit_code == 0, result.output
+    for reason, path in poison.items():
+        assert f"quarantined {path}: {reason}" in result.output
+    assert f"{len(poison)} files: 0 stored, 0 unchanged, 0 conflicts, {len(poison)} quarantined, 0 failed" in (
+        result.output
+    )
+    assert list(incoming.iterdir()) == []  # none left in place
+    with session_factory() as session:
+        rows = {q.reason: q for q in session.scalars(select(QuarantinedFile))}
+        assert session.scalar(select(func.count()).select_from(Instance)) == 0
+    assert set(rows) == set(poison)
+    assert all((settings.root / q.quarantine_path).is_file() for q in rows.values())

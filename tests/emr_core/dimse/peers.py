@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from emr_core.settings import Settings
@@ -63,6 +63,8 @@ class ReceiverProcess:
     allowed_callers: str = ""
     args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # SGM_DICOM_* limits of a test
+    log_dir: Path | None = None  # default: the data folder (a test that fills that disk moves it)
 
     def env(self) -> dict[str, str]:
         return {
@@ -72,11 +74,12 @@ class ReceiverProcess:
             "SGM_DICOM_AE_TITLE": self.ae_title,
             "SGM_DICOM_PORT": str(self.port),
             "SGM_DICOM_ALLOWED_CALLERS": self.allowed_callers,
+            **self.extra_env,
         }
 
     def start(self) -> ReceiverProcess:
         """Start and wait until it serves (all its listener processes included)."""
-        path = self.settings.root / f"receiver-{time.time_ns()}.log"
+        path = (self.log_dir or self.settings.root) / f"receiver-{time.time_ns()}.log"
         log = open(path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [*SGM, "dicom", "serve", *self.args],
@@ -107,7 +110,8 @@ class ReceiverProcess:
         self.proc.wait(timeout=30)
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.settings.root.glob("receiver-*.log")))
+        folder = self.log_dir or self.settings.root
+        return "\n".join(p.read_text(errors="replace") for p in sorted(folder.glob("receiver-*.log")))
 
 
 @dataclass

@@ -68,7 +68,8 @@ def test_echo_and_find_at_patient_and_study_level(client: PacsClient, pacs: Orth
     assert client.echo() == 0x0000
     by_patient = _studies_by_patient(corpus)
     every = client.find_studies(StudyQuery(modality="MG"))
-    truth = {study["MainDicomTags"]["StudyInstanceUID"] for study in pacs.get("/studies?expand")}  # type: ignore[union-attr]
+    studies: list[dict[str, dict[str, str]]] = pacs.get("/studies?expand")  # type: ignore[assignment]
+    truth = {study["MainDicomTags"]["StudyInstanceUID"] for study in studies}
     assert {s.study_uid for s in every} == truth
     patient_id, uids = min(by_patient.items())
     mine = client.find_studies(StudyQuery(patient_id=patient_id))

@@ -32,7 +32,7 @@ def dataset_without_study_uid(target: Path) -> Path:
     import sys
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "dicom"))
-    from dicom_factory import mg_dataset, write
+    from tests.support.dicom_factory import mg_dataset, write
 
     return write(target, mg_dataset(StudyInstanceUID=None))
 
@@ -48,8 +48,8 @@ def truncated_copy(source: Path, target: Path) -> Path:
 def send_raw(port: int, path: Path, called: str = "SGM") -> int:
     """C-STORE the file's bytes exactly as they are (pynetdicom chunked send); returns the status."""
     from pynetdicom import AE, _config
-    from pynetdicom.sop_class import (
-        DigitalMammographyXRayImageStorageForPresentation as MG,  # type: ignore[attr-defined]
+    from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # generated at import time
+        DigitalMammographyXRayImageStorageForPresentation as MG,
     )
 
     previous, _config.STORE_SEND_CHUNKED_DATASET = _config.STORE_SEND_CHUNKED_DATASET, True
