@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from emr_core.audit import AuditRecord
 from emr_core.dimse.spool import AssociationInfo
-from emr_core.dimse.status import SUCCESS, hex_code
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models import AuditEvent, Instance, Series, Study
+from emr_core.vocabulary.dicom import SUCCESS, hex_code
 
 
 @dataclass(frozen=True)

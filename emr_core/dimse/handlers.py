@@ -21,7 +21,7 @@ from emr_core.dimse.auditing import (
     WorkItem,
 )
 from emr_core.dimse.spool import AssociationInfo, Spool, file_meta_bytes
-from emr_core.dimse.status import (
+from emr_core.vocabulary.dicom import (
     CANNOT_UNDERSTAND_HEADER,
     DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
     OUT_OF_RESOURCES,

@@ -19,8 +19,8 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from emr_core.dimse.config import ACCEPTED_TRANSFER_SYNTAXES, UNLIMITED_PDU
-from emr_core.dimse.status import PENDING_STATUSES as PENDING
-from emr_core.dimse.status import RETRIEVE_OK_STATUSES, SUCCESS, UNABLE_TO_PROCESS, hex_code
+from emr_core.vocabulary.dicom import PENDING_STATUSES as PENDING
+from emr_core.vocabulary.dicom import RETRIEVE_OK_STATUSES, SUCCESS, UNABLE_TO_PROCESS, hex_code
 
 # pynetdicom allows 128 proposed contexts; C-GET needs one per storage class it may receive.
 GET_STORAGE_CLASSES = [cx.abstract_syntax for cx in StoragePresentationContexts][:120]

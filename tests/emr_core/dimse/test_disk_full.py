@@ -23,8 +23,8 @@ from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.dimse_primitives import C_STORE
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.dimse.status import OUT_OF_RESOURCES, SUCCESS
 from emr_core.settings import Settings
+from emr_core.vocabulary.dicom import OUT_OF_RESOURCES, SUCCESS
 from tests.conftest import require_peer
 from tests.emr_core.dimse.dimse_checks import audit_events, dataset_bytes, indexed, leftovers
 from tests.emr_core.dimse.peers import ReceiverProcess

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from sqlalchemy.orm import Session, sessionmaker
 
-from emr_core.dimse.status import (
+from emr_core.vocabulary.dicom import (
     CANNOT_UNDERSTAND_HEADER,
     DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
     SOP_INSTANCE_MISMATCH,
