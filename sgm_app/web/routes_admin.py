@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from emr_core.audit import verify_chain
+from emr_core.audit_sink import session_sink
+from emr_core.audit_verify import verify_audit_log
 from emr_core.clinical.audit_export import day_range
 from emr_core.clinical.reports import Table, operations_report
 from emr_core.clinical.roles import Permission, Role
@@ -159,7 +160,9 @@ def audit_log(
 def verify(web: Auditor, csrf_token: Text = "") -> Response:
     web.check_csrf(csrf_token)
     with web.ctx.read() as session:
-        problems = [(p.event_id, p.problem) for p in verify_chain(session)]
+        sink = session_sink(session)
+        report = verify_audit_log(session, sink.key, sink.checkpoints)
+    problems = [(report.summary(), line) for line in report.problems]
     web.ctx.audit(
         AuditEventId.AUDIT_LOG_USED, AuditAction.EXECUTE, event_type="audit_verify", detail={"problems": len(problems)}
     )

@@ -74,7 +74,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     settings.root.mkdir(parents=True)
     engine = make_engine(settings.url)
     upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, settings)
     _populate(settings, sessions, home / "corpus")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
