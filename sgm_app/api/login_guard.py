@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from emr_core.enums import AuditEventId, AuditOutcome
 from emr_core.models import AuditEvent
 
+# The REST API's and the web application's sign-ins share one back-off per account.
+LOGIN_EVENT_TYPES = ("login", "web_login")
 LOOKBACK = 64  # audit rows read per login: enough to reach the longest back-off
 
 
@@ -26,7 +28,7 @@ def recorded_failures(session: Session, username: str) -> tuple[int, float]:
         .where(
             AuditEvent.user_id == username,
             AuditEvent.event_id == AuditEventId.USER_AUTHENTICATION.value,
-            AuditEvent.event_type == "login",
+            AuditEvent.event_type.in_(LOGIN_EVENT_TYPES),
         )
         .order_by(AuditEvent.id.desc())
         .limit(LOOKBACK)

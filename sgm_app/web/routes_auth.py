@@ -12,6 +12,8 @@ from emr_core.clinical.users import login
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from sgm_app.api.deps import client_address, get_state
+from sgm_app.api.errors import ApiError
+from sgm_app.api.routers.auth import throttle_login
 from sgm_app.api.state import ApiState
 from sgm_app.web.deps import CsrfRejectedError, Web, safe_next, signed_in
 from sgm_app.web.i18n import LANG_COOKIE, LANGUAGES
@@ -78,12 +80,21 @@ def sign_in(
         if not password:
             errors["password"] = _("Enter your password.")
         return _login_page(request, next, 422, errors=errors, username=username)
+    try:
+        throttle_login(state, request, username.strip())  # the same back-off as the REST API's sign-in
+    except ApiError as refused:
+        error = {"password": _("Too many failed sign-ins; wait a moment and try again.")}
+        page = _login_page(request, next, 429, errors=error, username=username)
+        page.headers.update(refused.headers or {})
+        return page
     with state.writer(), session_scope(state.sessions) as session:
         result = login(session, username.strip(), password, session_lifetime(state))
         _audit_login(state, request, username, result[0].role if result else "", result is not None, session)
     if result is None:
+        state.login_guard.failed(username.strip(), client_address(request))
         error = {"password": _("Unknown user name or wrong password.")}
         return _login_page(request, next, 401, errors=error, username=username)
+    state.login_guard.succeeded(username.strip(), client_address(request))
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(request, response, state, result[1])
     return response

@@ -48,7 +48,7 @@ def _audit_login(state: ApiState, record: AuditRecord) -> None:
         record_event(session, record)
 
 
-def _throttle(state: ApiState, request: Request, username: str) -> None:
+def throttle_login(state: ApiState, request: Request, username: str) -> None:
     """429 with Retry-After while this account or this address is backing off after failed logins."""
     with session_scope(state.sessions) as session:
         failures, last = recorded_failures(session, username)
@@ -75,7 +75,7 @@ def sign_in(
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=256)],
 ) -> dict[str, Any]:
-    _throttle(state, request, username)
+    throttle_login(state, request, username)
     # The password check (scrypt, ~50 ms) runs on a read session: no other request waits on it.
     with session_scope(state.sessions) as session:
         user = verify_login(session, username, password)
