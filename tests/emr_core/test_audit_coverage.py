@@ -18,7 +18,7 @@ from emr_core.linking import decide, import_registry, link_studies
 from emr_core.models import AuditEvent, Patient, PatientIdentifier, Study
 from emr_core.settings import Settings
 from tests.conftest import SgmCli
-from tests.emr_core.dicom.dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 
 REGISTRY = """patient_id,issuer,full_name,birth_date,sex,accession_numbers
 P1,HOSP,Nguyễn Thị Lan,1970-01-02,F,ACC1

@@ -11,7 +11,7 @@ from emr_core.dimse import scu
 from emr_core.dimse.pacs import PacsClient, StudyQuery
 from emr_core.models import AuditEvent
 from emr_core.settings import Settings
-from tests.emr_core.dicom.dicom_factory import write_mg
+from tests.support.dicom_factory import write_mg
 from tests.emr_core.dimse.peers import Orthanc, free_port, start_orthanc
 
 
