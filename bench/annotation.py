@@ -31,7 +31,7 @@ from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.annotation_ui.scenario import ground_truth, read_result, reader_tasks
+from tests.support.annotation_scenario import ground_truth, read_result, reader_tasks
 
 
 def _free_port() -> int:
