@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     label_studio_bin: Path | None = Field(
         default=None, description="label-studio executable; default .venv-labelstudio/bin/label-studio"
     )
+    deid_key_file: Path | None = Field(
+        default=None, description="secret behind pseudonyms and date shifts; default secrets/deid.key in SGM_HOME"
+    )
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")

@@ -36,6 +36,7 @@ def _register() -> None:
         api_commands,
         audit_commands,
         db_commands,
+        deid_commands,
         demo_commands,
         dicom_commands,
         ingest_commands,
@@ -59,6 +60,7 @@ def _register() -> None:
         annotation_commands,
         dicom_commands,
         quarantine_commands,
+        deid_commands,
     ):
         module.register(cli)
 

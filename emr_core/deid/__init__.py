@@ -1,0 +1,37 @@
+"""De-identification per DICOM PS3.15 Annex E (basic profile; modified dates, patient characteristics,
+clean descriptors), built on dicognito and the standard's Table E.1-1 as shipped by dicom-anonymizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emr_core.deid.batch import deidentify_files, find_files
+from emr_core.deid.deidentifier import Deidentifier, DeidRefusedError, DeidResult
+from emr_core.deid.pseudonyms import PatientKey, patient_key
+from emr_core.deid.secret import DeidKeyError, load_or_create_key
+from emr_core.settings import Settings
+
+
+def key_path(settings: Settings) -> Path:
+    """The site secret's file: SGM_DEID_KEY_FILE, else secrets/deid.key in the data folder."""
+    return (settings.deid_key_file or settings.root / "secrets" / "deid.key").expanduser()
+
+
+def site_deidentifier(settings: Settings) -> Deidentifier:
+    """A Deidentifier with the site's secret (created on first use)."""
+    return Deidentifier(load_or_create_key(key_path(settings)))
+
+
+__all__ = [
+    "DeidKeyError",
+    "DeidRefusedError",
+    "DeidResult",
+    "Deidentifier",
+    "PatientKey",
+    "deidentify_files",
+    "find_files",
+    "key_path",
+    "load_or_create_key",
+    "patient_key",
+    "site_deidentifier",
+]
