@@ -1,0 +1,44 @@
+"""Exporting versions: contents, the same id for the same state, splits by patient, gates leave nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datasets.errors import GateFailedError
+from datasets.manifest import from_parquet
+from datasets.store import LocalDatasetStore
+from tests.datasets.conftest import State
+
+
+def test_export_writes_a_complete_version_and_repeats_its_id(state: State, local_store: LocalDatasetStore) -> None:
+    studies = state.studies()
+    state.consolidate(studies[:3])
+    first = state.export(local_store)
+    assert first.created and len(first.version) == 64
+    root = local_store.root / "screening" / first.version
+    manifest = from_parquet((root / "manifest.parquet").read_bytes())
+    assert len(manifest) == 3 * 4  # only consolidated exams: three four-view exams
+    header = json.loads((root / "header.json").read_text())
+    assert header["version"] == first.version and header["parent"] is None
+    assert header["quality"]["dataset"]["success"] is True
+    assert {f["path"] for f in header["files"]} >= {
+        "labels/coco.json",
+        "labels/finding_annotations.csv",
+        "manifest.parquet",
+    }
+    assert any(p.startswith("sr/") for p in (f["path"] for f in header["files"]))
+    assert all((root / f["path"]).is_file() for f in header["files"])
+    assert manifest["finding_count"].sum() == 2  # the mass on CC and MLO
+    second = state.export(local_store)
+    assert second.version == first.version and not second.created
+    assert local_store.versions("screening") == [first.version]
+
+
+def test_failing_gate_leaves_no_version(state: State, local_store: LocalDatasetStore) -> None:
+    state.consolidate(state.studies()[:2])
+    with pytest.raises(GateFailedError, match="consolidated_findings_quality"):
+        state.export(local_store, blocking_failures=["consolidated_findings_quality"])
+    assert local_store.versions("screening") == []
+    assert not (local_store.root / "screening").exists() or not any((local_store.root / "screening").iterdir())
