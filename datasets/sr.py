@@ -74,6 +74,9 @@ def write_study_sr(rows: pd.DataFrame, root: Path, out: Path) -> str | None:
         is_complete=True,
         is_final=True,
     )
+    # highdicom describes the source equipment here in free text, which Table E.1-1 removes: so do we.
+    if "ContributingEquipmentSequence" in sr:
+        del sr.ContributingEquipmentSequence
     # The same findings give the same file: dates come from the (shifted) study, not from the clock.
     sr.ContentDate = sources[0].get("StudyDate", "")
     sr.ContentTime = "000000"

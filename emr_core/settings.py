@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,17 @@ class Settings(BaseSettings):
         default=7, ge=0, le=3650, description="days a study may wait unlinked or for link review"
     )
 
+    # Training dataset versions (datasets/): a folder, or s3://bucket/prefix on S3-compatible storage.
+    dataset_store: str | None = Field(default=None, description="local folder or s3://bucket/prefix; default datasets/")
+    s3_endpoint_url: str | None = Field(default=None, description="S3 API endpoint; AWS when unset")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_region: str = Field(default="us-east-1")
+    mlflow_port: int = Field(default=5000, ge=1, le=65535, description="port of the MLflow tracking server")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="default: the server on SGM_MLFLOW_PORT if it answers, else SQLite in the data folder"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_dialect(cls, value: str | None) -> str | None:
@@ -69,6 +80,14 @@ class Settings(BaseSettings):
     @property
     def incoming_dir(self) -> Path:
         return self.root / "incoming"
+
+    @property
+    def dataset_store_location(self) -> str:
+        return self.dataset_store or str(self.root / "datasets")
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.root / "mlflow"
 
     @property
     def url(self) -> str:

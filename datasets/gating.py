@@ -1,0 +1,31 @@
+"""The blocking quality gates evaluated now, for an export launched outside Dagster."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from annotation_ui import schema
+from emr_core.settings import Settings
+from quality.gates import check_findings, check_images, check_linking
+
+
+def birads_vocabulary() -> dict[str, frozenset[str]]:
+    """The BI-RADS vocabulary the findings gate uses (as assets/quality.py does)."""
+    fours = {f"4{s}" for s in schema.SUBTYPES}
+    return {
+        "composition": frozenset(schema.COMPOSITIONS),
+        "assessment": frozenset(schema.ASSESSMENTS) - {"4"} | fours,
+        "finding_type": frozenset(schema.FINDING_TYPES),
+        "birads": frozenset(schema.FINDING_BIRADS) - {"4"} | fours,
+        **{a.name: frozenset(a.values) for a in schema.LEXICON},
+    }
+
+
+def current_gate_failures(session: Session, settings: Settings) -> list[str]:
+    """Names of the blocking gates (the Dagster asset checks' names) that fail on the EMR as it is."""
+    results = {
+        "dicom_instances_quality": check_images(session, settings.root),
+        "linked_studies_quality": check_linking(session, settings.link_review_max_days),
+        "consolidated_findings_quality": check_findings(session, birads_vocabulary()),
+    }
+    return [name for name, result in results.items() if result.blocks_export]
