@@ -64,9 +64,7 @@ def _dicom_problems(path: Path, needles: set[str]) -> list[str]:
             continue
         action = action_for(tag)
         if action is Action.X and tag not in OPTION_KEPT and element.VR != "SQ" and element.value not in (None, ""):
-            problems.append(
-                f"{path.relative_to(path.parents[3]) if len(path.parents) > 3 else path.name}{where}: Table E.1-1 says remove, value kept {element.value!r}"
-            )
+            problems.append(f"{path.name}{where}: Table E.1-1 says remove, value kept {element.value!r}")
         if element.VR in ("SQ", "OB", "OW", "OF", "UN"):
             continue
         text = normalise(str(element.value))
