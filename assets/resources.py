@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import dagster as dg
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,3 +88,23 @@ class PacsResource(dg.ConfigurableResource):
 
     def client(self, sessions: sessionmaker[Session]) -> PacsClient:
         return PacsClient(self.settings(), sessions)
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """The MLflow tracking server: an explicit URI, else the one `make run` starts, else SQLite in SGM_HOME."""
+
+    home: str = ""
+    tracking_uri: str = ""
+
+    def uri(self) -> str:
+        from datasets.site import tracking_uri
+
+        if self.tracking_uri:
+            return self.tracking_uri
+        return tracking_uri(load_settings(**({"home": self.home} if self.home else {})))
+
+    def client(self) -> Any:
+        """An MlflowClient on that server (mlflow is imported only when used)."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri())

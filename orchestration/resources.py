@@ -6,7 +6,13 @@ import os
 
 import dagster as dg
 
-from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource, PacsResource
+from assets.resources import (
+    DicomStorageResource,
+    EmrDatabaseResource,
+    LabelStudioResource,
+    MlflowResource,
+    PacsResource,
+)
 
 
 def _setting(name: str) -> str | dg.EnvVar:
@@ -22,4 +28,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "label_studio": LabelStudioResource(
             home=_setting("SGM_HOME"), url=_setting("SGM_LABEL_STUDIO_URL"), token=_setting("SGM_LABEL_STUDIO_TOKEN")
         ),
+        "mlflow_tracking": MlflowResource(home=_setting("SGM_HOME"), tracking_uri=_setting("SGM_MLFLOW_TRACKING_URI")),
     }
