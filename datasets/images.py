@@ -56,7 +56,7 @@ def export_image(deid: Deidentifier, data_root: Path, out: Path, image: SourceIm
         return ImageOutcome(image, reason=f"de-identification failed ({type(exc).__name__})")
     study, sop = str(ds.StudyInstanceUID), str(ds.SOPInstanceUID)
     rel = f"{key.pseudonym}/{study}/{sop}"
-    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     buffer = BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return ImageOutcome(

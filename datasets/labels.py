@@ -52,7 +52,8 @@ def write_coco(manifest: pd.DataFrame, out: Path) -> list[str]:
     """COCO detection JSON; bbox [x, y, width, height] in DICOM pixels; file_name is the de-identified DICOM."""
     categories = [{"id": i + 1, "name": t, "supercategory": "finding"} for i, t in enumerate(FINDING_TYPES)]
     cat_id = {c["name"]: c["id"] for c in categories}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for index, row in enumerate(manifest.to_dict("records"), start=1):
         images.append(
             {

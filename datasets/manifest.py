@@ -93,7 +93,8 @@ def canonical_bytes(manifest: pd.DataFrame) -> bytes:
 def _plain(value: object) -> object:
     if value is None or isinstance(value, (str, bool)):
         return value
-    return int(value) if float(value).is_integer() else float(value)  # type: ignore[arg-type]
+    number = float(value)  # type: ignore[arg-type]
+    return int(number) if number.is_integer() else number
 
 
 def version_id(manifest: pd.DataFrame) -> str:

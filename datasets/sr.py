@@ -79,7 +79,7 @@ def write_study_sr(rows: pd.DataFrame, root: Path, out: Path) -> str | None:
         del sr.ContributingEquipmentSequence
     # The same findings give the same file: dates come from the (shifted) study, not from the clock.
     sr.ContentDate = sources[0].get("StudyDate", "")
-    sr.ContentTime = "000000"
+    sr.ContentTime = "000000"  # type: ignore[assignment]
     for keyword in ("SeriesDate", "SeriesTime", "InstanceCreationDate", "InstanceCreationTime"):
         if keyword in sr:
             setattr(sr, keyword, sources[0].get("StudyDate", "") if keyword.endswith("Date") else "000000")

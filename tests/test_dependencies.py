@@ -37,6 +37,8 @@ DECLARED_INTEGRATIONS = [
     "label_studio_sdk",
     "great_expectations",
     "mlflow",
+    "pyarrow",
+    "boto3",
 ]
 
 
@@ -67,7 +69,7 @@ def _modules(package: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["emr_core", "annotation_ui", "quality"])
+@pytest.mark.parametrize("package", ["emr_core", "annotation_ui", "quality", "datasets"])
 def test_domain_package_never_imports_dagster(package: str) -> None:
     modules = _modules(package)
     code = (

@@ -29,6 +29,11 @@ def _one_line_errors() -> Iterator[None]:
         raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from None
 
 
+def _advance(bar: tqdm, total: int) -> None:  # type: ignore[type-arg]
+    bar.total = total
+    bar.update(1)
+
+
 @click.group("dataset")
 def dataset() -> None:
     """Training dataset versions: export, list, show, pull, diff."""
@@ -62,7 +67,7 @@ def export(ctx: CliContext, name: str, workers: int | None, long_side: int, mlfl
                 workers=workers or settings.ingest_workers,
                 png_long_side=long_side,
                 blocking_failures=failures,
-                progress=lambda done, total: (setattr(bar, "total", total), bar.update(1)),
+                progress=lambda done, total: _advance(bar, total),
             )
             with session_scope(ctx.sessions()) as session:
                 result = export_version(session, store, request)
