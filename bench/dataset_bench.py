@@ -129,12 +129,16 @@ def run_dataset_bench(exams: int, columns: int, rows: int, workers: int) -> int:
         second = _export_in_fresh_process(large, work / "store-large", workers)
         copy, pull, size = _pull_vs_copy(work / "store-large", str(second["version"]), work)
         shutil.rmtree(work / "copied", ignore_errors=True)
-    per_exam = second["seconds"] / exams
+    small_exams = max(1, exams // 4)
+    # Fixed costs (process pool, checks, MLflow-free publish) are paid once: project with the marginal rate.
+    marginal = (second["seconds"] - first["seconds"]) / max(1, exams - small_exams)
+    projected = second["seconds"] + marginal * (1000 - exams)
     print(f"dataset export, {columns}x{rows} images, {workers} worker process(es)")
-    for count, run in ((max(1, exams // 4), first), (exams, second)):
+    for count, run in ((small_exams, first), (exams, second)):
         figures = f"{run['seconds']:7.1f} s, {run['images']:.0f} images, peak RSS {run['rss_mb']:.0f} MB"
         print(f"  {count:5d} exams: {figures}")
-    print(f"  projected 1,000 exams: {per_exam * 1000:7.0f} s   (target < {TARGET_EXPORT_S_PER_1000:.0f} s)")
+    print(f"  marginal {marginal:.2f} s per exam; projected 1,000 exams: {projected:7.0f} s", end="")
+    print(f"   (target < {TARGET_EXPORT_S_PER_1000:.0f} s)")
     print(f"dataset pull of {size / 1e6:.0f} MB: cp -r {copy:.2f} s, sgm pull {pull:.2f} s (sha256 verified)")
     print(f"  ratio {copy / pull:.2f}x of a plain recursive copy   (target >= {TARGET_PULL_RATIO})")
     return 0
