@@ -65,6 +65,10 @@ class LocalDatasetStore:
         with self.open(name, version, rel) as fh:
             return fh.read()
 
+    def local_path(self, name: str, version: str, rel: str) -> Path:
+        """The file itself, for copies that need not go through Python's buffers."""
+        return self._path(name, version, rel)
+
     def open(self, name: str, version: str, rel: str) -> BinaryIO:
         try:
             return self._path(name, version, rel).open("rb")
