@@ -86,7 +86,12 @@ class LocalDatasetStore:
         if target.exists():
             shutil.rmtree(staged, ignore_errors=True)  # immutable: the same id already holds the same manifest
             return
-        staged.rename(target)
+        try:
+            staged.rename(target)
+        except OSError:
+            if not (target / HEADER).is_file():
+                raise
+            shutil.rmtree(staged, ignore_errors=True)  # a concurrent export published the same id first
 
 
 class S3DatasetStore:

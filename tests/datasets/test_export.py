@@ -42,3 +42,40 @@ def test_failing_gate_leaves_no_version(state: State, local_store: LocalDatasetS
         state.export(local_store, blocking_failures=["consolidated_findings_quality"])
     assert local_store.versions("screening") == []
     assert not (local_store.root / "screening").exists() or not any((local_store.root / "screening").iterdir())
+
+
+def test_a_file_that_fails_deidentification_is_excluded_with_its_reason(
+    state: State, local_store: LocalDatasetStore
+) -> None:
+    import pydicom
+    from sqlalchemy import select
+
+    from emr_core.db import session_scope
+    from emr_core.models import Instance, Series
+
+    studies = state.studies()
+    state.consolidate(studies[:2])
+    with session_scope(state.sessions) as session:
+        stored = session.scalars(
+            select(Instance.stored_path).join(Series).where(Series.study_id == studies[1].id).order_by(Instance.id)
+        ).first()
+    assert stored is not None
+    path = state.settings.root / stored
+    ds = pydicom.dcmread(path)
+    ds.BurnedInAnnotation = "YES"  # text in the pixels: the de-identifier refuses it
+    ds.save_as(path, enforce_file_format=True)
+    result = state.export(local_store)
+    assert len(result.manifest) == 7
+    (excluded,) = result.header["excluded"]
+    assert "BurnedInAnnotation is YES" in excluded["reason"] and excluded["patient"] in set(result.manifest["patient"])
+    assert excluded["what"].endswith("image")
+
+
+def test_hostile_names_are_refused(state: State, local_store: LocalDatasetStore) -> None:
+    from datasets.errors import DatasetError
+
+    state.consolidate(state.studies()[:1])
+    for name in ("../escape", "a/b", "", ".hidden", "x" * 65):
+        with pytest.raises(DatasetError, match="not a dataset name"):
+            state.export(local_store, name=name)
+    assert not (local_store.root.parent / "escape").exists()
