@@ -22,7 +22,13 @@ class TrainingDatasetConfig(dg.Config):
     png_long_side: int = 1024
 
 
-@dg.asset(group_name="datasets", deps=[consolidated_findings], kinds={"parquet", "dicom", "mlflow"}, pool="render")
+# Linked studies too: ages come from the linked patient, and the linking gate must pass before an export.
+@dg.asset(
+    group_name="datasets",
+    deps=[consolidated_findings, "linked_studies"],
+    kinds={"parquet", "dicom", "mlflow"},
+    pool="render",
+)
 def training_dataset(
     context: dg.AssetExecutionContext,
     config: TrainingDatasetConfig,

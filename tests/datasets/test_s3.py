@@ -105,3 +105,23 @@ def test_cli_against_s3_settings(
     assert pulled.exit_code == 0, pulled.output
     missing = sgm("dataset", "show", "other@latest")
     assert missing.exit_code == 1 and missing.output.strip() == "Error: unknown dataset version other@latest"
+
+
+def test_large_objects_go_up_in_parts_and_come_back_whole(s3_store: S3DatasetStore, tmp_path: Path) -> None:
+    import hashlib
+    import json
+    import os
+
+    staged = s3_store.staging("big")
+    payload = os.urandom(20 * 1024 * 1024)  # above boto3's 8 MB multipart threshold: three parts
+    (staged / "dicom").mkdir()
+    (staged / "dicom" / "large.dcm").write_bytes(payload)
+    files = [{"path": "dicom/large.dcm", "sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}]
+    (staged / HEADER).write_text(json.dumps({"files": files, "created_at": "2026-01-01T00:00:00"}))
+    version = "a" * 64
+    s3_store.publish("big", version, staged)
+    key = f"sites/a/big/{version}/dicom/large.dcm"
+    etag = s3_store.client.head_object(Bucket=s3_store.bucket, Key=key)["ETag"]
+    assert "-" in etag  # a multipart upload's ETag ends in -<number of parts>
+    report = pull_version(s3_store, "big", version, tmp_path / "big")
+    assert report.bytes == len(payload) and (tmp_path / "big" / "dicom" / "large.dcm").read_bytes() == payload
