@@ -96,6 +96,8 @@ if ! "$sgm" campaign status demo >/dev/null 2>&1; then
     echo "# Demo accounts created by make run (keep private)"
     echo "EMR API user demo.clinician (clinician), bearer token:"; "$sgm" users add demo.clinician --role clinician
     echo "EMR API user demo.auditor (admin), bearer token:"; "$sgm" users add demo.auditor --role admin
+    echo "EMR API user demo.researcher (researcher: /research/datasets), bearer token:"
+    "$sgm" users add demo.researcher --role researcher
     for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
   } >> "$demo_users" 2>&1 || true
   "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
