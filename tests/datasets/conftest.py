@@ -19,6 +19,7 @@ from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, ConsolidatedFinding, ConsolidatedRead
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
+from tests.sgm_app.api.conftest import api  # noqa: F401 - the API fixture, for the research endpoint tests
 
 PATIENTS = 4
 

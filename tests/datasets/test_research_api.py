@@ -13,8 +13,6 @@ from emr_core.models import AuditEvent
 from tests.datasets.conftest import State
 from tests.sgm_app.api.conftest import Api
 
-pytest_plugins = ["tests.sgm_app.api.conftest"]
-
 
 def test_researcher_lists_reads_and_downloads_a_version(api: Api, state: State) -> None:
     state.consolidate(state.studies()[:1])

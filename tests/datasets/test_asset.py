@@ -15,8 +15,6 @@ from emr_core.models_annotation import ConsolidatedFinding
 from orchestration.definitions import defs
 from tests.datasets.conftest import State
 
-pytest_plugins = ["tests.datasets.conftest"]
-
 
 def _resources(state: State, tmp_path: Path) -> dict[str, dg.ConfigurableResource]:
     root = str(state.settings.root)
