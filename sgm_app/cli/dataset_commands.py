@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,9 +52,13 @@ def export(ctx: CliContext, name: str, workers: int | None, long_side: int, mlfl
     from datasets.export import ExportRequest, export_version
     from datasets.gating import current_gate_failures
     from datasets.site import site_store
+    from datasets.store import check_name
 
     settings = ctx.settings
+    # Great Expectations logs its start-up at INFO, line after line; the export reports its own progress.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     with _one_line_errors():
+        check_name(name)
         store = site_store(settings)
         secret = load_or_create_key(key_path(settings))
         with session_scope(ctx.sessions()) as session:
