@@ -125,3 +125,31 @@ def test_large_objects_go_up_in_parts_and_come_back_whole(s3_store: S3DatasetSto
     assert "-" in etag  # a multipart upload's ETag ends in -<number of parts>
     report = pull_version(s3_store, "big", version, tmp_path / "big")
     assert report.bytes == len(payload) and (tmp_path / "big" / "dicom" / "large.dcm").read_bytes() == payload
+
+
+def test_load_dataset_pulls_a_remote_version_once_and_audits_it(
+    state: State, s3_store: S3DatasetStore, s3_endpoint: str
+) -> None:
+    from sqlalchemy import select
+
+    from datasets.api import load_dataset
+    from emr_core.db import session_scope
+    from emr_core.models import AuditEvent
+    from emr_core.settings import Settings
+
+    state.consolidate(state.studies()[:1])
+    version = state.export(s3_store).version
+    settings = Settings(
+        home=state.settings.home,
+        database_url=state.settings.url,
+        dataset_store=f"s3://{s3_store.bucket}/sites/a",
+        s3_endpoint_url=s3_endpoint,
+        s3_access_key_id="k",
+        s3_secret_access_key="s",  # type: ignore[arg-type]
+    )
+    manifest, root = load_dataset("screening", "latest", settings=settings)
+    assert len(manifest) == 4 and all((root / p).is_file() for p in manifest["png_path"])
+    load_dataset("screening", version[:8], settings=settings)  # cached: no second pull
+    with session_scope(state.sessions) as session:
+        pulls = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "dataset.pull")).all()
+        assert [p.detail["version"] for p in pulls] == [version]
