@@ -79,3 +79,23 @@ def test_hostile_names_are_refused(state: State, local_store: LocalDatasetStore)
         with pytest.raises(DatasetError, match="not a dataset name"):
             state.export(local_store, name=name)
     assert not (local_store.root.parent / "escape").exists()
+
+
+def test_sr_is_a_tid_1500_report_with_each_box_as_a_closed_polyline(
+    state: State, local_store: LocalDatasetStore
+) -> None:
+    import highdicom as hd
+    import pydicom
+
+    state.consolidate(state.studies()[:1])
+    result = state.export(local_store)
+    root = local_store.root / "screening" / result.version
+    (sr_path,) = [f["path"] for f in result.header["files"] if f["path"].startswith("sr/")]
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(root / sr_path))
+    assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert len(groups) == 2  # the mass on CC and on MLO
+    boxes = {tuple(map(tuple, g.roi.value)) for g in groups}
+    assert ((5.0, 6.0), (30.0, 6.0), (30.0, 40.0), (5.0, 40.0), (5.0, 6.0)) in boxes
+    referenced = {g.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID for g in groups}
+    assert referenced <= set(result.manifest["image_id"])
