@@ -10,22 +10,10 @@ from assets.ingest import RECEIVED_SINCE
 from assets.metadata import suite_metadata
 from assets.resources import EmrDatabaseResource
 from emr_core.db import session_scope
-from emr_core.vocabulary import birads
 from quality.frames import Scope
-from quality.gates import check_findings, check_images, check_linking
+from quality.gates import birads_vocabulary, check_findings, check_images, check_linking
 from quality.report import write_report
 from quality.results import SuiteResult
-
-
-def birads_vocabulary() -> dict[str, frozenset[str]]:
-    """The findings gate's allowed values, from the one BI-RADS vocabulary module."""
-    return {
-        "composition": frozenset(birads.values(birads.Composition)),
-        "assessment": frozenset(birads.values(birads.Assessment)),
-        "finding_type": frozenset(birads.values(birads.FindingType)),
-        "birads": frozenset(a.value for a in birads.Assessment if a.category in birads.FINDING_CATEGORIES),
-        **{a.name: frozenset(a.values) for a in birads.LEXICON},
-    }
 
 
 @dg.asset_check(

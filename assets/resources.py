@@ -26,6 +26,7 @@ class SgmSettingsResource(dg.ConfigurableResource):
     pacs_ae_title: str = ""
     pacs_host: str = ""
     pacs_port: int = 0
+    mlflow_tracking_uri: str = ""
 
     def get(self) -> Settings:
         """Typed, validated settings (ConfigError names a bad SGM_* value)."""
@@ -99,3 +100,20 @@ class PacsResource(dg.ConfigurableResource):
 
     def client(self, sessions: sessionmaker[Session]) -> PacsClient:
         return PacsClient(self.settings(), sessions)
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """The MLflow tracking server: an explicit URI, else the one `make run` starts, else SQLite in SGM_HOME."""
+
+    sgm: SgmSettingsResource
+
+    def uri(self) -> str:
+        from sgm_datasets.site import tracking_uri
+
+        return tracking_uri(self.sgm.get())
+
+    def client(self) -> Any:
+        """An MlflowClient on that server (mlflow is imported only when used)."""
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri())

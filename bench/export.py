@@ -1,6 +1,8 @@
-"""Benchmark de-identification: `sgm deidentify` against dicognito's own command line, same files, same run.
+"""Benchmark de-identification: `sgm deidentify` against dicognito's own command line, same files, same run;
+and (--dataset-exams N) a training dataset export and `sgm dataset pull` against a plain recursive copy.
 
     python bench/export.py [--images 40] [--columns 1664 --rows 2048] [--workers 2] [--rounds 3] [--corpus DIR]
+    python bench/export.py --dataset-exams 25 [--columns 1664 --rows 2048] [--workers 2]
 
 Two comparisons, same files, same number of processes, rounds alternating which goes first, medians:
 1. command lines, start-up included: dicognito's (the files split into --workers shards run at once)
@@ -176,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--corpus", help="use the .dcm files of this folder instead")
+    parser.add_argument("--dataset-exams", type=int, default=0, help="benchmark a dataset export of N exams instead")
     args = parser.parse_args(argv)
+    if args.dataset_exams:
+        from dataset_bench import run_dataset_bench
+
+        return run_dataset_bench(args.dataset_exams, args.columns, args.rows, args.workers)
     files = _corpus(args)
     for path in files:  # warm the page cache so that neither side pays for the first read
         path.read_bytes()

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     audit_401_window_seconds: int = Field(
         default=60, ge=1, le=3600, description="anonymous 401s are counted, one audit row per address per window"
     )
+    # Training dataset versions (datasets/): a folder, or s3://bucket/prefix on S3-compatible storage.
+    dataset_store: str | None = Field(default=None, description="local folder or s3://bucket/prefix; default datasets/")
+    s3_endpoint_url: str | None = Field(default=None, description="S3 API endpoint; AWS when unset")
+    s3_access_key_id: str | None = Field(default=None)
+    s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_region: str = Field(default="us-east-1")
+    mlflow_port: int = Field(default=5000, ge=1, le=65535, description="port of the MLflow tracking server")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="default: the server on SGM_MLFLOW_PORT if it answers, else SQLite in the data folder"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -126,6 +136,14 @@ class Settings(BaseSettings):
     def audit_spool_dir(self) -> Path:
         """Audit messages the repository did not take yet, resent on the next start."""
         return self.root / "audit" / "syslog-spool"
+
+    @property
+    def dataset_store_location(self) -> str:
+        return self.dataset_store or str(self.root / "datasets")
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.root / "mlflow"
 
     @property
     def url(self) -> str:

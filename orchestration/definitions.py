@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import annotation, followup, ingest, linking, pacs, quality
+from assets import annotation, datasets, followup, ingest, linking, pacs, quality
 from orchestration.distributed import ingest_and_link_job
 from orchestration.jobs import (
     check_quality_gates_job,
     consolidate_annotations_job,
     evaluate_followup_job,
+    export_training_dataset_job,
     ingest_dicom_job,
     link_studies_job,
     pull_mammography_job,
@@ -21,7 +22,7 @@ from orchestration.schedules import nightly_followup_schedule, nightly_ingest_sc
 from orchestration.sensors import dicom_receiver_sensor, incoming_dicom_sensor, new_annotations_sensor
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, linking, followup, annotation, pacs]),
+    assets=dg.load_assets_from_modules([ingest, linking, followup, annotation, pacs, datasets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest, linking, annotation, quality]),
     jobs=[
         ingest_dicom_job,
@@ -32,6 +33,7 @@ defs = dg.Definitions(
         pull_mammography_job,
         ingest_and_link_job,
         check_quality_gates_job,
+        export_training_dataset_job,
     ],
     schedules=[nightly_ingest_schedule, nightly_followup_schedule, nightly_pacs_pull_schedule],
     sensors=[incoming_dicom_sensor, new_annotations_sensor, dicom_receiver_sensor, run_succeeded_quality_sensor],

@@ -54,3 +54,9 @@ check_quality_gates_job = dg.define_asset_job(
     selection=dg.AssetSelection.checks(*QUALITY_GATES),
     description="Evaluate the training-data quality gates over what the latest ingest and consolidation produced.",
 )
+
+export_training_dataset_job = dg.define_asset_job(
+    name="export_training_dataset_job",
+    selection=dg.AssetSelection.assets("training_dataset"),
+    description="Write a training dataset version; refused while a quality gate's latest evaluation failed.",
+)

@@ -10,6 +10,7 @@ from assets.resources import (
     DicomStorageResource,
     EmrDatabaseResource,
     LabelStudioResource,
+    MlflowResource,
     PacsResource,
     SgmSettingsResource,
 )
@@ -34,4 +35,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "dicom_storage": DicomStorageResource(sgm=sgm),
         "pacs": PacsResource(sgm=sgm),
         "label_studio": LabelStudioResource(sgm=sgm),
+        "mlflow_tracking": MlflowResource(sgm=sgm),
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from emr_core.vocabulary import birads
 from quality.frames import Scope, findings_frame, images_frame, studies_frame
 from quality.report import write_report
 from quality.results import SuiteResult
@@ -64,3 +65,14 @@ def dataset_report(
     result = validate_dataset(manifest, phi, text_columns, label_columns)
     path = write_report(out_dir / version / "quality.html", f"Training dataset {version}: quality", [result])
     return result, path
+
+
+def birads_vocabulary() -> dict[str, frozenset[str]]:
+    """The findings gate's allowed values, from the one BI-RADS vocabulary module."""
+    return {
+        "composition": frozenset(birads.values(birads.Composition)),
+        "assessment": frozenset(birads.values(birads.Assessment)),
+        "finding_type": frozenset(birads.values(birads.FindingType)),
+        "birads": frozenset(a.value for a in birads.Assessment if a.category in birads.FINDING_CATEGORIES),
+        **{a.name: frozenset(a.values) for a in birads.LEXICON},
+    }

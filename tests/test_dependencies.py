@@ -36,6 +36,8 @@ DECLARED_INTEGRATIONS = [
     "great_expectations",
     "mlflow",
     "defusedxml",
+    "pyarrow",
+    "boto3",
 ]
 
 

@@ -13,10 +13,12 @@ export DAGSTER_HOME=${DAGSTER_HOME:-$SGM_HOME/dagster}
 export SGM_API_PORT=${SGM_API_PORT:-8000}
 export SGM_LABEL_STUDIO_PORT=${SGM_LABEL_STUDIO_PORT:-8080}
 export SGM_DICOM_PORT=${SGM_DICOM_PORT:-11112}
+export SGM_MLFLOW_PORT=${SGM_MLFLOW_PORT:-5000}
+export MLFLOW_DISABLE_TELEMETRY=true
 dagster_port=${SGM_DAGSTER_PORT:-3000}
 demo_dir="$SGM_HOME/demo"
 demo_users="$SGM_HOME/demo-users.txt"
-mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming"
+mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming" "$SGM_HOME/mlflow/artifacts"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
@@ -91,6 +93,9 @@ start bash -c "cd '$here' && exec '$venv/bin/dagster' dev -w workspace.yaml -h 1
 start "$sgm" api serve
 start "$sgm" dicom serve
 start "$sgm" labelstudio start --foreground
+# MLflow tracking for dataset versions and training runs: SQLite and artifacts in the data folder.
+start "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$SGM_HOME/mlflow/mlflow.db" \
+  --artifacts-destination "$SGM_HOME/mlflow/artifacts" --host 127.0.0.1 --port "$SGM_MLFLOW_PORT" --workers 1
 
 if [ ! -e "$SGM_HOME/.demo-fed" ]; then
   # The demo corpus goes in like any delivery: the incoming-folder sensor ingests and links it.
@@ -100,6 +105,7 @@ if [ ! -e "$SGM_HOME/.demo-fed" ]; then
 fi
 wait_for "Dagster UI" "http://127.0.0.1:$dagster_port/server_info" 120
 wait_for "EMR API" "http://127.0.0.1:$SGM_API_PORT/health" 60
+wait_for "MLflow" "http://127.0.0.1:$SGM_MLFLOW_PORT/health" 120
 "$sgm" labelstudio status --wait 240 >/dev/null || echo "warning: Label Studio is not up yet" >&2
 
 if ! "$sgm" campaign status demo >/dev/null 2>&1; then
@@ -111,6 +117,7 @@ if ! "$sgm" campaign status demo >/dev/null 2>&1; then
   {
     echo "EMR API bearer token of demo.clinician:"; "$sgm" users token demo.clinician
     echo "EMR API bearer token of demo.auditor:"; "$sgm" users token demo.auditor
+    echo "EMR API bearer token of demo.researcher (researcher: /research/datasets):"; "$sgm" users token demo.researcher
     for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
   } >> "$demo_users" 2>&1 || true
   "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
@@ -127,6 +134,7 @@ cat <<MSG
     EMR API           http://127.0.0.1:$SGM_API_PORT/docs   (REST API for integration; ReDoc at /redoc)
     Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (admin login in $SGM_HOME/labelstudio/credentials.json)
     DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
+    MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions: sgm dataset export NAME, sgm dataset list)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)
     EMR database      ${SGM_DATABASE_URL:-sqlite:///$SGM_HOME/emr.db}
     demo accounts     $demo_users

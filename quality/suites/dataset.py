@@ -79,12 +79,36 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", bare).casefold().strip()
 
 
-def _needles(phi: Collection[str]) -> list[str]:
-    return sorted({n for n in (normalise(p) for p in phi) if len(n) >= MIN_PHI_LENGTH})
+def _needles(phi: Collection[str]) -> re.Pattern[str] | None:
+    """One pattern for every PHI string: scanning stays linear in the manifest however many patients it holds."""
+    needles = sorted({n for n in (normalise(p) for p in phi) if len(n) >= MIN_PHI_LENGTH})
+    return re.compile(_trie_pattern(needles)) if needles else None
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """A regular expression matching any of `words`, shaped as their prefix tree (Python's re does not do this)."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        if "" in node:  # a whole word ends here: for a search, the longer ones add nothing
+            return ""
+        alternatives = [re.escape(ch) + emit(child) for ch, child in sorted(node.items())]
+        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+    return emit(trie)
 
 
 def _prepare(
-    frame: pd.DataFrame, needles: list[str], text_columns: Sequence[str], patient_column: str, split_column: str
+    frame: pd.DataFrame,
+    needles: re.Pattern[str] | None,
+    text_columns: Sequence[str],
+    patient_column: str,
+    split_column: str,
 ) -> pd.DataFrame:
     missing = [c for c in (patient_column, split_column, *text_columns) if c not in frame.columns]
     if missing:
@@ -96,7 +120,9 @@ def _prepare(
     return frame
 
 
-def _phi_columns(row: dict[str, Any], needles: list[str]) -> str | None:
+def _phi_columns(row: dict[str, Any], needles: re.Pattern[str] | None) -> str | None:
     """The names of the columns holding a PHI string (never the string itself), None when clean."""
-    hits = [c for c, v in row.items() if isinstance(v, str) and any(n in normalise(v) for n in needles)]
+    if needles is None:
+        return None
+    hits = [c for c, v in row.items() if isinstance(v, str) and needles.search(normalise(v))]
     return ", ".join(hits) or None

@@ -35,6 +35,7 @@ def _register() -> None:
         annotation_commands,
         api_commands,
         audit_commands,
+        dataset_commands,
         db_commands,
         deid_commands,
         demo_commands,
@@ -61,6 +62,7 @@ def _register() -> None:
         dicom_commands,
         quarantine_commands,
         deid_commands,
+        dataset_commands,
     ):
         module.register(cli)
 

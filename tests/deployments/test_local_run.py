@@ -18,7 +18,7 @@ from tests.conftest import require_peer
 ROOT = Path(__file__).resolve().parents[2]
 RUN_SCRIPT = ROOT / "deployments" / "local" / "run.sh"
 READY_LINE = "The platform is running"
-PORT_VARIABLES = ("SGM_DAGSTER_PORT", "SGM_API_PORT", "SGM_LABEL_STUDIO_PORT", "SGM_DICOM_PORT")
+PORT_VARIABLES = ("SGM_DAGSTER_PORT", "SGM_API_PORT", "SGM_LABEL_STUDIO_PORT", "SGM_DICOM_PORT", "SGM_MLFLOW_PORT")
 Platform = tuple[subprocess.Popen[str], dict[str, int], Path]
 STOP_BUDGET_S = 45  # the script's own grace period is 20 s; the rest is slack for a loaded 2-core machine
 
@@ -64,9 +64,7 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start_platform(home: Path, label_studio_bin: str) -> Platform:
-    ports = {
-        name: _free_port() for name in ("SGM_DAGSTER_PORT", "SGM_API_PORT", "SGM_LABEL_STUDIO_PORT", "SGM_DICOM_PORT")
-    }
+    ports = {name: _free_port() for name in PORT_VARIABLES}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SGM_", "DAGSTER_"))}
     env.update({name: str(port) for name, port in ports.items()})
     env.update(

@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from assets.quality import birads_vocabulary
 from emr_core.db import session_scope
 from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, ConsolidatedFinding, ConsolidatedRead
-from quality.gates import check_findings
+from quality.gates import birads_vocabulary, check_findings
 from quality.suites.findings import findings_suite
 from tests.quality.conftest import Emr
 

@@ -10,6 +10,7 @@ from assets.resources import (
     DicomStorageResource,
     EmrDatabaseResource,
     LabelStudioResource,
+    MlflowResource,
     PacsResource,
     SgmSettingsResource,
 )
@@ -32,6 +33,7 @@ def dagster_resources(
         "dicom_storage": DicomStorageResource(sgm=sgm),
         "label_studio": LabelStudioResource(sgm=sgm),
         "pacs": PacsResource(sgm=sgm, method=pacs_method),
+        "mlflow_tracking": MlflowResource(sgm=sgm),
     }
 
 

@@ -11,8 +11,8 @@ from emr_core.dimse import scu
 from emr_core.dimse.pacs import PacsClient, StudyQuery
 from emr_core.models import AuditEvent
 from emr_core.settings import Settings
-from tests.support.dicom_factory import write_mg
 from tests.emr_core.dimse.peers import Orthanc, free_port, start_orthanc
+from tests.support.dicom_factory import write_mg
 
 
 def _queries(factory: sessionmaker[Session]) -> list[AuditEvent]:

@@ -1,0 +1,1 @@
+"""Training dataset versions: manifest, splits, export, stores, pull, MLflow logging (no Dagster, FastAPI, Click)."""

@@ -1,0 +1,82 @@
+"""Real peers on loopback for dataset tests: moto's S3 server and an MLflow tracking server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import require_peer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+@contextmanager
+def _server(command: list[str], url: str, seconds: float, log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        ready = _wait(url, process, seconds)
+        require_peer(ready, f"{command[0]} did not answer at {url}: {log.read_text(errors='replace')[-500:]}")
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _bin(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    require_peer(found is not None, f"{name} is not installed")
+    return str(found)
+
+
+@contextmanager
+def moto_s3(log: Path) -> Iterator[str]:
+    """moto's S3 API server on a free loopback port; yields its endpoint URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with _server([_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", 60, log):
+        yield url
+
+
+@contextmanager
+def mlflow_server(root: Path) -> Iterator[int]:
+    """`mlflow server` with a SQLite backend and artifacts under root; yields its port."""
+    port = free_port()
+    command = [
+        _bin("mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    with _server(command, f"http://127.0.0.1:{port}/health", 120, root / "mlflow.log"):
+        yield port
