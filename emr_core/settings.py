@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     label_studio_bin: Path | None = Field(
         default=None, description="label-studio executable; default .venv-labelstudio/bin/label-studio"
     )
+    gateway_port: int = Field(
+        default=8081, ge=1, le=65535, description="the reading gateway (nginx): the radiologists' entry point"
+    )
+    gateway_auth_port: int = Field(default=8082, ge=1, le=65535, description="the gateway's access endpoint")
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")

@@ -38,6 +38,7 @@ def _register() -> None:
         db_commands,
         demo_commands,
         dicom_commands,
+        gateway_commands,
         ingest_commands,
         link_commands,
         report_commands,
@@ -57,6 +58,7 @@ def _register() -> None:
         user_commands,
         annotation_commands,
         dicom_commands,
+        gateway_commands,
     ):
         module.register(cli)
 
