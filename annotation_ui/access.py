@@ -40,7 +40,9 @@ FORBIDDEN: tuple[tuple[re.Pattern[str], frozenset[str] | None, str], ...] = tupl
             "exports and imports are for the administrator",
         ),
         (r"^/(organization|people|admin|django-rq|webhooks|models|data/upload)", "", "administration pages"),
-        (r"^/api/(invite|storages|ml|webhooks|jwt|import|model-provider|billing)", "", "administration API"),
+        (r"^/api/(invite|storages|webhooks|jwt|import|model-provider|billing)", "", "administration API"),
+        # the editor lists a project's ML backends; connecting or changing them is the administrator's
+        (r"^/api/ml", "POST PUT PATCH DELETE", "administration API"),
         (r"^/api/(organizations|users)", "POST PUT PATCH DELETE", "administration API"),
         (r"^/api/dm/actions", "POST PUT PATCH DELETE", "bulk actions are for the administrator"),
         (r"^/api/tasks/?$", "POST PUT PATCH DELETE", "readers cannot create tasks"),
@@ -59,7 +61,7 @@ _PATH_IDS = (
 )
 _QUERY_IDS = {"project": "project", "task": "task", "taskID": "task", "annotation": "annotation", "draft": "draft"}
 # Lists that span projects unless a project is named: refused without one (Label Studio would list them all).
-_NEEDS_PROJECT = re.compile(r"^/api/(dm/|tasks/?$)")
+_NEEDS_PROJECT = re.compile(r"^/api/(dm/|tasks/?$|ml)")
 _TASK_OPEN = re.compile(r"^/api/tasks/(\d+)/?$")
 
 
