@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -118,25 +119,34 @@ def _projects_of(ids: dict[str, set[int]], resolve: Resolver) -> set[int | None]
     return projects
 
 
-def _refusal(path: str, method: str) -> str | None:
+def _refusal(raw: str, path: str, method: str) -> str | None:
     """Why a request is refused whatever the reader's assignments (None when nothing forbids it)."""
-    if "/../" in path or path.endswith("/.."):
-        return "malformed path"
+    if any(c in unquote(raw) for c in ("\\", "\x00")) or "%25" in raw:
+        return "malformed path"  # no encoded encodings, backslashes or NULs
     for pattern, methods, why in FORBIDDEN:
         if pattern.match(path) and (methods is None or method in methods):
             return why
     return None
 
 
+def normal_path(raw: str) -> str:
+    """The path as Label Studio will route it: percent-decoded, slashes merged, dot segments resolved."""
+    path = re.sub(r"/{2,}", "/", unquote(raw or "/"))
+    normal = posixpath.normpath(path) if path != "/" else "/"
+    return normal + "/" if path.endswith("/") and normal != "/" else normal
+
+
 def decide(grants: Grants, method: str, uri: str, resolve: Resolver) -> Decision:
     """Allow or refuse one request of a reader (never the administrator), with the reason."""
-    parts = urlsplit(uri)
-    path, method = parts.path or "/", method.upper()
-    if path.startswith(PUBLIC_PREFIXES) and "/../" not in path:
+    raw, _, query = uri.partition("?")  # not urlsplit: "//host/x" is a path here, not a network location
+    raw = raw.split("#", 1)[0]
+    path, method = normal_path(raw if raw.startswith("/") else "/" + raw), method.upper()
+    why = _refusal(raw, path, method)
+    if why is None and path.startswith(PUBLIC_PREFIXES):
         return Decision(True, "public")
-    if why := _refusal(path, method):
+    if why:
         return Decision(False, why)
-    ids = referenced_ids(path, parts.query)
+    ids = referenced_ids(path, query)
     if _NEEDS_PROJECT.match(path) and not ids["project"]:
         return Decision(False, "name the project of this list")
     projects = _projects_of(ids, resolve)
