@@ -62,5 +62,59 @@ def gateway_serve(ctx: CliContext) -> None:
         nginx.wait(timeout=20)
 
 
+@gateway_group.command("schemes")
+def gateway_schemes() -> None:
+    """List the reading schemes a site can choose per campaign, and who may see what in each phase."""
+    from annotation_ui.schemes import SCHEMES
+
+    for scheme in SCHEMES.values():
+        click.echo(f"{scheme.name}: {scheme.description}")
+        for s in scheme.sights:
+            what = "own project" if s.viewer == s.owner else f"{s.owner}'s project"
+            mode = "read and submit" if s.write else "look only"
+            extra = ", with model predictions" if s.predictions else ""
+            click.echo(f"  {s.viewer:<12} {what:<24} {mode}{extra} during {', '.join(sorted(s.phases))}")
+
+
+@gateway_group.command("scheme")
+@click.argument("campaign")
+@click.argument("scheme")
+@pass_cli
+def gateway_scheme(ctx: CliContext, campaign: str, scheme: str) -> None:
+    """Choose the reading scheme of CAMPAIGN (see `sgm gateway schemes`); the gateway enforces it at once."""
+    from annotation_ui.campaigns import CampaignError
+    from annotation_ui.scheme_admin import set_scheme
+    from annotation_ui.schemes import SchemeError
+    from emr_core.db import session_scope
+
+    try:
+        with session_scope(ctx.sessions()) as session:
+            missing = set_scheme(session, campaign, scheme)
+    except (CampaignError, SchemeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign!r} now reads under {scheme}")
+    if missing:
+        click.echo(f"warning: no project for role(s) {', '.join(missing)}; they see nothing", err=True)
+
+
+@gateway_group.command("phase")
+@click.argument("campaign")
+@click.argument("phase")
+@pass_cli
+def gateway_phase(ctx: CliContext, campaign: str, phase: str) -> None:
+    """Move CAMPAIGN to PHASE (reading, adjudication, review); adjudication also starts by itself when queued."""
+    from annotation_ui.campaigns import CampaignError
+    from annotation_ui.scheme_admin import set_phase
+    from annotation_ui.schemes import SchemeError
+    from emr_core.db import session_scope
+
+    try:
+        with session_scope(ctx.sessions()) as session:
+            set_phase(session, campaign, phase)
+    except (CampaignError, SchemeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign!r} is in phase {phase}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(gateway_group)

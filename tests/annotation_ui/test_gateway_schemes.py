@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.campaigns import assignments_of
+from annotation_ui.scheme_admin import set_phase, set_scheme
 from annotation_ui.schemes import ADJUDICATION, SCHEMES
 from emr_core.db import session_scope
 from emr_core.models import AuditEvent
@@ -63,13 +64,12 @@ def test_every_scheme_is_tested() -> None:
 
 
 def _reshape(factory: sessionmaker[Session], env: LabelStudioEnv, campaign_id: int, scheme: str) -> dict[str, int]:
-    """The provisioned campaign under another scheme (senior review: reader 2's account reads as the senior)."""
+    """The provisioned campaign put under another scheme as `sgm gateway scheme` does (senior review: reader 2's
+    project becomes the senior's)."""
     with session_scope(factory) as session:
-        session.get(AnnotationCampaign, campaign_id).scheme = scheme
-        assignments = assignments_of(session, campaign_id)
-        if scheme == "senior_review":
-            assignments["reader_2"].role = "senior"
-        return {a.role: a.ls_project_id for a in assignments.values()}
+        campaign = session.get(AnnotationCampaign, campaign_id)
+        assert set_scheme(session, campaign.name, scheme) == []
+        return {a.role: a.ls_project_id for a in assignments_of(session, campaign_id).values()}
 
 
 def _queue_one(factory: sessionmaker[Session], env: LabelStudioEnv, campaign_id: int) -> None:
@@ -136,7 +136,7 @@ def test_who_saw_what(
             _queue_one(session_factory, label_studio, campaign_id)  # the phase follows from the queue
         elif phase != "reading":
             with session_scope(session_factory) as session:
-                session.get(AnnotationCampaign, campaign_id).phase = phase
+                set_phase(session, session.get(AnnotationCampaign, campaign_id).name, phase)
         seen = {
             viewer: {
                 owner: got
