@@ -117,7 +117,7 @@ def test_reader_in_a_browser_sees_only_their_project_and_submits_through_the_gat
     incomplete = [i for i in read_result(t1.gt, t1.mappings) if i.get("type") != "relation"][:2]
     incomplete.append(_bare_calcification(t1))
     status, text = page.evaluate(SUBMIT_JS, [submit, {"result": incomplete}])
-    assert status == 400, text
+    assert status == 403, text  # a browser session gets the status Label Studio's editor explains
     message = json.loads(text)["detail"]
     assert "calcification (CC box calc1) without calc_morphology and calc_distribution" in message
     status, text = page.evaluate(SUBMIT_JS, [submit, {"result": read_result(t1.gt, t1.mappings)}])
@@ -132,3 +132,36 @@ def test_reader_in_a_browser_sees_only_their_project_and_submits_through_the_gat
     consolidate_campaign(session_factory, label_studio.admin, "browser")
     with session_scope(session_factory) as session:
         assert session.get(CampaignTask, t1.campaign_task_id).state == "concordant"
+
+
+def test_the_editor_shows_why_a_read_is_refused_at_submit(
+    browser: Any,
+    label_studio: LabelStudioEnv,
+    gateway: GatewayEnv,
+    session_factory: sessionmaker[Session],
+    ls_settings: Settings,
+    corpus: Path,
+) -> None:
+    """Clicking Submit in Label Studio's editor: the gateway's refusal, then Label Studio's own required check."""
+    campaign_id = provision(label_studio, session_factory, ls_settings, corpus, "editor")
+    projects, gt = _projects(session_factory, campaign_id), ground_truth(corpus)
+    with session_scope(session_factory) as session:
+        task = reader_tasks(session, "reader_1", campaign_id, gt)[0]
+    account = label_studio.readers["reader_1"]
+    page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    page.set_default_timeout(60_000)
+    _log_in(page, gateway.url, account.email, account.password)
+    page.goto(f"{gateway.url}/projects/{projects['reader_1']}/data?tab=0&task={task.ls_task_id}")
+    submit = page.get_by_role("button", name="Submit")
+    submit.wait_for(timeout=90_000)
+    # Composition and an assessment of 4 without its subtype: Label Studio's checks pass, ours refuse.
+    page.get_by_role("radio", name="a", exact=True).first.check()
+    page.get_by_role("radio", name="4", exact=True).first.check()  # not the label chip whose hotkey is 4
+    with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as sent:
+        submit.click()
+    assert sent.value.status == 403  # see sgm_app/gateway/app.py: the only status the editor explains
+    page.get_by_text("assessment 4 without its subtype", exact=False).first.wait_for()
+    assert "This read cannot be submitted yet" in page.inner_text("body")
+    with session_scope(session_factory) as session:
+        assert audit_count(session, REFUSED, account.email) == 1
+    assert label_studio.admin.get(f"/api/tasks/{task.ls_task_id}")["total_annotations"] == 0
