@@ -152,12 +152,12 @@ def _refuse_invalid(gw: Gateway, request: Request, path: str, body: bytes) -> Re
     if not problems:
         return None
     message = refusal_message(problems)
-    body: dict[str, Any] = {"detail": message, "validation_errors": {"result": problems}, "status_code": 400}
+    reply: dict[str, Any] = {"detail": message, "validation_errors": {"result": problems}, "status_code": 400}
     if request.headers.get("authorization"):
-        return JSONResponse(body, status_code=400)  # API clients get the plain validation error
+        return JSONResponse(reply, status_code=400)  # API clients get the plain validation error
     # Label Studio 1.23's editor turns any failed submit into a fixed "Annotation is not saved" toast; only a
     # 403 whose display_context reason is PAUSED reaches its error dialog, which shows `detail` and the list.
-    return JSONResponse({**body, "status_code": 403, "display_context": {"reason": "PAUSED"}}, status_code=403)
+    return JSONResponse({**reply, "status_code": 403, "display_context": {"reason": "PAUSED"}}, status_code=403)
 
 
 async def forward(gw: Gateway, request: Request, path: str) -> Response:
