@@ -22,6 +22,7 @@ from sgm_app.gateway.pages import READER_CSS, denied_page
 
 _SUBMIT = re.compile(r"^/api/tasks/(\d+)/annotations/?$")
 _UPDATE = re.compile(r"^/api/annotations/(\d+)/?$")
+_NEXT = re.compile(r"^/api/projects/\d+/next/?$")
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding", "upgrade"}
 
 
@@ -118,6 +119,18 @@ def _reply(upstream: httpx.Response, content: bytes | None = None) -> Response:
     return response
 
 
+def _audit_next(gw: Gateway, request: Request, upstream: httpx.Response) -> None:
+    """`/api/projects/<id>/next` hands the reader a task without naming it in the URL: audit it from the answer."""
+    email = gw.who(request)
+    try:
+        task_id = upstream.json().get("id")
+    except (ValueError, AttributeError):
+        return
+    if email and email != gw.admin_email and isinstance(task_id, int):
+        with session_scope(gw.sessions) as session:
+            audit_task_opened(session, _event(request, email, ""), task_id)
+
+
 def _only_granted(payload: Any, grants: Grants) -> Any:
     """A project list cut down to the reader's projects (paginated or plain)."""
     if isinstance(payload, dict) and isinstance(payload.get("results"), list):
@@ -172,7 +185,10 @@ async def forward(gw: Gateway, request: Request, path: str) -> Response:
 
 
 def _filtered(gw: Gateway, request: Request, path: str, upstream: httpx.Response) -> Response:
-    """A reader's project list shows only their projects; everything else passes unchanged."""
+    """A reader's project list shows only their projects; the labeling stream's next task is audited as opened."""
+    if _NEXT.match(path) and upstream.status_code == 200:
+        _audit_next(gw, request, upstream)
+        return _reply(upstream)
     listing = request.method == "GET" and re.match(r"^/api/projects/?$", path) is not None
     if not listing or upstream.status_code != 200 or "json" not in upstream.headers.get("content-type", ""):
         return _reply(upstream)

@@ -89,14 +89,22 @@ def test_every_task_opened_is_audited_and_other_readers_tasks_are_refused(
     opened = r1.get(f"{gateway.url}/api/tasks/{mine.ls_task_id}", timeout=60)
     assert opened.status_code == 200 and opened.json()["id"] == mine.ls_task_id
     assert r1.get(f"{gateway.url}/api/tasks/{theirs.ls_task_id}", timeout=60).status_code == 403
+    # The labeling stream hands out the next task without naming it in the URL; it is audited all the same.
+    own_project = _projects(session_factory, campaign_id)["reader_1"]
+    streamed = r1.get(f"{gateway.url}/api/projects/{own_project}/next", timeout=60)
+    assert streamed.status_code == 200, streamed.text
+    streamed_id = streamed.json()["id"]
     other_read = label_studio.reader("reader_2").create_annotation(
         theirs.ls_task_id, read_result(theirs.gt, theirs.mappings)
     )
     for method, path in (("GET", f"/api/annotations/{other_read}"), ("PATCH", f"/api/annotations/{other_read}")):
         assert r1.request(method, gateway.url + path, json={"result": []}, timeout=60).status_code == 403
     with session_scope(session_factory) as session:
-        events = session.scalars(select(AuditEvent).where(AuditEvent.event_type == OPENED)).all()
-        assert len(events) == 1 and events[0].event_id == "110103" and events[0].instance_count == 2
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == OPENED).order_by(AuditEvent.id)
+        ).all()
+        assert len(events) == 2 and events[1].detail["ls_task_id"] == streamed_id
+        assert events[0].event_id == "110103" and events[0].instance_count == 2
         assert events[0].user_id == label_studio.readers["reader_1"].email
         assert events[0].detail["ls_task_id"] == mine.ls_task_id and events[0].study_uid == mine.gt.study_uid
         assert audit_count(session, REFUSED) == 3
