@@ -141,6 +141,22 @@ def _only_granted(payload: Any, grants: Grants) -> Any:
     return payload
 
 
+def _recheck(gw: Gateway, request: Request, path: str) -> Response | None:
+    """The access decision again, for a request that reached the forwarder without nginx's auth_request."""
+    email = gw.who(request)
+    if not email or email == gw.admin_email:
+        return None
+    uri = path + (f"?{request.url.query}" if request.url.query else "")
+    with session_scope(gw.sessions) as session:
+        decision = gw.decide(session, email, request.method, uri)
+        if decision.allow:
+            return None
+        audit_refusal(
+            session, GatewayEvent(email, _event(request, email, "").address, request.method, uri, decision.reason)
+        )
+    return JSONResponse({"detail": f"Refused by the reading gateway: {decision.reason}.", "status_code": 403}, 403)
+
+
 def _submitted_task(gw: Gateway, method: str, path: str) -> int | None:
     if method == "POST" and (m := _SUBMIT.match(path)):
         return int(m.group(1))
@@ -177,7 +193,9 @@ async def forward(gw: Gateway, request: Request, path: str) -> Response:
     """Submissions (validated first) and the project list (filtered), passed on to Label Studio."""
     path = "/" + path
     body = await request.body()
-    refusal = await _run(_refuse_invalid, gw, request, path, body)
+    refusal = await _run(_recheck, gw, request, path)  # this port is on loopback too: never trust nginx alone
+    if refusal is None:
+        refusal = await _run(_refuse_invalid, gw, request, path, body)
     if refusal is not None:
         return refusal
     upstream = await _run(_forward, gw, request, path, body)

@@ -24,6 +24,7 @@ from tests.conftest import require_peer
 class GatewayEnv:
     url: str
     log: Path
+    endpoint: str  # the access endpoint itself, behind nginx (also on loopback)
 
     def as_token(self, token: str) -> requests.Session:
         """A client that goes through the gateway with a reader's Label Studio token."""
@@ -55,7 +56,7 @@ def run_gateway(env: LabelStudioEnv, engine: Engine, home: Path) -> Iterator[Gat
     url = f"http://127.0.0.1:{port}"
     try:
         _wait(url, process, log)
-        yield GatewayEnv(url, log)
+        yield GatewayEnv(url, log, f"http://127.0.0.1:{auth_port}")
     finally:
         process.terminate()
         assert process.wait(timeout=30) is not None

@@ -99,6 +99,9 @@ def test_every_task_opened_is_audited_and_other_readers_tasks_are_refused(
     )
     for method, path in (("GET", f"/api/annotations/{other_read}"), ("PATCH", f"/api/annotations/{other_read}")):
         assert r1.request(method, gateway.url + path, json={"result": []}, timeout=60).status_code == 403
+    # Going around nginx to the endpoint's forwarder (also on loopback) does not skip the decision.
+    around = f"{gateway.endpoint}/_gateway/forward/api/tasks/{theirs.ls_task_id}/annotations"
+    assert r1.post(around, json={"result": []}, timeout=60).status_code == 403
     with session_scope(session_factory) as session:
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.event_type == OPENED).order_by(AuditEvent.id)
@@ -107,4 +110,4 @@ def test_every_task_opened_is_audited_and_other_readers_tasks_are_refused(
         assert events[0].event_id == "110103" and events[0].instance_count == 2
         assert events[0].user_id == label_studio.readers["reader_1"].email
         assert events[0].detail["ls_task_id"] == mine.ls_task_id and events[0].study_uid == mine.gt.study_uid
-        assert audit_count(session, REFUSED) == 3
+        assert audit_count(session, REFUSED) == 4
