@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from emr_core.models_annotation import AnnotationCampaign, CampaignTask, LabelSt
 from emr_core.settings import Settings
 from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS, ViewPosition
 
+log = logging.getLogger(__name__)
 BLIND_ROLES = ("reader_1", "reader_2")
 ADJUDICATOR = "adjudicator"
 # What the blind projects must hide: other reads, predictions, history.
@@ -95,10 +97,11 @@ def reading_order(task_ids: list[int], seed: int, role: str) -> list[int]:
 
 
 def _create_projects(
-    admin: LabelStudioClient, settings: Settings, name: str, xml: str, long_side: int
+    admin: LabelStudioClient, settings: Settings, name: str, xml: str, long_side: int, projects: dict[str, int]
 ) -> dict[str, int]:
-    """Two blind projects and one adjudication project, each allowed to serve the rendered images."""
-    projects = {}
+    """Two blind projects and one adjudication project, each allowed to serve the rendered images.
+
+    `projects` is filled as they are created, so that a failure half-way knows what to remove."""
     for role in (*BLIND_ROLES, ADJUDICATOR):
         title = f"{name} · {'adjudication' if role == ADJUDICATOR else 'blind read ' + role[-1]}"
         options = BLIND_PROJECT_OPTIONS if role != ADJUDICATOR else {"maximum_annotations": 1}
@@ -175,8 +178,13 @@ def provision_campaign(
         session.add(campaign)
         session.flush()
         tasks = _add_tasks(session, campaign, pairs)
-        projects = _create_projects(admin, settings, name, xml, long_side)
-        _assign_readers(session, admin, settings, campaign, projects, reader_ids, tasks)
+        projects: dict[str, int] = {}
+        try:
+            _create_projects(admin, settings, name, xml, long_side, projects)
+            _assign_readers(session, admin, settings, campaign, projects, reader_ids, tasks)
+        except Exception:
+            _remove_projects(admin, projects)  # the database rolls back; Label Studio must too
+            raise
         _audit_provisioning(session, name, pairs, projects, emails)
         return ProvisionReport(
             campaign.id,
@@ -187,6 +195,15 @@ def provision_campaign(
             projects,
             skipped,
         )
+
+
+def _remove_projects(admin: LabelStudioClient, projects: dict[str, int]) -> None:
+    """Delete the projects of a provisioning that failed; a deletion that fails too is logged, not raised."""
+    for project_id in projects.values():
+        try:
+            admin.delete_project(project_id)
+        except Exception as exc:  # the original failure is the one to report
+            log.warning("could not remove Label Studio project %s of a failed provisioning: %s", project_id, exc)
 
 
 def _add_tasks(session: Session, campaign: AnnotationCampaign, pairs: list[Any]) -> dict[int, tuple[CampaignTask, Any]]:

@@ -104,6 +104,9 @@ class LabelStudioClient:
         """A project; options are Label Studio project fields (maximum_annotations, ...)."""
         return _id(self.sdk.projects.create(title=title, label_config=label_config, **options).id)
 
+    def delete_project(self, project_id: int) -> None:
+        self.sdk.projects.delete(id=project_id)
+
     def add_local_storage(self, project_id: int, path: str) -> int:
         """Allow the project to serve images from a folder under the document root."""
         storage = self.sdk.import_storage.local.create(

@@ -40,6 +40,7 @@ def _choices(
     required: bool = False,
     when_label: str | None = None,
     title: str = "",
+    required_message: str = "",
 ) -> str:
     """One titled <Choices>; per-region ones (with their title) show only when a box of that label is selected."""
     kind = "multiple" if multiple else "single-radio"
@@ -47,7 +48,13 @@ def _choices(
     if per_region:
         attrs.append('perRegion="true"')
     if required:
+        # Per region, Label Studio checks every box of the image (only those with `whenLabelValue` when set on
+        # the Choices itself) at Submit, selects the first box lacking it and shows the message.
         attrs.append('required="true"')
+        if per_region and when_label:
+            attrs.append(f"whenLabelValue={quoteattr(when_label)}")
+        if required_message:
+            attrs.append(f"requiredMessage={quoteattr(required_message)}")
     options = "".join(f"<Choice value={quoteattr(v)}/>" for v in values)
     header = f'<Header value={quoteattr(title)} size="6"/>' if title else ""
     body = f"{header}<Choices {' '.join(attrs)}>{options}</Choices>"
@@ -72,6 +79,11 @@ def _attribute(view: str, attr: Attribute, schema: Schema) -> str:
         multiple=attr.multiple,
         when_label=only,
         title=attr.title,
+        # Label Studio's own check tests one label per Choices; attributes of several types are left to the
+        # gateway's validation at submit.
+        required=attr.required and (everywhere or len(attr.applies_to) == 1),
+        required_message=f"Each {' or '.join(attr.applies_to)} box on {view.upper()} needs its {attr.title}: "
+        "select the box and choose one.",
     )
 
 
@@ -82,7 +94,16 @@ def _view_panel(view: str, schema: Schema) -> str:
         f'<View style="flex: 1; min-width: 0"><Header value="{view.upper()}"/>',
         f'<Image name="{view}" value="${view}" zoom="true" zoomControl="true" rotateControl="false"/>',
         f'<RectangleLabels name="{box_control(view)}" toName="{view}" strokeWidth="2">{labels}</RectangleLabels>',
-        _choices(region_control(view, BIRADS), view, FINDING_CATEGORIES, per_region=True, title="Finding BI-RADS"),
+        _choices(
+            region_control(view, BIRADS),
+            view,
+            FINDING_CATEGORIES,
+            per_region=True,
+            title="Finding BI-RADS",
+            required=True,
+            required_message=f"Each box on {view.upper()} needs its finding BI-RADS (2-5): select the box and "
+            "choose one.",
+        ),
         _choices(
             region_control(view, BIRADS_SUBTYPE),
             view,

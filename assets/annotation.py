@@ -12,6 +12,7 @@ from annotation_ui.blinding import violation_count
 from annotation_ui.consolidation import decide_all
 from annotation_ui.images import render_pending
 from annotation_ui.pull import pull_all
+from annotation_ui.rejections import rejection_reasons
 from assets.metadata import report_metadata
 from assets.resources import DicomStorageResource, EmrDatabaseResource, LabelStudioResource
 from emr_core.db import session_scope
@@ -102,8 +103,13 @@ def consolidated_findings_valid(emr_db: EmrDatabaseResource) -> dg.AssetCheckRes
     with session_scope(emr_db.sessions()) as session:
         invalid = session.scalar(select(func.count()).where(CampaignTask.state == CampaignTaskState.INVALID)) or 0
         rejected = session.scalar(select(func.count()).where(AnnotationRevision.valid.is_(False))) or 0
+        reasons = rejection_reasons(session)
     return dg.AssetCheckResult(
         passed=invalid == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"sides_with_invalid_read": invalid, "rejected_revisions": rejected},
+        metadata={
+            "sides_with_invalid_read": invalid,
+            "rejected_revisions": rejected,
+            "reasons": dg.MetadataValue.json(reasons),  # the newest 20, each with its problems
+        },
     )

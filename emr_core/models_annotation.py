@@ -22,6 +22,9 @@ class AnnotationCampaign(Base):
     long_side: Mapped[int] = mapped_column(Integer, default=1024)
     schema_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     agreement: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # annotation_ui.schemes: who may see which project in which phase (enforced by the reading gateway)
+    scheme: Mapped[str] = mapped_column(String(32), default="blind_double", server_default="blind_double")
+    phase: Mapped[str] = mapped_column(String(16), default="reading", server_default="reading")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 

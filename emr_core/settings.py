@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     label_studio_url: str | None = Field(default=None, description="URL of an external Label Studio")
     label_studio_token: str | None = Field(default=None, description="admin API token of that Label Studio")
     followup_rules: Path | None = Field(default=None, description="YAML follow-up rules; shipped BI-RADS defaults")
+    gateway_port: int = Field(
+        default=8081, ge=1, le=65535, description="the reading gateway (nginx): the radiologists' entry point"
+    )
+    gateway_auth_port: int = Field(default=8082, ge=1, le=65535, description="the gateway's access endpoint")
     # DICOM interface (emr_core/dimse): our receiver, and the PACS we query and retrieve from.
     dicom_ae_title: str = Field(default="SGM", min_length=1, max_length=16)
     dicom_host: str = Field(default="127.0.0.1", description="bind address of the receiver")

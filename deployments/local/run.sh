@@ -12,6 +12,8 @@ export SGM_HOME=${SGM_HOME:-$here/.sgm}
 export DAGSTER_HOME=${DAGSTER_HOME:-$SGM_HOME/dagster}
 export SGM_API_PORT=${SGM_API_PORT:-8000}
 export SGM_LABEL_STUDIO_PORT=${SGM_LABEL_STUDIO_PORT:-8080}
+export SGM_GATEWAY_PORT=${SGM_GATEWAY_PORT:-8081}
+export SGM_GATEWAY_AUTH_PORT=${SGM_GATEWAY_AUTH_PORT:-8082}
 export SGM_DICOM_PORT=${SGM_DICOM_PORT:-11112}
 export SGM_MLFLOW_PORT=${SGM_MLFLOW_PORT:-5000}
 export MLFLOW_DISABLE_TELEMETRY=true
@@ -107,6 +109,9 @@ wait_for "Dagster UI" "http://127.0.0.1:$dagster_port/server_info" 120
 wait_for "EMR API" "http://127.0.0.1:$SGM_API_PORT/health" 60
 wait_for "MLflow" "http://127.0.0.1:$SGM_MLFLOW_PORT/health" 120
 "$sgm" labelstudio status --wait 240 >/dev/null || echo "warning: Label Studio is not up yet" >&2
+# Radiologists reach Label Studio only through the reading gateway (nginx + our access endpoint).
+start "$sgm" gateway serve
+wait_for "reading gateway" "http://127.0.0.1:$SGM_GATEWAY_PORT/_gateway/health" 60
 
 if ! "$sgm" campaign status demo >/dev/null 2>&1; then
   for _ in $(seq 1 120); do  # the campaign needs the demo studies indexed
@@ -132,7 +137,8 @@ cat <<MSG
   The platform is running (data folder $SGM_HOME):
     Dagster UI        http://127.0.0.1:$dagster_port
     EMR API           http://127.0.0.1:$SGM_API_PORT/docs   (REST API for integration; ReDoc at /redoc)
-    Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (admin login in $SGM_HOME/labelstudio/credentials.json)
+    Radiologists      http://127.0.0.1:$SGM_GATEWAY_PORT   (reading gateway: the radiologists' entry point to Label Studio)
+    Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (administration only; admin login in $SGM_HOME/labelstudio/credentials.json)
     DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
     MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions: sgm dataset export NAME, sgm dataset list)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)

@@ -40,6 +40,7 @@ def _register() -> None:
         deid_commands,
         demo_commands,
         dicom_commands,
+        gateway_commands,
         ingest_commands,
         link_commands,
         quarantine_commands,
@@ -63,6 +64,7 @@ def _register() -> None:
         quarantine_commands,
         deid_commands,
         dataset_commands,
+        gateway_commands,
     ):
         module.register(cli)
 

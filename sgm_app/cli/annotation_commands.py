@@ -187,6 +187,11 @@ def campaign_create(
     )
     for line in report.skipped:
         click.echo(f"  skipped: {line}")
+    from sgm_app.cli.dagster_events import record_renders
+
+    renders = {"rendered": report.images_rendered, "cached": report.images_cached, "campaign": name}
+    if not record_renders({**renders, "long_side": long_side}):
+        click.echo("  (DAGSTER_HOME is not set: the renders were not reported to Dagster)")
 
 
 @campaign_group.command("status")

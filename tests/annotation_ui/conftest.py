@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from emr_core.settings import Settings
+from tests.annotation_ui.gatewayenv import GatewayEnv, run_gateway
 from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
 
 
@@ -25,3 +26,8 @@ def ls_settings(label_studio: LabelStudioEnv, engine: Engine) -> Settings:
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_corpus(tmp_path_factory)
+
+
+@pytest.fixture
+def gateway(label_studio: LabelStudioEnv, engine: Engine, tmp_path: Path) -> Iterator[GatewayEnv]:
+    yield from run_gateway(label_studio, engine, tmp_path)

@@ -24,7 +24,7 @@ from emr_core.enums import LedgerStage
 from emr_core.models import LedgerEntry
 from emr_core.settings import Settings
 from orchestration.sensors import new_annotations_sensor
-from tests.support.annotation_scenario import ground_truth, ingest, read_result, reader_tasks
+from tests.support.annotation_scenario import ground_truth, ingest, read_result, reader_tasks, side_items
 from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
 from tests.support.resources import dagster_resources, run_sensor
 
@@ -85,3 +85,11 @@ def test_assets_checks_and_sensor(
     check = annotation_reads_blinding(res["emr_db"])
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["blinding_violations"].value == 1
+    # A read that breaks the schema, sent straight to Label Studio (not through the gateway): the check says why.
+    broken = tasks["reader_1"][3]
+    label_studio.reader("reader_1").create_annotation(broken.ls_task_id, side_items("z", broken.gt.assessment))
+    consolidated_findings(dg.build_asset_context(), res["emr_db"], res["label_studio"])
+    valid = consolidated_findings_valid(res["emr_db"])
+    reasons = valid.metadata["reasons"].value
+    assert not valid.passed and valid.metadata["rejected_revisions"].value == 1
+    assert reasons[0]["campaign"] == "assets" and "breast composition must be one of" in reasons[0]["problems"][0]

@@ -1,0 +1,159 @@
+"""The access policy of the reading gateway: may this reader make this Label Studio request? Pure, no I/O."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Never needed to read: assets, login, the reader's own account. Anything under these prefixes passes.
+PUBLIC_PREFIXES = (
+    "/static/",
+    "/react-app/",
+    "/label-studio-frontend/",
+    "/dm/",
+    "/favicon",
+    "/user/login",
+    "/user/logout",
+    "/user/account",
+    "/health",
+    "/version",
+    "/api/version",
+    "/api/current-user/",
+    "/_gateway/",
+)
+
+# (path pattern, methods or None for any, why a reader is refused). Checked before any project scope.
+FORBIDDEN: tuple[tuple[re.Pattern[str], frozenset[str] | None, str], ...] = tuple(
+    (re.compile(p), frozenset(m.split()) if m else None, why)
+    for p, m, why in (
+        (r"^/projects/\d+/(settings|export|import|ml|members)", "", "project settings are for the administrator"),
+        (r"^/api/projects/?$", "POST PUT PATCH DELETE", "readers cannot create projects"),
+        (r"^/api/projects/\d+/?$", "POST PUT PATCH DELETE", "project settings are for the administrator"),
+        (r"^/api/projects/\d+/.+", "POST PUT PATCH DELETE", "project settings are for the administrator"),
+        (
+            r"^/api/projects/\d+/(exports?|imports?|reimports|ml|webhooks|duplicate|storages)",
+            "",
+            "exports and imports are for the administrator",
+        ),
+        (r"^/(organization|people|admin|django-rq|webhooks|models|data/upload)", "", "administration pages"),
+        (r"^/api/(invite|storages|webhooks|jwt|import|model-provider|billing)", "", "administration API"),
+        # the editor lists a project's ML backends; connecting or changing them is the administrator's
+        (r"^/api/ml", "POST PUT PATCH DELETE", "administration API"),
+        (r"^/api/(organizations|users)", "POST PUT PATCH DELETE", "administration API"),
+        (r"^/api/dm/actions", "POST PUT PATCH DELETE", "bulk actions are for the administrator"),
+        (r"^/api/tasks/?$", "POST PUT PATCH DELETE", "readers cannot create tasks"),
+        (r"^/api/tasks/\d+/?$", "POST PUT PATCH DELETE", "readers cannot change tasks"),
+        (r"^/api/annotations/\d+/?$", "DELETE", "reads are never deleted; submit a corrected read instead"),
+        (r"^/api/predictions", "", "predictions are shown only inside a task"),
+        (r"^/api/projects/\d+/export", "", "exports are for the administrator"),
+    )
+)
+
+_PATH_IDS = (
+    (re.compile(r"^/(?:api/)?projects/(\d+)(?:/|$)"), "project"),
+    (re.compile(r"^/(?:api/)?tasks/(\d+)(?:/|$)"), "task"),
+    (re.compile(r"^/api/annotations/(\d+)(?:/|$)"), "annotation"),
+    (re.compile(r"^/api/drafts/(\d+)(?:/|$)"), "draft"),
+)
+_QUERY_IDS = {"project": "project", "task": "task", "taskID": "task", "annotation": "annotation", "draft": "draft"}
+# Lists that span projects unless a project is named: refused without one (Label Studio would list them all).
+_NEEDS_PROJECT = re.compile(r"^/api/(dm/|tasks/?$|ml)")
+_TASK_OPEN = re.compile(r"^/api/tasks/(\d+)/?$")
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What one reader may open now: Label Studio project id -> may write there."""
+
+    reader: str
+    projects: Mapping[int, bool]
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """Where ids live; supplied by the gateway (database and Label Studio lookups)."""
+
+    task_project: Callable[[int], int | None]
+    annotation_task: Callable[[int], int | None]
+    draft_task: Callable[[int], int | None]
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    reason: str
+    opened_tasks: tuple[int, ...] = ()  # Label Studio task ids this request shows (audited as accessed)
+    projects: tuple[int, ...] = field(default=())
+
+
+def referenced_ids(path: str, query: str) -> dict[str, set[int]]:
+    """Every project, task, annotation and draft id named by the path or the query string."""
+    found: dict[str, set[int]] = {"project": set(), "task": set(), "annotation": set(), "draft": set()}
+    for pattern, path_kind in _PATH_IDS:
+        if match := pattern.match(path):
+            found[path_kind].add(int(match.group(1)))
+    for key, values in parse_qs(query, keep_blank_values=True).items():
+        named = _QUERY_IDS.get(key) or ("project" if key == "ids" and path.startswith("/api/projects") else None)
+        if named is None:
+            continue
+        kind = named
+        for value in values:
+            found[kind] |= {int(v) for v in value.split(",") if v.strip().isdigit()}
+            if any(v.strip() and not v.strip().isdigit() for v in value.split(",")):
+                found[kind].add(-1)  # an id we cannot read is an id we cannot allow
+    return found
+
+
+def _projects_of(ids: dict[str, set[int]], resolve: Resolver) -> set[int | None]:
+    """The projects the referenced objects belong to (None for an object we do not know)."""
+    tasks: set[int | None] = set(ids["task"])
+    tasks |= {resolve.annotation_task(a) for a in ids["annotation"]}
+    tasks |= {resolve.draft_task(d) for d in ids["draft"]}
+    projects: set[int | None] = set(ids["project"])
+    projects |= {resolve.task_project(t) if t is not None else None for t in tasks}
+    return projects
+
+
+def _refusal(raw: str, path: str, method: str) -> str | None:
+    """Why a request is refused whatever the reader's assignments (None when nothing forbids it)."""
+    if any(c in unquote(raw) for c in ("\\", "\x00")) or "%25" in raw:
+        return "malformed path"  # no encoded encodings, backslashes or NULs
+    for pattern, methods, why in FORBIDDEN:
+        if pattern.match(path) and (methods is None or method in methods):
+            return why
+    return None
+
+
+def normal_path(raw: str) -> str:
+    """The path as Label Studio will route it: percent-decoded, slashes merged, dot segments resolved."""
+    path = re.sub(r"/{2,}", "/", unquote(raw or "/"))
+    normal = posixpath.normpath(path) if path != "/" else "/"
+    return normal + "/" if path.endswith("/") and normal != "/" else normal
+
+
+def decide(grants: Grants, method: str, uri: str, resolve: Resolver) -> Decision:
+    """Allow or refuse one request of a reader (never the administrator), with the reason."""
+    raw, _, query = uri.partition("?")  # not urlsplit: "//host/x" is a path here, not a network location
+    raw = raw.split("#", 1)[0]
+    path, method = normal_path(raw if raw.startswith("/") else "/" + raw), method.upper()
+    why = _refusal(raw, path, method)
+    if why is None and path.startswith(PUBLIC_PREFIXES):
+        return Decision(True, "public")
+    if why:
+        return Decision(False, why)
+    ids = referenced_ids(path, query)
+    if _NEEDS_PROJECT.match(path) and not ids["project"]:
+        return Decision(False, "name the project of this list")
+    projects = _projects_of(ids, resolve)
+    if any(p is None or p not in grants.projects for p in projects):
+        return Decision(False, "not one of your projects or tasks")
+    if method not in READ_METHODS and not all(grants.projects[p] for p in projects if p is not None):
+        return Decision(False, "you may look at this project but not submit in it")
+    opens = method == "GET" and (_TASK_OPEN.match(path) is not None or path.startswith("/projects/"))
+    opened = tuple(sorted(ids["task"])) if opens else ()
+    return Decision(True, "assigned", opened, tuple(sorted(p for p in projects if p is not None)))

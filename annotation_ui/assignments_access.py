@@ -1,0 +1,124 @@
+"""What a reader may open now, read from the campaigns' schemes, phases and assignments (for the gateway)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from annotation_ui.access import Grants
+from annotation_ui.schemes import ADJUDICATION, READING, scheme_named
+from emr_core.audit import AuditRecord, record_event
+from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models import Instance, Study
+from emr_core.models_annotation import (
+    AnnotationCampaign,
+    AnnotationReader,
+    CampaignTask,
+    LabelStudioTask,
+    ReaderAssignment,
+)
+
+
+def effective_phase(session: Session, campaign: AnnotationCampaign) -> str:
+    """The stored phase, moved on to adjudication as soon as the adjudicator has a task queued."""
+    if campaign.phase != READING:
+        return campaign.phase
+    queued = session.scalar(
+        select(func.count())
+        .select_from(LabelStudioTask)
+        .join(ReaderAssignment, ReaderAssignment.id == LabelStudioTask.assignment_id)
+        .where(ReaderAssignment.campaign_id == campaign.id, ReaderAssignment.role == "adjudicator")
+    )
+    return ADJUDICATION if queued else READING
+
+
+def grants_for(session: Session, email: str) -> Grants:
+    """The projects this Label Studio user may open now (none for a user who is not a registered reader)."""
+    reader = session.scalars(select(AnnotationReader).where(AnnotationReader.email == email.strip().lower())).first()
+    projects: dict[int, bool] = {}
+    if reader is None:
+        return Grants(email, projects)
+    campaign_ids = select(ReaderAssignment.campaign_id).where(ReaderAssignment.reader_id == reader.id)
+    for campaign in session.scalars(select(AnnotationCampaign).where(AnnotationCampaign.id.in_(campaign_ids))):
+        roles = {
+            a.role: a
+            for a in session.scalars(select(ReaderAssignment).where(ReaderAssignment.campaign_id == campaign.id))
+        }
+        scheme, phase = scheme_named(campaign.scheme), effective_phase(session, campaign)
+        for mine in (r for r, a in roles.items() if a.reader_id == reader.id):
+            for owner, write in scheme.visible(mine, phase).items():
+                if owner in roles:
+                    pid = roles[owner].ls_project_id
+                    projects[pid] = projects.get(pid, False) or write
+    return Grants(email, projects)
+
+
+def task_project(session: Session, ls_task_id: int) -> int | None:
+    """The Label Studio project of one of our tasks (None for a task the platform did not create)."""
+    return session.scalar(
+        select(ReaderAssignment.ls_project_id)
+        .join(LabelStudioTask, LabelStudioTask.assignment_id == ReaderAssignment.id)
+        .where(LabelStudioTask.ls_task_id == ls_task_id)
+    )
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """One request the gateway audits."""
+
+    email: str
+    address: str
+    method: str
+    uri: str
+    reason: str
+
+
+def audit_refusal(session: Session, event: GatewayEvent) -> None:
+    """A refused request is a security alert."""
+    record_event(
+        session,
+        AuditRecord(
+            event_id=AuditEventId.SECURITY_ALERT,
+            action=AuditAction.EXECUTE,
+            event_type="annotation.access_refused",
+            outcome=AuditOutcome.MINOR_FAILURE,
+            user_id=event.email,
+            network_address=event.address,
+            detail={"method": event.method, "uri": event.uri[:500], "reason": event.reason},
+        ),
+    )
+
+
+def audit_task_opened(session: Session, event: GatewayEvent, ls_task_id: int) -> None:
+    """A reader opened a task: the two images of one breast side were shown."""
+    row = session.execute(
+        select(CampaignTask, Study.study_uid)
+        .join(LabelStudioTask, LabelStudioTask.campaign_task_id == CampaignTask.id)
+        .join(Study, Study.id == CampaignTask.study_id)
+        .where(LabelStudioTask.ls_task_id == ls_task_id)
+    ).first()
+    task, study_uid = row if row else (None, "")
+    uids = (
+        list(
+            session.scalars(
+                select(Instance.sop_instance_uid).where(Instance.id.in_([task.cc_instance_id, task.mlo_instance_id]))
+            )
+        )
+        if task
+        else []
+    )
+    record_event(
+        session,
+        AuditRecord(
+            event_id=AuditEventId.INSTANCES_ACCESSED,
+            action=AuditAction.READ,
+            event_type="annotation.task_opened",
+            user_id=event.email,
+            network_address=event.address,
+            study_uid=study_uid,
+            instance_count=len(uids),
+            detail={"ls_task_id": ls_task_id, "uri": event.uri[:500], "sop_instance_uids": uids},
+        ),
+    )

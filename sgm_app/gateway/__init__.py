@@ -1,0 +1,1 @@
+"""The reading gateway: nginx in front of Label Studio, asking our access endpoint about every request."""
