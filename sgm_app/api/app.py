@@ -109,7 +109,10 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     errors.install(app)
     web.install(app)  # first: its pages (/, /login) take precedence over the API's bare ones
     app.add_middleware(
-        BodyGuard, authenticate=lambda request: authenticate(request, state), upload_limit=max_upload_bytes
+        BodyGuard,
+        authenticate=lambda request: authenticate(request, state),
+        upload_limit=max_upload_bytes,
+        exempt=web.checks_its_own_writes,
     )
     for module in (auth, patients, studies, forms, files, tasks, research, admin):
         app.include_router(module.router)

@@ -20,7 +20,6 @@ JSON_LIMIT = 1024 * 1024  # forms, templates and demographics are far smaller
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around an upload
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ANONYMOUS = frozenset({"/auth/login"})
-_API_MODULES = "sgm_app.api."
 
 
 async def _reply(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -33,8 +32,15 @@ async def _reply(send: Send, status: int, message: str, headers: list[tuple[byte
 class BodyGuard:
     """Outermost layer: 413 past the limit (Content-Length or counted bytes); 401 before an anonymous body."""
 
-    def __init__(self, app: Any, *, authenticate: Callable[[Request], object], upload_limit: int) -> None:
-        self.app, self.authenticate = app, authenticate
+    def __init__(
+        self,
+        app: Any,
+        *,
+        authenticate: Callable[[Request], object],
+        upload_limit: int,
+        exempt: Callable[[str], bool] = lambda _path: False,
+    ) -> None:
+        self.app, self.authenticate, self.exempt = app, authenticate, exempt
         self.upload_limit = upload_limit + MULTIPART_SLACK
 
     def _limit(self, scope: Scope) -> int:
@@ -44,13 +50,11 @@ class BodyGuard:
 
     def _routed(self, scope: Scope) -> bool:
         """A REST API route (bearer token); the web pages check their own session cookie and CSRF token."""
+        if self.exempt(scope["path"]):
+            return False
         router = scope["app"].router if "app" in scope else None
         routes = router.routes if router is not None else []
-        return any(
-            route.matches(scope)[0] is Match.FULL
-            and getattr(getattr(route, "endpoint", None), "__module__", "").startswith(_API_MODULES)
-            for route in routes
-        )
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WRITES:
