@@ -43,6 +43,10 @@ class TokenCache:
                 self._entries.clear()  # crude but bounded; entries are cheap to re-verify
             self._entries[key] = (time.monotonic() + self._ttl, principal)
 
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
 
 @dataclass(frozen=True)
 class ApiState:

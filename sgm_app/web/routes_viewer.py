@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import select
 
 from emr_core.clinical.exam_reports import current_reports
@@ -15,6 +15,7 @@ from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import Instance, Series, Study
 from sgm_app.api.routers.patients import ref
+from sgm_app.api.routers.studies import image_response
 from sgm_app.web.deps import Web, signed_in
 from sgm_app.web.hanging import full_resolution_png, patient_studies, study_views
 
@@ -72,13 +73,4 @@ def image(web: Reader, sop_instance_uid: str, mirrored: int = 0) -> Response:
         )
     except (OSError, ValueError):
         return web.page("not_found.html", 422)
-    web.ctx.audit(
-        AuditEventId.INSTANCES_ACCESSED,
-        AuditAction.READ,
-        event_type="render",
-        patient_ref=ref(row.patient_id) if row.patient_id else "",
-        study_uid=row.study_uid,
-        sop_instance_uid=sop_instance_uid,
-        instance_count=1,
-    )
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return image_response(web.ctx, row.patient_id, row.study_uid, sop_instance_uid, path)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +15,7 @@ from sqlalchemy import update
 from emr_core.clinical.users import Principal, authenticate_token, token_hash
 from emr_core.db import session_scope
 from emr_core.models_clinical import ApiToken
-from sgm_app.api.state import ApiState
+from sgm_app.api.state import ApiState, TokenCache
 
 SESSION_COOKIE = "sgm_session"
 CSRF_COOKIE = "sgm_csrf"
@@ -30,31 +28,7 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_CACHE_SECONDS = 5.0
 
 
-class RecentSessions:
-    """Sessions (by token hash) verified recently, forgotten at logout; bounded and thread-safe."""
-
-    def __init__(self, ttl: float = SESSION_CACHE_SECONDS, size: int = 10_000) -> None:
-        self._ttl, self._size = ttl, size
-        self._entries: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Principal | None:
-        with self._lock:
-            entry = self._entries.get(key)
-        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
-
-    def put(self, key: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._entries) >= self._size:
-                self._entries.clear()
-            self._entries[key] = (time.monotonic() + self._ttl, principal)
-
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-
-_recent = RecentSessions()
+_recent = TokenCache(ttl=SESSION_CACHE_SECONDS)  # a logout in another worker takes effect within this time
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -177,16 +178,21 @@ def image(sop_instance_uid: str, ctx: Annotated[Ctx, Depends(require(Permission.
         path = cached_render(ctx.state.settings, sop_instance_uid, ctx.state.settings.root / row.stored_path)
     except (OSError, ValueError) as exc:
         raise ApiError(422, f"image {sop_instance_uid} cannot be rendered: {exc}") from None
+    return image_response(ctx, row.patient_id, row.study_uid, sop_instance_uid, path)
+
+
+def image_response(ctx: Ctx, patient_id: int | None, study_uid: str, sop_instance_uid: str, png: Path) -> FileResponse:
+    """A rendered image as PNG, its reading audited as Instances Accessed (the API's and the web viewer's)."""
     ctx.audit(
         AuditEventId.INSTANCES_ACCESSED,
         AuditAction.READ,
         event_type="render",
-        patient_ref=ref(row.patient_id) if row.patient_id else "",
-        study_uid=row.study_uid,
+        patient_ref=ref(patient_id) if patient_id else "",
+        study_uid=study_uid,
         sop_instance_uid=sop_instance_uid,
         instance_count=1,
     )
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _viewer_html(patient: dict[str, Any], exams: list[dict[str, Any]]) -> str:
