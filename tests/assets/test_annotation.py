@@ -88,6 +88,7 @@ def test_assets_checks_and_sensor(
     # A read that breaks the schema, sent straight to Label Studio (not through the gateway): the check says why.
     broken = tasks["reader_1"][3]
     label_studio.reader("reader_1").create_annotation(broken.ls_task_id, side_items("z", broken.gt.assessment))
+    annotation_reads(dg.build_asset_context(), res["emr_db"], res["label_studio"])  # reads are pulled and checked here
     consolidated_findings(dg.build_asset_context(), res["emr_db"], res["label_studio"])
     valid = consolidated_findings_valid(res["emr_db"])
     reasons = valid.metadata["reasons"].value
