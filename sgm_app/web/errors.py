@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from emr_core.clinical.patients import PatientMergedError
 from sgm_app.web.deps import CsrfRejectedError, ForbiddenError, LoginRequiredError, forbidden_page, login_redirect
 from sgm_app.web.render import render_html
 
@@ -21,7 +22,13 @@ async def _csrf(request: Request, _: CsrfRejectedError) -> Response:
     return render_html(request, "csrf.html", 403)
 
 
+async def _merged(request: Request, exc: PatientMergedError) -> Response:
+    """A write to a merged-away record: 409 naming the record that holds the patient's data now."""
+    return render_html(request, "merged.html", 409, survivor=exc.survivor)
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequiredError, _login)  # type: ignore[arg-type]
     app.add_exception_handler(ForbiddenError, _forbidden)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRejectedError, _csrf)  # type: ignore[arg-type]
+    app.add_exception_handler(PatientMergedError, _merged)  # type: ignore[arg-type]

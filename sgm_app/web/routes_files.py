@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from emr_core.clinical.files import CATEGORIES, FileRejected, attach_file, blob_path, check_category, store_blob
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import PatientNotFound, get_patient, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
@@ -71,9 +71,10 @@ def upload(
     try:
         check_category(category)
         with web.ctx.read() as session:
-            get_patient(session, patient_id)
+            writable_patient(session, patient_id)  # PatientMergedError: the 409 page names the surviving record
         blob = store_blob(web.ctx.state.files_root, file.file, content_type, web.ctx.state.max_upload_bytes)
         with web.ctx.write() as session:
+            writable_patient(session, patient_id)  # a merge may have happened while the bytes arrived
             row = attach_file(
                 session, patient_id, blob, file.filename, content_type, category, web.ctx.principal.username
             )

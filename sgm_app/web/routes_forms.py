@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from emr_core.clinical.forms import FormInvalid, check_submission, latest_template, store_submission
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import PatientNotFound, get_patient, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
@@ -138,6 +138,7 @@ def _save(web: Web, patient_id: int, name: str, version: int | None, form: dict[
 def _store(web: Web, patient_id: int, template: FormTemplate, data: dict[str, Any]) -> int:
     check_submission(template, data)  # validation never runs inside the write lock
     with web.ctx.write() as session:
+        writable_patient(session, patient_id)  # PatientMergedError: the 409 page names the surviving record
         row = store_submission(session, patient_id, template, data, web.ctx.principal.username)
         web.ctx.log(
             session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -106,3 +107,26 @@ def test_history_spans_template_versions_and_old_answers_keep_their_version(page
     page.goto(f"/ui/patients/{pid}/forms/submissions/{old_id}")
     assert page.get_by_role("heading", level=1).inner_text().endswith(f"v{old_version}")
     assert "Referring doctor" not in page.inner_text("main")
+
+
+def test_a_merged_away_record_refuses_a_form_and_names_the_survivor(page: Any, web_server: WebServer) -> None:
+    from emr_core.clinical.patients import merge_patients
+
+    with session_scope(web_server.sessions) as session:
+        source = Patient(full_name="Trần Thị Gộp", birth_date=date(1970, 1, 2), sex="F")
+        target = Patient(full_name="Trần Thị Gộp", birth_date=date(1970, 1, 2), sex="F")
+        session.add_all([source, target])
+        session.flush()
+        source_id, target_id = source.id, target.id
+    sign_in(page, "clinician", f"/ui/patients/{source_id}/forms/breast_screening_intake/fill")
+    with session_scope(web_server.sessions) as session:  # merged while the clinician has the form open
+        merge_patients(session, source_id, target_id, "steward")
+    before = _submissions(web_server)
+    _answer(page, "symptoms.any", "false")
+    _answer(page, "family_history.breast_or_ovarian_cancer", "false")
+    _answer(page, "hormone_therapy.current", "false")
+    page.get_by_label("Pregnant or breastfeeding").select_option("no")
+    _answer(page, "implants.present", "false")
+    page.get_by_role("button", name="Save form").click()
+    assert f"merged into patient record {target_id}" in page.get_by_role("alert").inner_text()
+    assert _submissions(web_server) == before
