@@ -60,6 +60,8 @@ def test_every_worker_sees_the_accounts_failures(api, settings) -> None:
     for i in range(5):
         assert _login(api, "clinician", f"guess{i}").status_code == 401
     with TestClient(create_app(settings)) as other_worker:  # a second API process, its own in-memory guard
+        # Its start-up can outlast a one-second first wait on a loaded machine: give it the long one too.
+        other_worker.app.state.api.login_guard.base = 60  # type: ignore[attr-defined]
         refused = other_worker.post("/auth/login", data={"username": "clinician", "password": PASSWORD})
         assert refused.status_code == 429, refused.text
 
