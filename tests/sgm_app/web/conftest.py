@@ -77,7 +77,10 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     sessions = make_session_factory(engine, settings)
     _populate(settings, sessions, home / "corpus")
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(settings)
+    # A minute, not a second, for the first back-off wait: on a loaded machine it must not lapse mid-test.
+    app.state.api.login_guard.base = 60
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
