@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -9,14 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
-from celery import Celery
 from sqlalchemy import make_url, text
 
 from emr_core.db import make_engine, make_session_factory, session_scope
@@ -139,21 +139,33 @@ def _start_workers(config_yaml: Path, queue: str, env: dict[str, str], logs: Pat
     return Workers(names, processes, paths)
 
 
+PING = """
+import json, sys
+from celery import Celery
+app = Celery("sgm-test-ping", broker=sys.argv[1])
+try:
+    print(json.dumps([host for reply in app.control.ping(timeout=1.0) or [] for host in reply]))
+finally:
+    app.close()
+"""
+
+
+def _answering(broker: str) -> set[str]:
+    """Worker names answering a ping, asked from a process of its own (no broker connection lives here)."""
+    done = subprocess.run([sys.executable, "-c", PING, broker], check=False, capture_output=True, text=True, timeout=60)
+    hosts = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else []
+    return {host.split("@")[0] for host in hosts}
+
+
 def _wait_until_ready(workers: Workers, broker: str) -> None:
-    app = Celery("sgm-test-ping", broker=broker)
     deadline = time.monotonic() + WORKER_START_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            for proc in workers.processes:
-                if proc.poll() is not None:
-                    pytest.fail(f"a celery worker exited at start:\n{workers.tail()}")
-            replies = app.control.ping(timeout=1.0) or []
-            answered = {host.split("@")[0] for reply in replies for host in reply}
-            if set(workers.names) <= answered:
-                return
-            time.sleep(1)
-    finally:
-        app.close()
+    while time.monotonic() < deadline:
+        for proc in workers.processes:
+            if proc.poll() is not None:
+                pytest.fail(f"a celery worker exited at start:\n{workers.tail()}")
+        if set(workers.names) <= _answering(broker):
+            return
+        time.sleep(1)
     pytest.fail(f"celery workers did not answer a ping within {WORKER_START_SECONDS} s:\n{workers.tail()}")
 
 
@@ -183,6 +195,30 @@ def _celery_hosts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
     return hosts
 
 
+LAUNCH = """
+import json, sys
+import dagster as dg
+from orchestration.distributed import reconstructable_ingest_and_link_job
+home, run_config = sys.argv[1], json.loads(sys.argv[2])
+with dg.DagsterInstance.from_config(home) as instance:
+    with dg.execute_job(reconstructable_ingest_and_link_job(), instance, run_config=run_config) as result:
+        print(result.run_id)
+        failures = [e.message for e in result.all_events if e.is_failure]
+        sys.exit(0 if result.success else f"run failed: {failures}")
+"""
+
+
+def _launch_in_subprocess(dagster_home: Path, run_config: Mapping[str, object]) -> str:
+    """Run the job from a process of its own: celery's broker connections (kombu pools, with after-fork
+    hooks that block on Redis) must not live in the test process, which forks worker pools later."""
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH, str(dagster_home), json.dumps(run_config)],
+        check=False, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 def test_ingest_and_link_runs_on_two_celery_workers_with_mariadb_storage(
     tmp_path: Path, token: str, dagster_db: str, emr_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,16 +241,14 @@ def test_ingest_and_link_runs_on_two_celery_workers_with_mariadb_storage(
     workers = _start_workers(config_yaml, queue, worker_env, tmp_path)
     try:
         _wait_until_ready(workers, REDIS_URL)
-        from orchestration.distributed import celery_run_config, reconstructable_ingest_and_link_job
+        from orchestration.distributed import celery_run_config
 
         assert celery_run_config(REDIS_URL, REDIS_URL, queue) == run_config
+        run_id = _launch_in_subprocess(dagster_home, run_config)
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             assert type(instance.run_storage).__name__ == "MySQLRunStorage"
             assert type(instance.event_log_storage).__name__ == "MySQLEventLogStorage"
             assert type(instance.schedule_storage).__name__ == "MySQLScheduleStorage"
-            with dg.execute_job(reconstructable_ingest_and_link_job(), instance, run_config=run_config) as result:
-                assert result.success, [e.message for e in result.all_events if e.is_failure]
-                run_id = result.run_id
             hosts = _celery_hosts(instance, run_id)
             stored_run = instance.get_run_by_id(run_id)
             # The pools that cap PACS retrievals and rendering are kept in the same MariaDB storage.
