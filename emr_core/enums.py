@@ -12,6 +12,7 @@ __all__ = [
     "AuditEventId",
     "AuditOutcome",
     "CampaignTaskState",
+    "InferenceStatus",
     "Laterality",
     "LedgerStage",
     "LinkMethod",
@@ -64,6 +65,13 @@ class CampaignTaskState(StrEnum):
     CONCORDANT = "concordant"
     DISCORDANT = "discordant"
     ADJUDICATED = "adjudicated"
+
+
+class InferenceStatus(StrEnum):
+    """Where one model version stands on one study."""
+
+    DONE = "done"
+    FAILED = "failed"
 
 
 class QuarantineReason(StrEnum):

@@ -7,7 +7,8 @@ from sqlalchemy import Connection, create_engine
 
 # Imported for their side effect: they register their tables on Base.metadata.
 import emr_core.models_annotation
-import emr_core.models_clinical  # noqa: F401
+import emr_core.models_clinical
+import emr_core.models_ml  # noqa: F401
 from emr_core.models import Base
 
 config = context.config

@@ -12,7 +12,7 @@ from sgm_datasets.mlflow_log import EXPERIMENT, log_input, mlflow_digest, runs_w
 from sgm_datasets.site import tracking_uri
 from tests.conftest import SgmCli
 from tests.sgm_datasets.conftest import State
-from tests.sgm_datasets.servers import mlflow_server
+from tests.support.servers import mlflow_server
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def mlflow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 def test_tracking_uri_follows_the_server(mlflow_port: int, tmp_path: Path) -> None:
     assert tracking_uri(Settings(home=tmp_path, mlflow_port=mlflow_port)) == f"http://127.0.0.1:{mlflow_port}"
-    from tests.sgm_datasets.servers import free_port
+    from tests.support.servers import free_port
 
     fallback = tracking_uri(Settings(home=tmp_path, mlflow_port=free_port()))
     assert fallback == f"sqlite:///{tmp_path.resolve() / 'mlflow' / 'mlflow.db'}"

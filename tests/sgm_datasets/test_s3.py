@@ -14,7 +14,7 @@ from sgm_datasets.pull import pull_version, resolve
 from sgm_datasets.store import HEADER, S3DatasetStore, open_store
 from tests.conftest import SgmCli
 from tests.sgm_datasets.conftest import State
-from tests.sgm_datasets.servers import moto_s3
+from tests.support.servers import moto_s3
 
 BUCKET = "research"
 

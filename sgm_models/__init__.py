@@ -1,0 +1,1 @@
+"""Models in the loop: training on dataset versions, the MLflow registry, inference, pre-annotations, feedback."""
