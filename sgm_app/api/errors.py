@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from emr_core.clinical.patients import PatientMergedError, PatientNotFound
+
 
 class FieldProblem(BaseModel):
     """One input at fault: the field's dotted name and what is wrong with it."""
@@ -88,6 +90,15 @@ async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(status_code=422, content=_body(message, errors))
 
 
+async def _patient_not_found(_: Request, exc: PatientNotFound) -> JSONResponse:
+    return JSONResponse(status_code=404, content=_body(str(exc), []))
+
+
+async def _patient_merged(_: Request, exc: PatientMergedError) -> JSONResponse:
+    error = merged_error(exc)
+    return JSONResponse(status_code=error.status, content=_body(error.message, error.errors))
+
+
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content=_body(exc.message, exc.errors), headers=exc.headers)
 
@@ -118,3 +129,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    # Any route reading or writing a patient record: unknown id is 404, merged-away patient 409 naming the survivor.
+    app.add_exception_handler(PatientNotFound, _patient_not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(PatientMergedError, _patient_merged)  # type: ignore[arg-type]

@@ -18,12 +18,12 @@ from emr_core.clinical.files import (
     check_category,
     store_blob,
 )
-from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
+from emr_core.clinical.patients import writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, documented, merged_error
+from sgm_app.api.errors import ApiError, documented
 from sgm_app.api.inputs import IdPath
 from sgm_app.api.record_views import file_view
 from sgm_app.api.routers.patients import ref
@@ -78,10 +78,6 @@ def upload(
                 detail={"file": row.id, "sha256": blob.sha256, "category": category.value},
             )
             return file_view(row)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except PatientMergedError as exc:
-        raise merged_error(exc) from None
     except FileRejected as exc:
         raise ApiError(exc.status, str(exc), exc.field) from None
 

@@ -16,12 +16,12 @@ from emr_core.clinical.forms import (
     latest_template,
     store_submission,
 )
-from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
+from emr_core.clinical.patients import writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, documented, field_error, merged_error
+from sgm_app.api.errors import ApiError, documented, field_error
 from sgm_app.api.inputs import DbId, IdPath
 from sgm_app.api.record_views import submission_view
 from sgm_app.api.routers.patients import ref
@@ -133,10 +133,6 @@ def submit(
                 detail={"form": name, "version": template.version, "submission": row.id},
             )
             return submission_view(row, template)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except PatientMergedError as exc:
-        raise merged_error(exc) from None
     except FormInvalid as exc:
         errors = [{"field": ".".join(["data", *map(str, e.path)]), "message": e.message} for e in exc.errors]
         message = "invalid form data: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)

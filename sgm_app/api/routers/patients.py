@@ -12,7 +12,6 @@ from sqlalchemy.orm import aliased
 
 from emr_core.clinical.patients import (
     Demographics,
-    PatientMergedError,
     PatientNotFound,
     get_patient,
     merge_patients,
@@ -32,7 +31,7 @@ from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, Study
 from emr_core.models_clinical import ExamReport, Task
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, documented, field_error, merged_error
+from sgm_app.api.errors import ApiError, documented, field_error
 from sgm_app.api.inputs import BirthDate, DbId, IdPath, IsoDate, PersonName
 from sgm_app.api.record_views import identifiers, patient_summary, report_view, task_view
 
@@ -178,11 +177,8 @@ def _page(session: Any, patient_id: int) -> dict[str, Any]:
     "/{patient_id}", summary="The patient page: demographics, identifiers, exams, open tasks", responses=documented(404)
 )
 def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
-    try:
-        with ctx.read() as session:
-            result = _page(session, patient_id)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    with ctx.read() as session:
+        result = _page(session, patient_id)
     ctx.audit(AuditEventId.PATIENT_RECORD, AuditAction.READ, event_type="patient", patient_ref=ref(patient_id))
     return result
 
@@ -191,22 +187,17 @@ def page(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATI
 def patch(
     patient_id: IdPath, body: PatientPatch, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_WRITE))]
 ) -> dict[str, Any]:
-    try:
-        with ctx.write() as session:
-            changed = update_demographics(session, patient_id, Demographics(**body.model_dump()))
-            ctx.log(
-                session,
-                AuditEventId.PATIENT_RECORD,
-                AuditAction.UPDATE,
-                event_type="patient",
-                patient_ref=ref(patient_id),
-                detail={"changed": sorted(changed)},
-            )
-            result = patient_summary(get_patient(session, patient_id))
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except PatientMergedError as exc:
-        raise merged_error(exc) from None
+    with ctx.write() as session:
+        changed = update_demographics(session, patient_id, Demographics(**body.model_dump()))
+        ctx.log(
+            session,
+            AuditEventId.PATIENT_RECORD,
+            AuditAction.UPDATE,
+            event_type="patient",
+            patient_ref=ref(patient_id),
+            detail={"changed": sorted(changed)},
+        )
+        result = patient_summary(get_patient(session, patient_id))
     return {**result, "changed": sorted(changed)}
 
 
@@ -237,8 +228,6 @@ def merge(
                         "reason": body.reason,
                     },
                 )
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
     except ValueError as exc:
         raise field_error(exc, 409) from None
     return {

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from emr_core.clinical.exam_reports import current_reports, record_exam_report
-from emr_core.clinical.patients import PatientNotFound, get_patient
+from emr_core.clinical.patients import get_patient
 from emr_core.clinical.roles import Permission
 from emr_core.dicom.render import cached_render
 from emr_core.enums import AuditAction, AuditEventId
@@ -109,11 +109,8 @@ def _audit_exams_read(ctx: Ctx, patient_id: int, exams: list[dict[str, Any]], ev
     responses=documented(404),
 )
 def studies(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PATIENT_READ))]) -> dict[str, Any]:
-    try:
-        with ctx.read() as session:
-            exams = patient_exams(session, patient_id)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    with ctx.read() as session:
+        exams = patient_exams(session, patient_id)
     _audit_exams_read(ctx, patient_id, exams, "studies")
     return {"patient_id": patient_id, "studies": exams}
 
@@ -223,12 +220,9 @@ def _viewer_html(patient: dict[str, Any], exams: list[dict[str, Any]]) -> str:
     responses=documented(404),
 )
 def viewer(patient_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.IMAGE_READ))]) -> HTMLResponse:
-    try:
-        with ctx.read() as session:
-            patient = get_patient(session, patient_id)
-            info = {"full_name": patient.full_name, "birth_date": patient.birth_date}
-            exams = patient_exams(session, patient_id)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    with ctx.read() as session:
+        patient = get_patient(session, patient_id)
+        info = {"full_name": patient.full_name, "birth_date": patient.birth_date}
+        exams = patient_exams(session, patient_id)
     _audit_exams_read(ctx, patient_id, exams, "viewer")
     return HTMLResponse(_viewer_html(info, exams))

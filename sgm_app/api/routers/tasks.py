@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
 from emr_core.clinical.followup import CLOSED_STATUSES, OPEN
-from emr_core.clinical.patients import PatientMergedError, PatientNotFound, writable_patient
+from emr_core.clinical.patients import writable_patient
 from emr_core.clinical.roles import Permission, Role
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models import utcnow
 from emr_core.models_clinical import Task, User
 from sgm_app.api.deps import Ctx, require
-from sgm_app.api.errors import ApiError, documented, merged_error
+from sgm_app.api.errors import ApiError, documented
 from sgm_app.api.inputs import DbId, IdPath, IsoDate
 from sgm_app.api.record_views import task_view
 from sgm_app.api.routers.patients import ref
@@ -88,34 +88,29 @@ def _check_assignee(session: Any, user_id: int | None) -> None:
 def create(
     patient_id: IdPath, body: TaskIn, ctx: Annotated[Ctx, Depends(require(Permission.TASK_WRITE))]
 ) -> dict[str, Any]:
-    try:
-        with ctx.write() as session:
-            writable_patient(session, patient_id)
-            _check_assignee(session, body.assignee_user_id)
-            task = Task(
-                patient_id=patient_id,
-                kind=body.kind,
-                title=body.title,
-                due_date=body.due_date,
-                assignee_role=body.assignee_role.value,
-                assignee_user_id=body.assignee_user_id,
-                note=body.note,
-            )
-            session.add(task)
-            session.flush()
-            ctx.log(
-                session,
-                AuditEventId.PATIENT_RECORD,
-                AuditAction.CREATE,
-                event_type="task",
-                patient_ref=ref(patient_id),
-                detail={"task": task.id, "kind": task.kind},
-            )
-            return task_view(task)
-    except PatientNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except PatientMergedError as exc:
-        raise merged_error(exc) from None
+    with ctx.write() as session:
+        writable_patient(session, patient_id)
+        _check_assignee(session, body.assignee_user_id)
+        task = Task(
+            patient_id=patient_id,
+            kind=body.kind,
+            title=body.title,
+            due_date=body.due_date,
+            assignee_role=body.assignee_role.value,
+            assignee_user_id=body.assignee_user_id,
+            note=body.note,
+        )
+        session.add(task)
+        session.flush()
+        ctx.log(
+            session,
+            AuditEventId.PATIENT_RECORD,
+            AuditAction.CREATE,
+            event_type="task",
+            patient_ref=ref(patient_id),
+            detail={"task": task.id, "kind": task.kind},
+        )
+        return task_view(task)
 
 
 @router.patch(
