@@ -56,7 +56,7 @@ class ModelFeedback:
     model_version: str
     detection: DetectionFeedback
     review: ReviewCounts
-    study_ids: tuple[int, ...]
+    exams: pd.DataFrame  # exam_id (study id), exam_score, positive: the data the figures are about
 
     def metrics(self) -> dict[str, float]:
         return {**self.detection.metrics(), **self.review.metrics()}
@@ -239,4 +239,4 @@ def model_feedback(
     frames = load_frames(session, name, version, options)
     detection = detection_feedback(frames.images, frames.predictions, frames.lesions, frames.exams, options)
     review = review_counts(frames.shown, frames.drawn, review_options)
-    return ModelFeedback(name, version, detection, review, tuple(int(e) for e in frames.exams["exam_id"]))
+    return ModelFeedback(name, version, detection, review, frames.exams)

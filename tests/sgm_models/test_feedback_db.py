@@ -50,7 +50,7 @@ def test_feedback_from_rows(session_factory: sessionmaker[Session]) -> None:
     assert d.sensitivity == 0.5 and d.fp_per_image == 0.25 and d.exam_auc == 1.0
     r = result.review
     assert (r.reads, r.shown, r.accepted, r.edited, r.rejected, r.added) == (2, 4, 1, 1, 2, 1)
-    assert len(result.study_ids) == 3
+    assert len(result.exams) == 3
     assert result.metrics()["boxes_accepted"] == 1.0
 
 

@@ -183,3 +183,19 @@ def add_exam(session: Session, campaign: Campaign, spec: ExamSpec, model: tuple[
         _side(session, campaign, study, images, side, spec)
     session.flush()
     return study.id
+
+
+def register_model_version(tracking_uri: str, name: str, alias: str = "") -> tuple[str, str]:
+    """A registered version backed by an MLflow 3 logged model, as training registers one: (version, model id)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("training")
+    with mlflow.start_run():
+        model = mlflow.initialize_logged_model(name="detector")
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client.create_registered_model(name)
+    version = client.create_model_version(name, f"models:/{model.model_id}", model_id=model.model_id)
+    if alias:
+        client.set_registered_model_alias(name, alias, version.version)
+    return str(version.version), str(model.model_id)
