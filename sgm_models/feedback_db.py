@@ -220,10 +220,14 @@ def _reviews(session: Session, tasks: pd.DataFrame, predictions: pd.DataFrame) -
         view_instance = {v: int(task[f"{v}_instance_id"]) for v in VIEWS}
         for instance in view_instance.values():
             shown.extend((rev.id, instance, *box) for box in boxes_by_image.get(instance, []))
-        for region in group_result(rev.result).regions.values():
+        items = [i for i in rev.result if isinstance(i, dict)] if isinstance(rev.result, list) else []
+        for region in group_result(items).regions.values():
             instance = view_instance[region.view]
             mapping = mapping_for(*sizes[instance], long_side[int(task["campaign_id"])])
-            drawn.append((rev.id, instance, *region_box(region, mapping)))
+            try:
+                drawn.append((rev.id, instance, *region_box(region, mapping)))
+            except (KeyError, TypeError, ValueError):
+                continue  # a rectangle without numeric geometry is no box to compare with
     return pd.DataFrame(shown, columns=columns), pd.DataFrame(drawn, columns=columns)
 
 

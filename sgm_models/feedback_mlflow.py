@@ -64,6 +64,17 @@ def _model_id(client: Any, name: str, version: str) -> str | None:
     return getattr(model_version, "model_id", None) or from_source
 
 
+def _experiment_id(client: Any, tracking_uri: str) -> str:
+    """The feedback experiment; on a SQLite store its artifacts live beside the database, not in the cwd."""
+    found = client.get_experiment_by_name(EXPERIMENT)
+    if found is not None:
+        return str(found.experiment_id)
+    location = None
+    if tracking_uri.startswith("sqlite:///"):
+        location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    return str(client.create_experiment(EXPERIMENT, artifact_location=location))
+
+
 def _artifacts(feedback: ModelFeedback, folder: Path) -> list[Path]:
     figures: dict[str, Any] = {"model": feedback.model_name, "version": feedback.model_version}
     figures |= {"detection": feedback.detection.as_json(), "review": feedback.review.__dict__}
@@ -85,7 +96,7 @@ def log_feedback(tracking_uri: str, feedback: ModelFeedback) -> FeedbackRun:
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     model_id = _model_id(client, feedback.model_name, feedback.model_version)
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(EXPERIMENT)
+    mlflow.set_experiment(experiment_id=_experiment_id(client, tracking_uri))
     dataset = feedback_dataset(feedback)
     tags = {"sgm.model_name": feedback.model_name, "sgm.model_version": feedback.model_version}
     with mlflow.start_run(run_name=run_name(feedback.model_name, feedback.model_version), tags=tags) as run:

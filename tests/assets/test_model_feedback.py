@@ -39,6 +39,7 @@ def test_asset_reports_the_champion(settings: Settings, session_factory: session
     froc = metadata["froc_curve"]
     assert isinstance(froc, dg.MarkdownMetadataValue) and "data:image/png;base64,iVBORw0KGgo" in froc.value
     assert metadata["mlflow_run"].value
+    assert list((settings.root / "artifacts").glob("*/artifacts/froc.png"))  # beside the store, not in the cwd
 
     unknown = _materialize(settings, uri, "challenger")
     assert not unknown.success

@@ -67,3 +67,27 @@ def test_options_reach_the_loader(session_factory: sessionmaker[Session]) -> Non
 def test_unknown_version_is_a_one_line_error(session_factory: sessionmaker[Session]) -> None:
     with session_scope(session_factory) as session, pytest.raises(FeedbackError, match="no study predicted by x"):
         model_feedback(session, "x", "9")
+
+
+@pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)
+def test_hostile_reader_results_are_no_boxes(session_factory: sessionmaker[Session]) -> None:
+    from sqlalchemy import select
+
+    from emr_core.models_annotation import AnnotationRevision
+
+    with session_scope(session_factory) as session:
+        campaign = add_campaign(session, "blind_double_ai")
+        spec = ExamSpec(assessment={"L": "4", "R": "1"}, predictions={("L", "cc"): [(P1, 0.9)]}, reviewed={})
+        add_exam(session, campaign, spec, MODEL)
+        revision = session.scalars(select(AnnotationRevision)).first()
+        assert revision is not None
+        revision.result = [
+            {"id": "a", "from_name": "cc_finding", "type": "rectanglelabels", "value": {"y": 1}},  # no x
+            {"id": "b", "from_name": "cc_finding", "type": "rectanglelabels", "value": {"x": "left", "y": 1}},
+            {"id": "c", "from_name": "elsewhere", "type": "rectanglelabels", "value": {"x": 1}},
+            {"id": "d", "from_name": "cc_finding", "type": "rectanglelabels", "value": None},
+            "not an object",
+        ]
+    with session_scope(session_factory) as session:
+        review = model_feedback(session, *MODEL).review
+    assert (review.shown, review.rejected, review.added) == (1, 1, 0)

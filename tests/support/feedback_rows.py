@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -189,11 +190,14 @@ def register_model_version(tracking_uri: str, name: str, alias: str = "") -> tup
     """A registered version backed by an MLflow 3 logged model, as training registers one: (version, model id)."""
     import mlflow
 
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    location = None
+    if tracking_uri.startswith("sqlite:///"):  # artifacts beside the database, not in the working directory
+        location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "training").resolve().as_uri()
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("training")
+    mlflow.set_experiment(experiment_id=client.create_experiment("training", artifact_location=location))
     with mlflow.start_run():
         model = mlflow.initialize_logged_model(name="detector")
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
     client.create_registered_model(name)
     version = client.create_model_version(name, f"models:/{model.model_id}", model_id=model.model_id)
     if alias:
