@@ -45,6 +45,7 @@ def run_name(name: str, version: str) -> str:
 def feedback_dataset(feedback: ModelFeedback) -> Any:
     """The exams behind the figures as an MLflow dataset; the digest is over their content."""
     exams = feedback.exams.sort_values("exam_id").reset_index(drop=True)
+    exams = exams.astype({"exam_id": str, "exam_score": float})  # ids, not numbers; scores may be missing
     digest = hashlib.sha256(exams.to_csv(index=False).encode()).hexdigest()[:32]
     name = f"feedback-{feedback.model_name}-v{feedback.model_version}"
     return _mlflow().data.from_pandas(exams, name=name, digest=digest, targets="positive")
