@@ -55,21 +55,29 @@ def _as_array(boxes: Sequence[Box]) -> NDArray[np.float64]:
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
 
 
+def box_iou(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Intersection over union of boxes in broadcastable (..., 4) arrays; 0 where the union is empty."""
+    ix = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    iy = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = ix * iy
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = np.broadcast_to(union - inter, inter.shape)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_hits(pred: NDArray[np.float64], truth: NDArray[np.float64], criterion: HitCriterion) -> NDArray[np.bool_]:
+    """Whether each prediction hits its truth box, element-wise over broadcastable (..., 4) arrays."""
+    if criterion.kind == "centre":
+        cx = (pred[..., 0] + pred[..., 2]) / 2
+        cy = (pred[..., 1] + pred[..., 3]) / 2
+        return np.asarray((cx >= truth[..., 0]) & (cx <= truth[..., 2]) & (cy >= truth[..., 1]) & (cy <= truth[..., 3]))
+    return np.asarray(box_iou(pred, truth) >= criterion.iou_threshold)
+
+
 def hit_matrix(boxes: Sequence[Box], lesions: Sequence[Box], criterion: HitCriterion) -> NDArray[np.bool_]:
     """hits[i, j] is True when prediction i hits lesion j."""
     pred, truth = _as_array(boxes), _as_array(lesions)
-    if criterion.kind == "centre":
-        cx = (pred[:, 0:1] + pred[:, 2:3]) / 2
-        cy = (pred[:, 1:2] + pred[:, 3:4]) / 2
-        return (cx >= truth[:, 0]) & (cx <= truth[:, 2]) & (cy >= truth[:, 1]) & (cy <= truth[:, 3])
-    ix = np.clip(np.minimum(pred[:, 2:3], truth[:, 2]) - np.maximum(pred[:, 0:1], truth[:, 0]), 0, None)
-    iy = np.clip(np.minimum(pred[:, 3:4], truth[:, 3]) - np.maximum(pred[:, 1:2], truth[:, 1]), 0, None)
-    inter = ix * iy
-    area_p = (pred[:, 2] - pred[:, 0]) * (pred[:, 3] - pred[:, 1])
-    area_t = (truth[:, 2] - truth[:, 0]) * (truth[:, 3] - truth[:, 1])
-    union = area_p[:, None] + area_t[None, :] - inter
-    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-    return np.asarray(iou >= criterion.iou_threshold)
+    return box_hits(pred[:, None, :], truth[None, :, :], criterion)
 
 
 def score_lesions(images: Sequence[ImagePredictions], criterion: HitCriterion | None = None) -> LesionScores:

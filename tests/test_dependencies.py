@@ -35,6 +35,7 @@ DECLARED_INTEGRATIONS = [
     "label_studio_sdk",
     "great_expectations",
     "mlflow",
+    "matplotlib",
     "defusedxml",
     "pyarrow",
     "boto3",

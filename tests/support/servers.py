@@ -69,8 +69,8 @@ def moto_s3(log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def mlflow_server(root: Path) -> Iterator[int]:
-    """`mlflow server` with a SQLite backend and artifacts under root; yields its port."""
+def mlflow_server(root: Path, seconds: float = 120) -> Iterator[int]:
+    """`mlflow server` with a SQLite backend and artifacts under root; yields its port (waits `seconds`)."""
     port = free_port()
     command = [
         _bin("mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
@@ -78,5 +78,5 @@ def mlflow_server(root: Path) -> Iterator[int]:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    with _server(command, f"http://127.0.0.1:{port}/health", 120, root / "mlflow.log"):
+    with _server(command, f"http://127.0.0.1:{port}/health", seconds, root / "mlflow.log"):
         yield port
