@@ -43,6 +43,7 @@ def _register() -> None:
         gateway_commands,
         ingest_commands,
         link_commands,
+        predict_commands,
         quarantine_commands,
         report_commands,
         status_commands,
@@ -65,6 +66,7 @@ def _register() -> None:
         deid_commands,
         dataset_commands,
         gateway_commands,
+        predict_commands,
     ):
         module.register(cli)
 
