@@ -25,7 +25,7 @@ def brightest_box(pixels: np.ndarray) -> tuple[dict[str, Any], float]:
     cell_h, cell_w = max(1, height // GRID), max(1, width // GRID)
     cropped = pixels[: cell_h * GRID, : cell_w * GRID].astype(np.float64)
     means = cropped.reshape(GRID, cell_h, GRID, cell_w).mean(axis=(1, 3))
-    row, col = np.unravel_index(int(np.argmax(means)), means.shape)
+    row, col = (int(v) for v in np.unravel_index(int(np.argmax(means)), means.shape))
     score = float(means[row, col]) / (65535.0 if pixels.max() > 255 else 255.0)
     box = {"x_min": col * cell_w, "y_min": row * cell_h, "x_max": (col + 1) * cell_w, "y_max": (row + 1) * cell_h}
     return {**box, "score": round(score, 6), "label": "lesion"}, round(score, 6)

@@ -61,6 +61,7 @@ def register(uri: str, name: str, mode: str, alias: str) -> str:
             signature=infer_signature(inputs, outputs),
             metadata={"input_long_side": LONG_SIDE},
             registered_model_name=name,
+            pip_requirements=["mlflow"],  # inferring them loads the model in a subprocess: slow, and unused here
         )
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
@@ -90,7 +91,9 @@ def model_registry(root: Path) -> Iterator[Registry]:
 def model_serve(uri: str, model_uri: str, log: Path) -> Iterator[str]:
     """`mlflow models serve -m MODEL_URI --env-manager local` on a free loopback port; yields its URL."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(WORKTREE)}
+    # `mlflow models serve` execs `uvicorn` by name: this venv's bin folder goes first on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(WORKTREE)}
     command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri,
                "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
     with _server(command, f"http://127.0.0.1:{port}/ping", 180, log, env):
