@@ -38,12 +38,14 @@ MODEL = Path(__file__).with_name("inference_model.py")
 NAME = "bench-detector"
 
 
-def _register(uri: str, long_side: int) -> None:
+def _register(uri: str, artifacts: Path, long_side: int) -> None:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    with mlflow.start_run():
+    # A SQLite store keeps artifacts in ./mlruns unless the experiment says otherwise.
+    experiment = mlflow.create_experiment("bench-inference", artifact_location=artifacts.as_uri())
+    with mlflow.start_run(experiment_id=experiment):
         mlflow.pyfunc.log_model(
             name="detector", python_model=str(MODEL), metadata={"input_long_side": long_side},
             registered_model_name=NAME, pip_requirements=["mlflow", "scipy"],
@@ -113,7 +115,7 @@ def main() -> None:
         work = Path(tmp)
         settings, sessions = _emr(work, args.patients)
         uri = f"sqlite:///{work / 'mlflow.db'}"
-        _register(uri, args.long_side)
+        _register(uri, work / "artifacts", args.long_side)
         model = resolve_model(uri, NAME, "champion")
         local = InProcessBackend(model)
         detector = local._pyfunc.unwrap_python_model()  # the bench model counts its own compute seconds
