@@ -135,7 +135,7 @@ def _image_rows(session: Session, inference_ids: list[int]) -> dict[int, list[di
         .join(Instance, Instance.id == ModelPrediction.instance_id)
         .where(ModelPrediction.study_inference_id.in_(inference_ids))
         .order_by(ModelPrediction.instance_id)
-    ).tuples()
+    ).all()
     images: dict[int, list[dict[str, Any]]] = {}
     for prediction, sop, side, view in rows:
         images.setdefault(prediction.study_inference_id, []).append(

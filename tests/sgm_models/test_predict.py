@@ -21,11 +21,11 @@ def _stored(factory: sessionmaker[Session]) -> list[tuple[object, ...]]:
             select(StudyInference.study_id, StudyInference.model_name, StudyInference.model_version,
                    StudyInference.status, StudyInference.input_sha256, StudyInference.exam_score)
             .order_by(StudyInference.study_id)
-        ).tuples().all()  # fmt: skip
+        ).all()  # fmt: skip
         predictions = session.execute(
             select(ModelPrediction.instance_id, ModelPrediction.input_sha256, ModelPrediction.boxes,
                    ModelPrediction.image_score).order_by(ModelPrediction.instance_id)
-        ).tuples().all()  # fmt: skip
+        ).all()  # fmt: skip
     return [*inferences, *predictions]
 
 

@@ -53,5 +53,5 @@ def studies(
     folder, planted = planted_files
     ingest_paths(session_factory, settings.model_copy(update={"ingest_workers": 1}), [folder])
     with session_scope(session_factory) as session:
-        ids = dict(session.execute(select(Study.study_uid, Study.id)).tuples().all())
+        ids = {uid: study_id for uid, study_id in session.execute(select(Study.study_uid, Study.id))}
     return {ids[p.study_uid]: p for p in planted}
