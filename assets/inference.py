@@ -1,7 +1,6 @@
 """Inference: the champion model's predictions on every study that has none from that version yet."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster checks the context annotation at definition time.
 import dagster as dg
 
 from assets.resources import DicomStorageResource, EmrDatabaseResource
@@ -25,7 +24,10 @@ def model_predictions(
     sessions = emr_db.sessions()
     with sessions() as session:
         pending = pending_studies(session, backend.model.name, backend.model.version)
-    report = predict_studies(sessions, settings.root, backend, pending, settings.inference_workers)
+    try:
+        report = predict_studies(sessions, settings.root, backend, pending, settings.inference_workers)
+    finally:
+        backend.close()
     context.log.info(report.summary())
     for reason, count in report.reasons.most_common():
         context.log.warning(f"{count} studies failed: {reason}")

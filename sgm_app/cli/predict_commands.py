@@ -9,8 +9,8 @@ from tqdm import tqdm
 from emr_core.db import session_scope
 from emr_core.models import Study
 from sgm_app.cli.context import CliContext, pass_cli
-from sgm_models.inference import InferenceError, open_backend
-from sgm_models.predict import StudyOutcome, predict_studies
+from sgm_models.inference import Backend, InferenceError, open_backend
+from sgm_models.predict import PredictionReport, StudyOutcome, predict_studies
 from sgm_models.predictions import pending_studies
 
 
@@ -22,6 +22,18 @@ def _study_ids(ctx: CliContext, study_uid: str | None, model: tuple[str, str]) -
     if found is None:
         raise click.ClickException(f"study {study_uid} is not in the EMR")
     return [found]
+
+
+def _run(ctx: CliContext, backend: Backend, study_uid: str | None) -> PredictionReport:
+    model = backend.model
+    ids = _study_ids(ctx, study_uid, (model.name, model.version))
+    with tqdm(total=len(ids), unit="study", desc=f"{model.name} v{model.version}", disable=None) as bar:
+
+        def advance(_: StudyOutcome) -> None:
+            bar.update(1)
+
+        workers = ctx.settings.inference_workers
+        return predict_studies(ctx.sessions(), ctx.settings.root, backend, ids, workers, advance)
 
 
 @click.command("predict")
@@ -41,16 +53,10 @@ def predict(ctx: CliContext, study_uid: str | None, every: bool, alias: str | No
         backend = open_backend(ctx.settings, alias)
     except InferenceError as exc:
         raise click.ClickException(str(exc)) from None
-    model = backend.model
-    ids = _study_ids(ctx, study_uid, (model.name, model.version))
-    with tqdm(total=len(ids), unit="study", desc=f"{model.name} v{model.version}", disable=None) as bar:
-
-        def advance(_: StudyOutcome) -> None:
-            bar.update(1)
-
-        report = predict_studies(
-            ctx.sessions(), ctx.settings.root, backend, ids, ctx.settings.inference_workers, advance
-        )
+    try:
+        report = _run(ctx, backend, study_uid)
+    finally:
+        backend.close()
     click.echo(report.summary())
     for reason, count in report.reasons.most_common():
         click.echo(f"  {count} failed: {reason}", err=True)

@@ -26,6 +26,9 @@ class Backend(Protocol):
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
+    def close(self) -> None:
+        """Release connections (the loaded model stays cached for the next backend of its version)."""
+
 
 _LOADED: dict[tuple[str, str], Any] = {}
 _LOADING = threading.Lock()
@@ -59,6 +62,9 @@ class InProcessBackend:
     @property
     def model(self) -> ResolvedModel:
         return self._model
+
+    def close(self) -> None:
+        pass
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         try:

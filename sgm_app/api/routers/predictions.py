@@ -57,7 +57,10 @@ def run(study_id: IdPath, ctx: Annotated[Ctx, Depends(require(Permission.PREDICT
         backend = open_backend(ctx.state.settings)
     except InferenceError as exc:
         raise ApiError(503, str(exc)) from None
-    outcome = predict_study(ctx.state.sessions, ctx.state.settings.root, backend, study_id)
+    try:
+        outcome = predict_study(ctx.state.sessions, ctx.state.settings.root, backend, study_id)
+    finally:
+        backend.close()
     model = backend.model
     with ctx.read() as session:
         found = [p for p in study_predictions(session, study_id, model.name) if p["model_version"] == model.version]
