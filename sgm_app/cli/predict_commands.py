@@ -14,19 +14,21 @@ from sgm_models.predict import PredictionReport, StudyOutcome, predict_studies
 from sgm_models.predictions import pending_studies
 
 
-def _study_ids(ctx: CliContext, study_uid: str | None, model: tuple[str, str]) -> list[int]:
+def _study_id(ctx: CliContext, study_uid: str) -> int:
     with session_scope(ctx.sessions()) as session:
-        if study_uid is None:
-            return pending_studies(session, *model)
         found = session.scalar(select(Study.id).where(Study.study_uid == study_uid))
     if found is None:
         raise click.ClickException(f"study {study_uid} is not in the EMR")
-    return [found]
+    return found
 
 
-def _run(ctx: CliContext, backend: Backend, study_uid: str | None) -> PredictionReport:
+def _run(ctx: CliContext, backend: Backend, study_id: int | None) -> PredictionReport:
     model = backend.model
-    ids = _study_ids(ctx, study_uid, (model.name, model.version))
+    if study_id is None:
+        with session_scope(ctx.sessions()) as session:
+            ids = pending_studies(session, model.name, model.version)
+    else:
+        ids = [study_id]
     with tqdm(total=len(ids), unit="study", desc=f"{model.name} v{model.version}", disable=None) as bar:
 
         def advance(_: StudyOutcome) -> None:
@@ -49,12 +51,13 @@ def predict(ctx: CliContext, study_uid: str | None, every: bool, alias: str | No
     """
     if every == (study_uid is not None):
         raise click.UsageError("give a STUDY_UID or --all")
+    study_id = None if study_uid is None else _study_id(ctx, study_uid)  # a typo fails before the model loads
     try:
         backend = open_backend(ctx.settings, alias)
     except InferenceError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        report = _run(ctx, backend, study_uid)
+        report = _run(ctx, backend, study_id)
     finally:
         backend.close()
     click.echo(report.summary())
