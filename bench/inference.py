@@ -85,7 +85,7 @@ def _emr(work: Path, patients: int) -> tuple[Settings, Any]:
     settings.root.mkdir(parents=True)
     engine = make_engine(settings.url)
     upgrade(engine)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, settings)  # the audit key lives in the temporary data folder
     ingest_paths(sessions, settings, [corpus / "dicom"])
     return settings, sessions
 
