@@ -27,6 +27,9 @@ class SgmSettingsResource(dg.ConfigurableResource):
     pacs_host: str = ""
     pacs_port: int = 0
     mlflow_tracking_uri: str = ""
+    inference_model_name: str = ""
+    inference_model_alias: str = ""
+    inference_remote_url: str = ""
 
     def get(self) -> Settings:
         """Typed, validated settings (ConfigError names a bad SGM_* value)."""

@@ -96,6 +96,27 @@ class Settings(BaseSettings):
         default=None, description="default: the server on SGM_MLFLOW_PORT if it answers, else SQLite in the data folder"
     )
 
+    # Inference (sgm_models/inference): which registered model runs, where, and how patiently.
+    inference_model_name: str = Field(default="sgm-baseline-detector", min_length=1, max_length=200)
+    inference_model_alias: str = Field(
+        default="champion", min_length=1, max_length=100, description="registry alias, or a version number"
+    )
+    inference_remote_url: str | None = Field(
+        default=None, description="a server speaking MLflow's /invocations; in-process when unset"
+    )
+    inference_connect_timeout: float = Field(default=5.0, gt=0, le=600, description="seconds to reach the server")
+    inference_read_timeout: float = Field(default=120.0, gt=0, le=3600, description="seconds to wait for an answer")
+    inference_retries: int = Field(default=2, ge=0, le=10, description="retries after a timeout or a dropped answer")
+    inference_backoff_seconds: float = Field(default=1.0, ge=0, le=60, description="first retry delay, then doubled")
+    inference_workers: int = Field(default=2, ge=1, le=64, description="studies predicted at once")
+
+    @field_validator("inference_remote_url")
+    @classmethod
+    def _model_server_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("use http://HOST:PORT")
+        return value.rstrip("/") if value else value
+
     @field_validator("database_url")
     @classmethod
     def _known_dialect(cls, value: str | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import annotation, datasets, followup, ingest, linking, model_feedback, pacs, quality
+from assets import annotation, datasets, followup, inference, ingest, linking, model_feedback, pacs, quality
 from orchestration.distributed import ingest_and_link_job
 from orchestration.jobs import (
     check_quality_gates_job,
@@ -22,7 +22,9 @@ from orchestration.schedules import nightly_followup_schedule, nightly_ingest_sc
 from orchestration.sensors import dicom_receiver_sensor, incoming_dicom_sensor, new_annotations_sensor
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, linking, followup, annotation, pacs, datasets, model_feedback]),
+    assets=dg.load_assets_from_modules(
+        [ingest, linking, followup, annotation, pacs, datasets, inference, model_feedback]
+    ),
     asset_checks=dg.load_asset_checks_from_modules([ingest, linking, annotation, quality]),
     jobs=[
         ingest_dicom_job,

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     OPERATIONS_REPORT = "report:read"
     RESEARCH_READ = "research:read"
+    PREDICTION_RUN = "prediction:run"
 
 
 _CLINICAL = frozenset(
@@ -49,7 +50,8 @@ _CLINICAL = frozenset(
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission) - {Permission.RESEARCH_READ},
-    Role.RADIOLOGIST: _CLINICAL | {Permission.EXAM_REPORT_WRITE},
+    # Radiologists ask the model for a second look on demand; reading predictions is an image read.
+    Role.RADIOLOGIST: _CLINICAL | {Permission.EXAM_REPORT_WRITE, Permission.PREDICTION_RUN},
     Role.CLINICIAN: _CLINICAL,
     # Data engineers run the pipeline: operational reports and de-identified data only.
     Role.DATA_ENGINEER: frozenset({Permission.OPERATIONS_REPORT, Permission.RESEARCH_READ}),

@@ -154,15 +154,21 @@ def _native_unsigned_16(ds: Dataset) -> bool:
     )
 
 
-def render_dataset(ds: Dataset, long_side: int = DEFAULT_LONG_SIDE, compress_level: int = 1) -> RenderedImage:
-    """Render a decoded dataset to PNG bytes."""
+def display_pixels(ds: Dataset, long_side: int = DEFAULT_LONG_SIDE) -> tuple[np.ndarray, PixelMapping]:
+    """The 8-bit display image (windowed, long side at most `long_side`) and its mapping onto the DICOM matrix."""
     grey = to_grey(ds, _stored_pixels(ds))
     rows, columns = grey.shape
     width, height = png_size(columns, rows, long_side)
     if (width, height) != (columns, rows):
         # PIL's antialiased bilinear stays closest to dcmj2pnm at both integer and odd ratios.
         grey = np.asarray(Image.fromarray(grey, mode="L").resize((width, height), Image.Resampling.BILINEAR))
-    return RenderedImage(encode_png(grey, compress_level), width, height, PixelMapping(columns, rows, width, height))
+    return grey, PixelMapping(columns, rows, width, height)
+
+
+def render_dataset(ds: Dataset, long_side: int = DEFAULT_LONG_SIDE, compress_level: int = 1) -> RenderedImage:
+    """Render a decoded dataset to PNG bytes."""
+    grey, mapping = display_pixels(ds, long_side)
+    return RenderedImage(encode_png(grey, compress_level), mapping.png_width, mapping.png_height, mapping)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

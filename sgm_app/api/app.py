@@ -23,7 +23,7 @@ from sgm_app import web
 from sgm_app.api import errors
 from sgm_app.api.body_guard import BodyGuard
 from sgm_app.api.deps import TOKEN_COOKIE, authenticate
-from sgm_app.api.routers import admin, auth, files, forms, patients, research, studies, tasks
+from sgm_app.api.routers import admin, auth, files, forms, patients, predictions, research, studies, tasks
 from sgm_app.api.state import ApiState
 
 HANDLER_THREADS = 8
@@ -114,7 +114,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
         upload_limit=max_upload_bytes,
         exempt=web.checks_its_own_writes,
     )
-    for module in (auth, patients, studies, forms, files, tasks, research, admin):
+    for module in (auth, patients, studies, predictions, forms, files, tasks, research, admin):
         app.include_router(module.router)
 
     @app.get("/health", tags=["service"], summary="Liveness: answers without authentication")

@@ -40,6 +40,7 @@ _MEANING = {
     415: "The upload's content type is not accepted or does not match its bytes",
     422: "Invalid input; `errors` names each field",
     429: "Too many failed logins: wait the number of seconds in the Retry-After header",
+    503: "The configured model is not in the registry, or cannot be loaded or reached",
 }
 
 

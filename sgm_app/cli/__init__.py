@@ -44,6 +44,7 @@ def _register() -> None:
         ingest_commands,
         link_commands,
         model_feedback_commands,
+        predict_commands,
         quarantine_commands,
         report_commands,
         status_commands,
@@ -67,6 +68,7 @@ def _register() -> None:
         dataset_commands,
         gateway_commands,
         model_feedback_commands,
+        predict_commands,
     ):
         module.register(cli)
 

@@ -36,9 +36,11 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
 
 
 @contextmanager
-def _server(command: list[str], url: str, seconds: float, log: Path) -> Iterator[None]:
+def _server(
+    command: list[str], url: str, seconds: float, log: Path, env: dict[str, str] | None = None
+) -> Iterator[None]:
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         ready = _wait(url, process, seconds)
         require_peer(ready, f"{command[0]} did not answer at {url}: {log.read_text(errors='replace')[-500:]}")

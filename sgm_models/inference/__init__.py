@@ -1,0 +1,41 @@
+"""Inference backends: the registered model in this process, or a remote server speaking `/invocations`."""
+
+from __future__ import annotations
+
+from emr_core.settings import Settings
+from sgm_datasets.site import tracking_uri
+from sgm_models.inference.backends import Backend, InProcessBackend, RemoteBackend, RetryPolicy
+from sgm_models.inference.errors import BackendFailed, InferenceError, UnknownModel
+from sgm_models.inference.registry import ResolvedModel, resolve_model
+
+__all__ = [
+    "Backend",
+    "BackendFailed",
+    "InProcessBackend",
+    "InferenceError",
+    "RemoteBackend",
+    "ResolvedModel",
+    "RetryPolicy",
+    "UnknownModel",
+    "open_backend",
+    "resolve_model",
+]
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        connect_timeout=settings.inference_connect_timeout,
+        read_timeout=settings.inference_read_timeout,
+        retries=settings.inference_retries,
+        backoff_seconds=settings.inference_backoff_seconds,
+    )
+
+
+def open_backend(settings: Settings, alias: str | None = None) -> Backend:
+    """The configured model version (alias resolved now), remote when SGM_INFERENCE_REMOTE_URL is set."""
+    model = resolve_model(
+        tracking_uri(settings), settings.inference_model_name, alias or settings.inference_model_alias
+    )
+    if settings.inference_remote_url:
+        return RemoteBackend(model, settings.inference_remote_url, retry_policy(settings), settings.inference_workers)
+    return InProcessBackend(model)

@@ -1,0 +1,75 @@
+"""Resolve `NAME@ALIAS` (or `NAME` + version) in the MLflow registry to a concrete version and its metadata."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from detection.contract import DEFAULT_INPUT_LONG_SIDE
+from sgm_models.inference.errors import UnknownModel
+
+# mlflow's model loaders read the registry from process-global state; one lock keeps two URIs from mixing.
+_GLOBAL_URI = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """One registered model version: what predictions are stored under."""
+
+    name: str
+    version: str
+    input_long_side: int
+    tracking_uri: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+def _version(client: MlflowClient, name: str, alias: str) -> Any:
+    try:
+        if alias.isdigit():
+            return client.get_model_version(name, alias)
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        what = "version" if alias.isdigit() else "alias"
+        raise UnknownModel(f"the model registry has no model {name!r} with {what} {alias!r}") from None
+
+
+def long_side_of(metadata: dict[str, Any] | None) -> int:
+    """The model's `input_long_side` metadata, else the contract's default."""
+    raw = (metadata or {}).get("input_long_side", DEFAULT_INPUT_LONG_SIDE)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise UnknownModel(f"the model's input_long_side metadata {raw!r} is not a number") from None
+    if not 16 <= value <= 16384:
+        raise UnknownModel(f"the model's input_long_side metadata {value} is outside 16..16384")
+    return value
+
+
+@contextmanager
+def use_registry(tracking_uri: str) -> Iterator[None]:
+    """mlflow's global tracking and registry URIs pointed at ours, while no other thread changes them."""
+    with _GLOBAL_URI:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        yield
+
+
+def resolve_model(tracking_uri: str, name: str, alias: str) -> ResolvedModel:
+    """The version an alias (or a version number) points at now; UnknownModel when there is none."""
+    version = _version(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), name, alias)
+    with use_registry(tracking_uri):
+        try:
+            info = mlflow.models.get_model_info(f"models:/{name}/{version.version}")
+        except MlflowException as exc:
+            raise UnknownModel(f"model {name} version {version.version} cannot be read: {exc.message}") from None
+    return ResolvedModel(name, str(version.version), long_side_of(info.metadata), tracking_uri)

@@ -1,0 +1,51 @@
+"""The model_predictions asset: pending studies predicted once, failures counted with their reasons."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import inference
+from emr_core.settings import Settings
+from tests.support.models import PlantedStudy, Registry
+from tests.support.resources import dagster_resources
+
+
+def _materialize(settings: Settings, registry: Registry, name: str, alias: str) -> dg.ExecuteInProcessResult:
+    resources = dagster_resources(
+        settings, mlflow_tracking_uri=registry.uri, inference_model_name=name, inference_model_alias=alias
+    )
+    return dg.materialize([inference.model_predictions], resources=resources, raise_on_error=False)
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    (materialization,) = result.asset_materializations_for_node("model_predictions")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_pending_studies_are_predicted_once(
+    settings: Settings, registry: Registry, studies: dict[int, PlantedStudy]
+) -> None:
+    first = _metadata(_materialize(settings, registry, registry.detector, "champion"))
+    assert (first["model_version"], first["pending"], first["done"], first["failed"]) == ("1", 2, 2, 0)
+    again = _metadata(_materialize(settings, registry, registry.detector, "champion"))
+    assert (again["pending"], again["done"]) == (0, 0)
+
+
+def test_failures_are_counted_with_their_reason(
+    settings: Settings, registry: Registry, studies: dict[int, PlantedStudy]
+) -> None:
+    found = _metadata(_materialize(settings, registry, registry.hostile, "short"))
+    assert (found["done"], found["failed"]) == (0, 2)
+    assert found["failure_reasons"] == {"malformed output: the model returned 3 rows for 4 images": 2}
+
+
+def test_an_unknown_alias_fails_the_run_with_one_line(settings: Settings, registry: Registry) -> None:
+    result = _materialize(settings, registry, registry.detector, "nope")
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "no model" in message and "'nope'" in message
+
+
+def test_the_asset_uses_the_inference_pool() -> None:
+    assert inference.model_predictions.op.pool == "inference"
