@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from emr_core.objectstore.s3 import MIB
 from emr_core.settings import Settings
 from tests.support.dicom_factory import mg_dataset, write
 
-Factory = Callable[..., ObjectStore]
+PARTS = {"storage_multipart_bytes": 5 * MIB, "storage_part_bytes": 5 * MIB}  # the smallest S3 allows
 
 
 def _settings(tmp_path: Path, url: str | None, endpoint: str = "", **extra: object) -> Settings:
