@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from tests.support.dicom_factory import mg_dataset, write
 PARTS = {"storage_multipart_bytes": 5 * MIB, "storage_part_bytes": 5 * MIB}  # the smallest S3 allows
 
 
-def _settings(tmp_path: Path, url: str | None, endpoint: str = "", **extra: object) -> Settings:
+def _settings(tmp_path: Path, url: str | None, endpoint: str = "", **extra: Any) -> Settings:
     return Settings(
         home=tmp_path / "sgm",
         storage_url=url,
