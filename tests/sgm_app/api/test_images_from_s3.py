@@ -16,7 +16,7 @@ from emr_core.db import session_scope
 from emr_core.deid import Deidentifier
 from emr_core.dicom.ingest import ingest_paths
 from emr_core.dicom.render import render_png
-from emr_core.models import Instance, Series, Study
+from emr_core.models import Instance, Series
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 from quality.frames import images_frame
