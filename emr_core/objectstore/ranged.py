@@ -16,12 +16,25 @@ class RangedReader(io.RawIOBase):
     the pixel data (one large read) fetches exactly what is asked in one request.
     """
 
-    def __init__(self, fetch: Callable[[int, int], bytes], size: int) -> None:
+    def __init__(self, fetch: Callable[[int, int], tuple[bytes, int]], size: int | None = None) -> None:
+        """fetch(start, length) returns the bytes and the object's total size (S3's Content-Range),
+        so that no separate HEAD request is needed before the first read."""
         super().__init__()
-        self._fetch, self._size = fetch, size
+        self._fetch, self._known = fetch, size
         self._pos = 0
         self._buffer, self._buffer_start = b"", 0
         self._window = FIRST_WINDOW
+
+    @property
+    def size(self) -> int:
+        if self._known is None:
+            self._fill(0, FIRST_WINDOW)
+        assert self._known is not None
+        return self._known
+
+    @property
+    def _size(self) -> int:
+        return self.size
 
     def readable(self) -> bool:
         return True
@@ -60,5 +73,8 @@ class RangedReader(io.RawIOBase):
     def _fill(self, start: int, wanted: int) -> None:
         sequential = start == self._buffer_start + len(self._buffer) and self._buffer
         self._window = min(MAX_WINDOW, self._window * 2) if sequential else FIRST_WINDOW
-        length = min(max(wanted, self._window), self._size - start)
-        self._buffer, self._buffer_start = self._fetch(start, length), start
+        length = max(wanted, self._window)
+        if self._known is not None:
+            length = min(length, self._known - start)
+        self._buffer, self._known = self._fetch(start, length)
+        self._buffer_start = start

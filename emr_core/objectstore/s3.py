@@ -166,17 +166,29 @@ class S3ObjectStore:
                 number += 1
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
+        return self.fetch_range(key, start, length)[0]
+
+    def fetch_range(self, key: str, start: int, length: int) -> tuple[bytes, int]:
+        """One ranged GET: the bytes, and the object's size from its Content-Range."""
         if length <= 0:
-            return b""
+            return b"", self.size(key)
         full = self.object_key(key)
-        answer = self.call(
-            full, self.client.get_object, Bucket=self.bucket, Key=full, Range=f"bytes={start}-{start + length - 1}"
-        )
-        return bytes(answer["Body"].read())
+        try:
+            answer = self.call(
+                full, self.client.get_object, Bucket=self.bucket, Key=full, Range=f"bytes={start}-{start + length - 1}"
+            )
+        except StoreUnreachableError as exc:
+            if "InvalidRange" not in str(exc):
+                raise
+            return b"", self.size(key)  # start at or past the end (an empty object)
+        total = str(answer.get("ContentRange", "")).rpartition("/")[2]
+        data = bytes(answer["Body"].read())
+        return data, int(total) if total.isdigit() else start + len(data)
 
     def open(self, key: str) -> BinaryIO:
         """A seekable reader that fetches only the ranges read (headers without pixel data)."""
-        reader = RangedReader(lambda start, length: self.read_range(key, start, length), self.size(key))
+        reader = RangedReader(lambda start, length: self.fetch_range(key, start, length))
+        reader.size  # noqa: B018 - the first range now: a missing object fails here, not mid-parse
         return cast(BinaryIO, reader)  # a RawIOBase with read/seek/tell: what BinaryIO users call
 
     def delete(self, key: str) -> None:

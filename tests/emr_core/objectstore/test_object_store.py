@@ -140,19 +140,19 @@ class _Counted:
 
     def __init__(self, store: S3ObjectStore) -> None:
         self.store, self.requests, self.bytes = store, 0, 0
-        self._read_range = store.read_range
+        self._fetch_range = store.fetch_range
 
-    def __call__(self, key: str, start: int, length: int) -> bytes:
-        data = self._read_range(key, start, length)
+    def __call__(self, key: str, start: int, length: int) -> tuple[bytes, int]:
+        data, total = self._fetch_range(key, start, length)
         self.requests += 1
         self.bytes += len(data)
-        return data
+        return data, total
 
 
 def _index_remote(store: S3ObjectStore, source: Path) -> tuple[InstanceHeader, _Counted]:
     stored = store.put_file("mg.dcm", source)
     counted = _Counted(store)
-    store.read_range = counted  # type: ignore[method-assign]
+    store.fetch_range = counted  # type: ignore[method-assign]
     with store.open("mg.dcm") as fp:
         header = read_header_stream(fp, stored.size, stored.location)
     assert isinstance(header, InstanceHeader)
@@ -205,3 +205,10 @@ def test_storage_url_is_checked(tmp_path: Path) -> None:
             load_settings(home=tmp_path, storage_url=bad)
     folder = object_store(_settings(tmp_path, f"file://{tmp_path}/elsewhere"))
     assert isinstance(folder, LocalObjectStore) and folder.folder == tmp_path / "elsewhere"
+
+
+def test_an_empty_object_reads_as_empty(store: ObjectStore, tmp_path: Path) -> None:
+    store.put_file("empty.dcm", _file(tmp_path / "empty", b""))
+    with store.open("empty.dcm") as fp:
+        assert fp.read() == b"" and fp.seek(0, os.SEEK_END) == 0
+    assert store.read_range("empty.dcm", 0, 10) == b""
