@@ -18,7 +18,7 @@ from emr_core.settings import Settings, load_settings
 def object_store(settings: Settings) -> ObjectStore:
     """Where new DICOM objects go: storage/ in the data folder unless SGM_STORAGE_URL says otherwise."""
     url = settings.storage_url
-    if url is None:
+    if not url:  # unset, or set empty (compose passes an empty default through)
         return LocalObjectStore(settings.storage_dir, settings.root)
     if url.startswith("file://"):
         return LocalObjectStore(Path(unquote(urlparse(url).path)), settings.root)
