@@ -115,7 +115,7 @@ def _cut_mid_transfer(port: int, path: Path) -> None:
         raw.shutdown(socket.SHUT_RDWR)  # the peer vanishes in the middle of the data set
         raw.close()
 
-    sock.send = cut  # type: ignore[method-assign]
+    sock.send = cut  # type: ignore[method-assign,assignment]
     sender = threading.Thread(target=lambda: _quietly(assoc.send_c_store, path), daemon=True)
     sender.start()
     sender.join(30)
