@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from pydantic import SecretStr
 from pydicom.uid import ExplicitVRLittleEndian
@@ -22,27 +20,14 @@ from emr_core.vocabulary.dicom import OUT_OF_RESOURCES, SUCCESS
 from tests.emr_core.dimse.dimse_checks import audit_events, indexed, leftovers, sop_uids
 from tests.emr_core.dimse.peers import ReceiverProcess, dcmtk, run_tool
 from tests.support.dicom_factory import MG_FOR_PRESENTATION, mg_dataset, write
-from tests.support.servers import free_port, moto_s3
+from tests.support.servers import free_port, fresh_bucket, moto_s3, s3_endpoint, s3_test_client
 
 PREFIX = "archive"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto") / "moto.log") as url:
-        yield url
-
-
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
-    )
+__all__ = ["s3_endpoint"]  # the module's moto server (a fixture)
 
 
 def _bucket(endpoint: str, tmp_path: Path) -> str:
-    name = f"pacs-{tmp_path.name.lower().replace('_', '-')[-40:]}".rstrip("-")
-    _client(endpoint).create_bucket(Bucket=name)
-    return name
+    return fresh_bucket(endpoint, "pacs", tmp_path)
 
 
 def _s3_env(endpoint: str, bucket: str) -> dict[str, str]:
@@ -55,7 +40,7 @@ def _s3_env(endpoint: str, bucket: str) -> dict[str, str]:
 
 
 def _keys(endpoint: str, bucket: str) -> list[str]:
-    return [o["Key"] for o in _client(endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [o["Key"] for o in s3_test_client(endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
 def _local_objects(settings: Settings) -> list[Path]:

@@ -3,10 +3,8 @@ the API's render, the viewer's hanging, the quality header checks and the resear
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -24,22 +22,15 @@ from sgm_app.web.hanging import study_views
 from sgm_datasets.images import export_image
 from sgm_datasets.selection import SourceImage
 from tests.sgm_app.api.conftest import Api
-from tests.support.servers import moto_s3
+from tests.support.servers import fresh_bucket, s3_endpoint
 
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto") / "moto.log") as url:
-        yield url
+__all__ = ["s3_endpoint"]  # the module's moto server (a fixture)
 
 
 @pytest.fixture
 def settings(settings: Settings, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The test's data folder and database, with DICOM objects in a fresh bucket."""
-    bucket = f"images-{tmp_path.name.lower().replace('_', '-')[-40:]}".rstrip("-")
-    boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
-    ).create_bucket(Bucket=bucket)
+    bucket = fresh_bucket(s3_endpoint, "images", tmp_path)
     s3 = {"storage_url": f"s3://{bucket}/dicom", "s3_endpoint_url": s3_endpoint, "s3_access_key_id": "k"}
     for name, value in {**s3, "s3_secret_access_key": "s"}.items():
         monkeypatch.setenv(f"SGM_{name.upper()}", value)  # for readers that hold only the data folder
