@@ -130,6 +130,8 @@ def ingest_paths(
         audit = IngestAudit.of("local", paths)
     files = collect_files(paths)
     store = object_store(settings)
+    # An unreachable store fails the run here, in one line, rather than every file one by one.
+    store.exists(".sgm-probe")
     worker = partial(process_file, store=store, quarantine_dir=settings.quarantine_dir)
     tally = _Tally(files_seen=len(files))
     workers = settings.ingest_workers if len(files) > 1 else 1  # no pool for a single file

@@ -21,8 +21,9 @@ from quality.frames import images_frame
 from sgm_app.web.hanging import study_views
 from sgm_datasets.images import export_image
 from sgm_datasets.selection import SourceImage
+from tests.conftest import SgmCli
 from tests.sgm_app.api.conftest import Api
-from tests.support.servers import fresh_bucket, s3_endpoint
+from tests.support.servers import free_port, fresh_bucket, s3_endpoint
 
 __all__ = ["s3_endpoint"]  # the module's moto server (a fixture)
 
@@ -71,3 +72,14 @@ def _sop(path: Path) -> str:
     from pydicom import dcmread
 
     return str(dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+def test_ingest_into_an_unreachable_store_fails_in_one_line(
+    sgm: SgmCli, corpus: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SGM_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    result = sgm("ingest", str(corpus))
+    assert result.exit_code == 1
+    bucket = str(settings.storage_url).removeprefix("s3://").split("/")[0]
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: object store s3://{bucket} cannot be reached")
+    assert "Traceback" not in result.output and not settings.storage_dir.exists()
