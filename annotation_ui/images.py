@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import session_scope
-from emr_core.dicom.render import cache_path, render_png
+from emr_core.dicom.render import cache_path, render_stored
 from emr_core.enums import LedgerStage
 from emr_core.models import Instance, LedgerEntry, Series
 from emr_core.settings import Settings
@@ -27,11 +27,11 @@ class RenderReport:
     studies_completed: int
 
 
-def _render_one(job: tuple[str, str, int]) -> str | None:
-    """Worker: render one file to its cache path; returns the error text, None on success."""
-    source, target, long_side = job
+def _render_one(job: tuple[Settings, str, str, int]) -> str | None:
+    """Worker: render one stored object to its cache path; returns the error text, None on success."""
+    settings, source, target, long_side = job
     try:
-        render_png(source, long_side, out=target)
+        render_stored(settings, source, long_side, out=target)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -47,7 +47,7 @@ def render_instances(
         if target.exists():
             cached += 1
             continue
-        jobs.append((str(settings.root / inst.stored_path), str(target), long_side))
+        jobs.append((settings, inst.stored_path, str(target), long_side))
         uids.append(inst.sop_instance_uid)
     if workers > 1 and len(jobs) > 4:
         with ProcessPoolExecutor(max_workers=workers) as pool:

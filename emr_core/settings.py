@@ -87,9 +87,20 @@ class Settings(BaseSettings):
     )
     # Training dataset versions (datasets/): a folder, or s3://bucket/prefix on S3-compatible storage.
     dataset_store: str | None = Field(default=None, description="local folder or s3://bucket/prefix; default datasets/")
+    # DICOM objects (emr_core/objectstore): a folder, or s3://bucket/prefix for the many-terabyte case.
+    storage_url: str | None = Field(
+        default=None, description="file:///FOLDER or s3://bucket/prefix for DICOM objects; default storage/ in home"
+    )
+    storage_multipart_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=5 * 1024 * 1024, description="S3 objects at least this large go up in parts"
+    )
+    storage_part_bytes: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
+    # S3 endpoint and credentials, shared by the dataset store and the DICOM object store. Unset
+    # credentials fall back to boto3's own chain (AWS_* variables, AWS_SHARED_CREDENTIALS_FILE, roles).
     s3_endpoint_url: str | None = Field(default=None, description="S3 API endpoint; AWS when unset")
     s3_access_key_id: str | None = Field(default=None)
     s3_secret_access_key: SecretStr | None = Field(default=None)
+    s3_secret_access_key_file: Path | None = Field(default=None, description="file holding the secret key")
     s3_region: str = Field(default="us-east-1")
     mlflow_port: int = Field(default=5000, ge=1, le=65535, description="port of the MLflow tracking server")
     mlflow_tracking_uri: str | None = Field(
@@ -116,6 +127,24 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("use http://HOST:PORT")
         return value.rstrip("/") if value else value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("file:///", "s3://")):
+            raise ValueError("use file:///ABSOLUTE/FOLDER or s3://bucket/prefix")
+        if value and value.startswith("s3://") and not value[len("s3://") :].split("/")[0]:
+            raise ValueError("s3:// needs a bucket: s3://bucket/prefix")
+        return value
+
+    @property
+    def s3_secret(self) -> str | None:
+        """The S3 secret key, from the setting or from its file (compose and Kubernetes secrets)."""
+        if self.s3_secret_access_key is not None:
+            return self.s3_secret_access_key.get_secret_value()
+        if self.s3_secret_access_key_file is not None:
+            return self.s3_secret_access_key_file.expanduser().read_text().strip()
+        return None
 
     @field_validator("database_url")
     @classmethod

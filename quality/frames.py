@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from emr_core.models import Instance, InstanceConflict, LinkDecision, Series, Study, utcnow
 from emr_core.models_annotation import CampaignTask, ConsolidatedFinding, ConsolidatedRead
+from emr_core.objectstore import open_at
 from quality.headers import header_fields
 
 FOUR_VIEWS = frozenset({("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")})
@@ -92,6 +93,15 @@ def _scoped_conflicts(session: Session, scope: Scope) -> dict[str, list[str]]:
     return found
 
 
+def _stored_header_fields(root: Path, stored_path: str) -> dict[str, Any]:
+    """header_fields of a stored object, read by ranges when it lives in S3."""
+    try:
+        with open_at(root, stored_path) as fp:
+            return header_fields(fp)
+    except OSError:  # missing or unreachable: the header cannot be checked
+        return {"header_readable": False}
+
+
 def _instance_row(inst: Instance, study: Study, root: Path) -> dict[str, Any]:
     return {
         "instance_id": inst.id,
@@ -111,7 +121,7 @@ def _instance_row(inst: Instance, study: Study, root: Path) -> dict[str, Any]:
         "received_at": inst.received_at,
         "stored_path": inst.stored_path,
         "copy": "stored",
-        **header_fields(root / inst.stored_path),
+        **_stored_header_fields(root, inst.stored_path),
     }
 
 

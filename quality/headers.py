@@ -8,7 +8,7 @@ disagreement between them (ImageLaterality L, SeriesDescription "R CC") is seen.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
@@ -23,7 +23,7 @@ _KEYWORDS = (
 )  # fmt: skip
 
 
-def header_fields(path: Path) -> dict[str, Any]:
+def header_fields(path: Path | BinaryIO) -> dict[str, Any]:
     """Presentation intent, burned-in annotation, and every side and view the header states (by attribute)."""
     try:
         ds = dcmread(path, stop_before_pixels=True, specific_tags=list(_KEYWORDS))

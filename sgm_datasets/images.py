@@ -12,6 +12,7 @@ from pydicom import dcmread
 
 from emr_core.deid import Deidentifier, DeidRefusedError
 from emr_core.dicom.render import render_dataset
+from emr_core.objectstore import open_at
 from sgm_datasets.selection import SourceImage
 
 
@@ -44,7 +45,8 @@ def _write(data: bytes, target: Path) -> str:
 def export_image(deid: Deidentifier, data_root: Path, out: Path, image: SourceImage, long_side: int) -> ImageOutcome:
     """Never raises for one bad image: a failure is an outcome with its reason."""
     try:
-        ds = dcmread(data_root / image.stored_path)
+        with open_at(data_root, image.stored_path) as fp:  # the data folder's storage/ or S3
+            ds = dcmread(fp)
     except Exception as exc:  # an unreadable stored file must not stop the other images
         return ImageOutcome(image, reason=f"stored file not readable ({type(exc).__name__})")
     try:

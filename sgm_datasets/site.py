@@ -9,13 +9,12 @@ from sgm_datasets.store import DatasetStore, open_store
 
 
 def site_store(settings: Settings) -> DatasetStore:
-    secret = settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
     return open_store(
         settings.dataset_store_location,
         scratch=settings.root / "tmp" / "datasets",
         endpoint_url=settings.s3_endpoint_url,
         access_key=settings.s3_access_key_id,
-        secret_key=secret,
+        secret_key=settings.s3_secret,
         region=settings.s3_region,
     )
 

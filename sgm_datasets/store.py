@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from emr_core.objectstore.s3 import s3_client
 from sgm_datasets.errors import DatasetError, StoreUnreachableError, UnknownVersionError
 
 HEADER = "header.json"
@@ -192,18 +193,8 @@ def open_store(
     """A local folder, or s3://bucket/prefix through boto3 (endpoint and credentials from settings)."""
     if not location.startswith("s3://"):
         return LocalDatasetStore(Path(location).expanduser())
-    import boto3
-    from botocore.config import Config
-
     bucket, _, prefix = location[len("s3://") :].partition("/")
     if not bucket:
         raise DatasetError(f"not an S3 location: {location!r} (use s3://bucket/prefix)")
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url or None,
-        aws_access_key_id=access_key or None,
-        aws_secret_access_key=secret_key or None,
-        region_name=region or "us-east-1",
-        config=Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 2}),
-    )
+    client = s3_client(endpoint_url, access_key, secret_key, region)
     return S3DatasetStore(bucket, prefix, client, scratch)

@@ -25,6 +25,7 @@ from detection.contract import INPUT_COLUMNS, MalformedOutput, parse_output
 from emr_core.db import session_scope
 from emr_core.dicom.render import PixelMapping, display_pixels, encode_png
 from emr_core.enums import InferenceStatus
+from emr_core.objectstore import open_at
 from sgm_models.inference import Backend, InferenceError
 from sgm_models.predictions import (
     ImagePrediction,
@@ -86,7 +87,8 @@ class PredictionReport:
 def prepare(image: StudyImage, root: Path, long_side: int) -> PreparedImage:
     """Window and resize one stored mammogram to the model's input size, encoded as the contract says."""
     try:
-        grey, mapping = display_pixels(pydicom.dcmread(image.path(root)), long_side)
+        with open_at(root, image.stored_path) as fp:  # a local file or an S3 object
+            grey, mapping = display_pixels(pydicom.dcmread(fp), long_side)
     except Exception as exc:  # one unreadable file fails its study, with the reason, not the run
         raise ImageUnreadable(f"image {image.sop_instance_uid} cannot be read: {type(exc).__name__}") from None
     digest = hashlib.sha256(f"{mapping.png_width}x{mapping.png_height}:".encode())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, exists, select
@@ -26,10 +25,7 @@ class StudyImage:
     sop_instance_uid: str
     laterality: str
     view: str
-    stored_path: str
-
-    def path(self, root: Path) -> Path:
-        return root / self.stored_path
+    stored_path: str  # Instance.stored_path: in the data folder, or s3://...
 
 
 @dataclass(frozen=True)

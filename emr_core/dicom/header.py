@@ -180,28 +180,36 @@ def _read_buffer(data: bytes) -> _Parsed:
         return _parse_with_dcmread(io.BytesIO(data))
 
 
+def read_header_stream(fp: BinaryIO, size: int, name: str) -> InstanceHeader | HeaderError:
+    """Index an object through a seekable reader (an S3 object read by ranges), reading as little."""
+    return _classified(name, lambda: _read_open(fp, size))
+
+
 def _read(path: str) -> _Parsed:
-    """Parse from the prefix; fall back to the open file, then to dcmread for odd encodings."""
     with open(path, "rb") as fp:
-        size = os.fstat(fp.fileno()).st_size
-        prefix = fp.read(PREFIX_BYTES)
-        try:
-            return _parse(io.BytesIO(prefix), len(prefix), size, whole=len(prefix) == size)
-        except InvalidDicomError:
-            raise
-        except _Unusual:
-            fp.seek(0)
-            return _parse_with_dcmread(fp)
-        except Exception:
-            # A header longer than the prefix may fail in any way where the bytes stop.
-            if len(prefix) == size:
-                raise
+        return _read_open(fp, os.fstat(fp.fileno()).st_size)
+
+
+def _read_open(fp: BinaryIO, size: int) -> _Parsed:
+    """Parse from the prefix; fall back to the open file, then to dcmread for odd encodings."""
+    prefix = fp.read(PREFIX_BYTES)
+    try:
+        return _parse(io.BytesIO(prefix), len(prefix), size, whole=len(prefix) == size)
+    except InvalidDicomError:
+        raise
+    except _Unusual:
         fp.seek(0)
-        try:
-            return _parse(fp, size, size, whole=True)
-        except _Unusual:
-            fp.seek(0)
-            return _parse_with_dcmread(fp)
+        return _parse_with_dcmread(fp)
+    except Exception:
+        # A header longer than the prefix may fail in any way where the bytes stop.
+        if len(prefix) == size:
+            raise
+    fp.seek(0)
+    try:
+        return _parse(fp, size, size, whole=True)
+    except _Unusual:
+        fp.seek(0)
+        return _parse_with_dcmread(fp)
 
 
 def _parse(fp: BinaryIO, available: int, size: int, whole: bool) -> _Parsed:

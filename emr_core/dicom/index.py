@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from emr_core.dicom.header import InstanceHeader
 from emr_core.dicom.quarantine import Quarantined
-from emr_core.dicom.storage import StoredFile, hash_file, safe_component, store_file
+from emr_core.dicom.storage import safe_component, store_file
 from emr_core.enums import LedgerStage
 from emr_core.models import (
     Base,
@@ -25,6 +25,7 @@ from emr_core.models import (
     Series,
     Study,
 )
+from emr_core.objectstore import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class FileResult:
 
     source: str
     header: InstanceHeader | None = None
-    stored: StoredFile | None = None
+    stored: StoredObject | None = None
     quarantined: Quarantined | None = None
     error: str = ""
 
@@ -53,12 +54,15 @@ class BatchOutcome:
 class _Layout:
     root: Path
     conflicts_dir: Path
+    store: ObjectStore
 
 
-def apply_batch(session: Session, results: Sequence[FileResult], root: Path, conflicts_dir: Path) -> BatchOutcome:
+def apply_batch(
+    session: Session, results: Sequence[FileResult], root: Path, conflicts_dir: Path, store: ObjectStore
+) -> BatchOutcome:
     """Index a batch in the caller's transaction (never commits); safe to run again."""
     outcome = BatchOutcome()
-    layout = _Layout(root, conflicts_dir)
+    layout = _Layout(root, conflicts_dir, store)
     stored = [r for r in results if r.header is not None and r.stored is not None]
     new = _classify(session, stored, layout, outcome)
     _add_instances(session, new, layout, outcome)
@@ -86,7 +90,7 @@ def _classify(session: Session, results: list[FileResult], layout: _Layout, outc
         assert header is not None and stored is not None
         existing_sha = known.get(header.sop_instance_uid)
         if existing_sha is None:
-            _recover_orphan(result)
+            _recover_orphan(result, layout.store)
             known[header.sop_instance_uid] = stored.sha256
             new.append(result)
         elif existing_sha == stored.sha256:
@@ -100,14 +104,14 @@ def _classify(session: Session, results: list[FileResult], layout: _Layout, outc
     return new
 
 
-def _recover_orphan(result: FileResult) -> None:
-    """A stored file without an index row (an interrupted run): make it hold this source."""
+def _recover_orphan(result: FileResult, store: ObjectStore) -> None:
+    """A stored object without an index row (an interrupted run): make it hold this source."""
     stored = result.stored
     assert stored is not None
-    if stored.created or hash_file(stored.path)[0] == stored.sha256:
+    if stored.created or store.sha256(stored.key) == stored.sha256:
         return
-    log.warning("replacing unindexed stored file %s with %s", stored.path, result.source)
-    store_file(result.source, stored.path, overwrite=True)
+    log.warning("replacing unindexed stored object %s with %s", stored.location, result.source)
+    store.put_file(stored.key, result.source, overwrite=True)
 
 
 def _record_conflict(session: Session, result: FileResult, existing_sha: str, layout: _Layout) -> None:
@@ -198,7 +202,7 @@ def _study_values(header: InstanceHeader) -> dict[str, Any]:
     }
 
 
-def _instance_row(header: InstanceHeader, stored: StoredFile, series_id: int, layout: _Layout) -> Instance:
+def _instance_row(header: InstanceHeader, stored: StoredObject, series_id: int, layout: _Layout) -> Instance:
     return _row(
         Instance,
         sop_instance_uid=header.sop_instance_uid,
@@ -217,7 +221,7 @@ def _instance_row(header: InstanceHeader, stored: StoredFile, series_id: int, la
         pixel_spacing_col=header.pixel_spacing_col,
         manufacturer=header.manufacturer,
         transfer_syntax_uid=header.transfer_syntax_uid,
-        stored_path=_relative(stored.path, layout.root),
+        stored_path=stored.location,
         size_bytes=stored.size,
         sha256=stored.sha256,
     )

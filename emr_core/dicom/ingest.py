@@ -23,8 +23,9 @@ from emr_core.dicom.header import HeaderError, InstanceHeader, meta_mismatch, re
 from emr_core.dicom.index import BatchOutcome, FileResult, apply_batch
 from emr_core.dicom.ingest_audit import IngestAudit, batch_record
 from emr_core.dicom.quarantine import Quarantined, quarantine_file
-from emr_core.dicom.storage import TEMP_PREFIX, StoredFile, hash_file, instance_path, store_file
+from emr_core.dicom.storage import TEMP_PREFIX, instance_key
 from emr_core.enums import QuarantineReason
+from emr_core.objectstore import ObjectStore, object_store
 from emr_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ def index_headers(
         yield from run(read_header, files, chunksize)
 
 
-def process_file(path: str, storage_dir: Path, quarantine_dir: Path) -> FileResult:
-    """Worker: read the header, then store the file (or quarantine it); no database access."""
+def process_file(path: str, store: ObjectStore, quarantine_dir: Path) -> FileResult:
+    """Worker: read the header, then store the object (or quarantine the file); no database access."""
     try:
         header = read_header(path)  # content problems come back as a HeaderError, never raised
         if isinstance(header, HeaderError):
@@ -103,14 +104,10 @@ def process_file(path: str, storage_dir: Path, quarantine_dir: Path) -> FileResu
         if contradiction is not None:  # indexed by either UID, the file would lie about the other
             kept = quarantine_file(path, quarantine_dir, QuarantineReason.META_MISMATCH, contradiction)
             return FileResult(path, quarantined=kept)
-        target = instance_path(storage_dir, header.study_uid, header.series_uid, header.sop_instance_uid)
-        if os.path.exists(target):
-            # Already stored: hash only, so that a re-ingest never rewrites the stored file.
-            sha256, size = hash_file(path)
-            stored = StoredFile(target, sha256, size, created=False)
-        else:
-            stored = store_file(path, target)
-        return FileResult(path, header=header, stored=stored)
+        key = instance_key(header.study_uid, header.series_uid, header.sop_instance_uid)
+        # Without overwrite an object already stored is never rewritten: created=False and the
+        # hash of this source, which indexing compares with the stored one.
+        return FileResult(path, header=header, stored=store.put_file(key, path))
     except Exception as exc:
         return FileResult(path, error=f"{type(exc).__name__}: {exc}")
 
@@ -132,13 +129,16 @@ def ingest_paths(
     if audit is None:
         audit = IngestAudit.of("local", paths)
     files = collect_files(paths)
-    worker = partial(process_file, storage_dir=settings.storage_dir, quarantine_dir=settings.quarantine_dir)
+    store = object_store(settings)
+    # An unreachable store fails the run here, in one line, rather than every file one by one.
+    store.exists(".sgm-probe")
+    worker = partial(process_file, store=store, quarantine_dir=settings.quarantine_dir)
     tally = _Tally(files_seen=len(files))
     workers = settings.ingest_workers if len(files) > 1 else 1  # no pool for a single file
     with _mapper(workers) as run:
         results = run(worker, files, _chunksize(len(files), workers))
         for number, batch in enumerate(_batched(results, settings.ingest_batch_size), start=1):
-            outcome = _apply(session_factory, settings, batch, (audit, number) if audit else None)
+            outcome = _apply(session_factory, settings, store, batch, (audit, number) if audit else None)
             if move:
                 _remove_sources(outcome.safe_sources, settings)
             tally.add(batch, outcome)
@@ -164,6 +164,7 @@ def ingest_file(
 def _apply(
     session_factory: sessionmaker[Session],
     settings: Settings,
+    store: ObjectStore,
     batch: list[FileResult],
     audit: tuple[IngestAudit, int] | None,
 ) -> BatchOutcome:
@@ -171,7 +172,7 @@ def _apply(
     for attempt in (1, 2):
         try:
             with session_scope(session_factory) as session:
-                outcome = apply_batch(session, batch, settings.root, settings.conflicts_dir)
+                outcome = apply_batch(session, batch, settings.root, settings.conflicts_dir, store)
                 if audit is not None:
                     record_event(session, batch_record(audit[0], audit[1], batch, outcome))
                 return outcome

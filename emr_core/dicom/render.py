@@ -7,7 +7,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from emr_core.dicom.storage import safe_component, store_bytes
+from emr_core.objectstore import open_stored
 from emr_core.settings import Settings
 
 DEFAULT_LONG_SIDE = 1024
@@ -192,7 +193,7 @@ def encode_png(grey: np.ndarray, compress_level: int = 1) -> bytes:
 
 
 def render_png(
-    dicom_path: str | os.PathLike[str],
+    dicom_path: str | os.PathLike[str] | BinaryIO,
     long_side: int = DEFAULT_LONG_SIDE,
     compress_level: int = 1,
     out: str | os.PathLike[str] | None = None,
@@ -209,14 +210,25 @@ def cache_path(settings: Settings, sop_instance_uid: str, long_side: int = DEFAU
     return settings.rendered_dir / str(long_side) / f"{safe_component(sop_instance_uid)}.png"
 
 
+def render_stored(
+    settings: Settings, stored_path: str | os.PathLike[str], long_side: int, out: str | os.PathLike[str]
+) -> RenderedImage:
+    """render_png of a stored object (Instance.stored_path: in the data folder, or s3://...)."""
+    with open_stored(settings, os.fspath(stored_path)) as fp:
+        return render_png(fp, long_side, out=out)
+
+
 def cached_render(
     settings: Settings,
     sop_instance_uid: str,
-    dicom_path: str | os.PathLike[str],
+    stored_path: str | os.PathLike[str],
     long_side: int = DEFAULT_LONG_SIDE,
 ) -> Path:
-    """The cached PNG for a SOP instance, rendered once (a SOP Instance UID's pixels never change)."""
+    """The cached PNG for a SOP instance, rendered once (a SOP Instance UID's pixels never change).
+
+    stored_path is an Instance.stored_path (relative to the data folder, or s3://...) or a path.
+    """
     target = cache_path(settings, sop_instance_uid, long_side)
     if not target.exists():
-        render_png(dicom_path, long_side, out=target)
+        render_stored(settings, stored_path, long_side, out=target)
     return target

@@ -13,6 +13,7 @@ from pynetdicom.presentation import (
 )
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from emr_core.objectstore import LocalObjectStore, ObjectStore, object_store
 from emr_core.settings import Settings
 
 # Everything modalities send; the receiver stores bytes as received, so no codec is needed.
@@ -66,6 +67,9 @@ class ReceiverConfig:
     stream_to_disk: bool = True
     early_writeback: bool = True
     background_writes: bool = False  # measured slower on 2 busy cores (GIL hand-offs); see bench/store.py
+    # A remote object store (S3): each instance is put there before it is acknowledged, since the
+    # local spool of a stateless server is not where the archive lives. None: the local folder.
+    remote_store: ObjectStore | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> ReceiverConfig:
@@ -84,9 +88,16 @@ class ReceiverConfig:
             "max_pdu_cap": settings.dicom_max_pdu_cap,
             "listen_backlog": settings.dicom_listen_backlog,
             "spool_retry_seconds": settings.dicom_spool_retry_seconds,
+            "remote_store": remote_store(settings),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def remote_store(settings: Settings) -> ObjectStore | None:
+    """The configured object store when it is not a local folder (which ingest fills itself)."""
+    store = object_store(settings)
+    return None if isinstance(store, LocalObjectStore) else store
 
 
 def spool_dir(settings: Settings) -> Path:

@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import evt
 
 from emr_core.dicom.header import HeaderError, InstanceHeader, read_header
+from emr_core.dicom.storage import instance_key
 from emr_core.dimse.auditing import (
     AssociationEnded,
     AssociationRejected,
@@ -21,6 +22,7 @@ from emr_core.dimse.auditing import (
     WorkItem,
 )
 from emr_core.dimse.spool import AssociationInfo, Spool, file_meta_bytes
+from emr_core.objectstore import ObjectStore
 from emr_core.vocabulary.dicom import (
     CANNOT_UNDERSTAND_HEADER,
     DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
@@ -46,9 +48,10 @@ class _Open:
 class ReceiverState:
     """Shared by the handlers of all associations: the spool, the work queue, who is connected."""
 
-    def __init__(self, spool: Spool, submit: Callable[[WorkItem], None]) -> None:
+    def __init__(self, spool: Spool, submit: Callable[[WorkItem], None], store: ObjectStore | None = None) -> None:
         self.spool = spool
         self.submit = submit
+        self.store = store  # a remote object store, written before each answer
         self._open: dict[int, _Open] = {}
         self._lock = threading.Lock()
 
@@ -165,9 +168,30 @@ def _checked(state: ReceiverState, current: _Open, path: Path, sop: str, sop_cla
         current.counts["failed"] += 1
         state.submit(Received(None, sop, current.info, status, detail))
         return _answer(status, detail)
+    if state.store is not None:
+        failed = _put_remote(state, current, path, header, sop)
+        if failed is not None:
+            return failed
     current.counts["stored"] += 1
     state.submit(Received(path, sop, current.info, SUCCESS))
     return _answer(SUCCESS)
+
+
+def _put_remote(state: ReceiverState, current: _Open, path: Path, header: InstanceHeader, sop: str) -> Dataset | None:
+    """Put the instance in the remote store; a failure answer (and nothing kept) when it is not there."""
+    assert state.store is not None
+    key = instance_key(header.study_uid, header.series_uid, header.sop_instance_uid)
+    try:
+        # Returns once S3 has answered the upload (or its completion): the object is then whole.
+        # An object already under that key is kept; ingest compares it and records a conflict.
+        state.store.put_file(key, path)
+        return None
+    except OSError as exc:  # store unreachable or refusing: the sender may retry later
+        path.unlink(missing_ok=True)
+        return _failed(state, current, sop, OUT_OF_RESOURCES, exc)
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        return _failed(state, current, sop, PROCESSING_FAILURE, exc)
 
 
 def handle_accepted(event: Any, state: ReceiverState) -> None:

@@ -192,7 +192,7 @@ def _listener_main(config: ReceiverConfig, spool: Spool, queue: Any, port: int, 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     if config.stream_to_disk:
         stream_to(spool, config)
-    server = make_server(config, ReceiverState(spool, queue.put), port)
+    server = make_server(config, ReceiverState(spool, queue.put, config.remote_store), port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     log.info("extra listener %s serving port %d", multiprocessing.current_process().name, port)
     ready.set()

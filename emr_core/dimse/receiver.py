@@ -56,7 +56,11 @@ class Receiver:
         return recovered
 
     def start(self) -> None:
-        """Recover, start the worker, then listen (a background thread, plus extra processes)."""
+        """Check the object store, recover, start the worker, then listen (a thread, plus extra processes)."""
+        if self.config.remote_store is not None:
+            # Unreachable: refuse to start (StoreUnreachableError, one line) rather than
+            # accept associations whose every C-STORE would fail.
+            self.config.remote_store.exists(".sgm-probe")
         try:
             self.recover()
         except Exception:  # e.g. the database is down: the files stay spooled, serving goes on
@@ -66,7 +70,8 @@ class Receiver:
             stream_to(self.spool, self.config)
         self._worker = IngestWorker(self.settings, self.spool, self.config.spool_retry_seconds, self._unfinished)
         self._worker.start()
-        self._server = make_server(self.config, ReceiverState(self.spool, self._worker.submit), self.config.port)
+        state = ReceiverState(self.spool, self._worker.submit, self.config.remote_store)
+        self._server = make_server(self.config, state, self.config.port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sgm-scp", daemon=True)
         self._thread.start()
         self._listeners = start_listeners(self.config, self.spool, self._worker.queue, self.port)

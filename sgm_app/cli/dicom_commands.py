@@ -11,6 +11,7 @@ import click
 from tqdm import tqdm
 
 from emr_core.dimse.config import ReceiverConfig, parse_callers
+from emr_core.objectstore import ObjectStoreError
 from sgm_app.cli.context import CliContext, pass_cli
 
 
@@ -97,7 +98,10 @@ def serve_command(
         overrides["allowed_callers"] = parse_callers(allowed_callers)
     receiver = Receiver(ctx.settings, ReceiverConfig.from_settings(ctx.settings, **overrides))
     stop = _stop_on_signal()  # before start: a Ctrl-C while starting still stops cleanly
-    receiver.start()
+    try:
+        receiver.start()
+    except ObjectStoreError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(
         f"{receiver.config.ae_title} listening on {receiver.config.host}:{receiver.port} "
         f"(spool {receiver.config.spool_dir}); Ctrl-C stops",

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from emr_core.dicom.ingest import collect_files, ingest_paths
 from emr_core.dicom.ingest_audit import IngestAudit
+from emr_core.objectstore import ObjectStoreError
 from sgm_app.cli.context import CliContext, pass_cli
 
 
@@ -31,7 +32,8 @@ def ingest_command(ctx: CliContext, paths: tuple[Path, ...], move: bool, workers
     """Ingest DICOM files and folders (recursively) into the data folder.
 
     Each file is indexed from its header only and copied to
-    storage/<study>/<series>/<sop>.dcm. Files that are not DICOM, are truncated or lack
+    storage/<study>/<series>/<sop>.dcm (or that key under SGM_STORAGE_URL, e.g.
+    s3://bucket/prefix). Files that are not DICOM, are truncated or lack
     their UIDs go to the quarantine folder with a reason; a known SOP Instance UID with
     other bytes is kept under conflicts/. Re-ingesting the same files changes nothing.
     The exit code is 0 even when files were quarantined: they are listed at the end.
@@ -42,9 +44,12 @@ def ingest_command(ctx: CliContext, paths: tuple[Path, ...], move: bool, workers
     sessions = ctx.sessions()
     files = collect_files(paths)
     with tqdm(total=len(files), unit="file", desc="ingest", disable=None) as bar:
-        report = ingest_paths(
-            sessions, settings, files, progress=bar.update, move=move, audit=IngestAudit.of("cli", paths)
-        )
+        try:
+            report = ingest_paths(
+                sessions, settings, files, progress=bar.update, move=move, audit=IngestAudit.of("cli", paths)
+            )
+        except ObjectStoreError as exc:
+            raise click.ClickException(str(exc)) from None
     for item in report.quarantined_files:
         click.echo(f"quarantined {item.source_path}: {item.reason} ({item.detail}) -> {item.path}")
     click.echo(report.summary())

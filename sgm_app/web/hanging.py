@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from emr_core.dicom.render import cached_render
 from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import ConsolidatedFinding
+from emr_core.objectstore import open_stored
 from emr_core.settings import Settings
 
 HANGING = ("RCC", "LCC", "RMLO", "LMLO")  # top row CC, bottom row MLO; the right breast on the viewer's left
@@ -31,10 +32,12 @@ class View:
     boxes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def chest_wall_on_left(dicom_path: Path) -> bool | None:
+def chest_wall_on_left(settings: Settings, stored_path: str) -> bool | None:
     """From Patient Orientation (0020,0020): the row direction pointing anterior means the chest wall is at column 0."""
     try:
-        ds = pydicom.dcmread(dicom_path, stop_before_pixels=True, specific_tags=["PatientOrientation"])
+        # Only the header is read: from S3, a few ranged reads rather than the whole image.
+        with open_stored(settings, stored_path) as fp:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, specific_tags=["PatientOrientation"])
         first = str(ds.PatientOrientation[0]).upper()
     except (OSError, AttributeError, IndexError, KeyError, pydicom.errors.InvalidDicomError):
         return None
@@ -86,16 +89,16 @@ def study_views(session: Session, settings: Settings, study_id: int) -> list[Vie
         hung = chosen.get(position)
         if hung is None or not hung.columns or not hung.rows:
             continue
-        mirrored = needs_mirroring(position[0], chest_wall_on_left(settings.root / hung.stored_path))
+        mirrored = needs_mirroring(position[0], chest_wall_on_left(settings, hung.stored_path))
         view = View(position, hung.sop_instance_uid, hung.columns, hung.rows, mirrored)
         view.boxes = [{**b, "rect": _placed(b["box"], hung.columns, mirrored)} for b in boxes.get(hung.id, [])]
         views.append(view)
     return views
 
 
-def full_resolution_png(settings: Settings, sop: str, dicom_path: Path, long_side: int, mirrored: bool) -> Path:
+def full_resolution_png(settings: Settings, sop: str, stored_path: str, long_side: int, mirrored: bool) -> Path:
     """The full-resolution render, mirrored left-right when asked (cached beside the plain one)."""
-    plain = cached_render(settings, sop, dicom_path, long_side)
+    plain = cached_render(settings, sop, stored_path, long_side)
     if not mirrored:
         return plain
     target = plain.with_name(f"{plain.stem}-mirrored.png")

@@ -69,7 +69,7 @@ def image(web: Reader, sop_instance_uid: str, mirrored: int = 0) -> Response:
     settings = web.ctx.state.settings
     try:
         path = full_resolution_png(
-            settings, sop_instance_uid, settings.root / row.stored_path, max(row.rows, row.columns), bool(mirrored)
+            settings, sop_instance_uid, row.stored_path, max(row.rows, row.columns), bool(mirrored)
         )
     except (OSError, ValueError):
         return web.page("not_found.html", 422)

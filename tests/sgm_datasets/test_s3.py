@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,10 @@ from sgm_datasets.pull import pull_version, resolve
 from sgm_datasets.store import HEADER, S3DatasetStore, open_store
 from tests.conftest import SgmCli
 from tests.sgm_datasets.conftest import State
-from tests.support.servers import moto_s3
+from tests.support.servers import s3_endpoint
 
 BUCKET = "research"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto") / "moto.log") as url:
-        yield url
+__all__ = ["s3_endpoint"]  # the module's moto server (a fixture)
 
 
 @pytest.fixture

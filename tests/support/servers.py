@@ -12,6 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
 
 from tests.conftest import require_peer
 
@@ -68,6 +72,27 @@ def moto_s3(log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with _server([_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/", 60, log):
         yield url
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server for a test module (import this fixture into the module to use it)."""
+    with moto_s3(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+def s3_test_client(endpoint: str) -> Any:
+    """A boto3 client with the (any) keys moto accepts."""
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
+    )
+
+
+def fresh_bucket(endpoint: str, prefix: str, tmp_path: Path) -> str:
+    """A new bucket named after the test (its tmp folder), created on the server."""
+    name = f"{prefix}-{tmp_path.name.lower().replace('_', '-')[-40:]}".rstrip("-")
+    s3_test_client(endpoint).create_bucket(Bucket=name)
+    return name
 
 
 @contextmanager

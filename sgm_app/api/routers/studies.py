@@ -172,7 +172,7 @@ def image(sop_instance_uid: str, ctx: Annotated[Ctx, Depends(require(Permission.
     if row is None:
         raise ApiError(404, f"image {sop_instance_uid} not found")
     try:
-        path = cached_render(ctx.state.settings, sop_instance_uid, ctx.state.settings.root / row.stored_path)
+        path = cached_render(ctx.state.settings, sop_instance_uid, row.stored_path)
     except (OSError, ValueError) as exc:
         raise ApiError(422, f"image {sop_instance_uid} cannot be rendered: {exc}") from None
     return image_response(ctx, row.patient_id, row.study_uid, sop_instance_uid, path)

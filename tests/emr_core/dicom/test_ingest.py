@@ -229,7 +229,7 @@ def test_move_removes_only_safe_sources(
     assert [p for p in incoming.rglob("*") if p.is_file()] == []
     # A file that cannot be stored (disk error) stays where it is and is reported as failed.
     failing = write_mg(incoming / "later.dcm")
-    monkeypatch.setattr("emr_core.dicom.ingest.store_file", _raise_oserror)
+    monkeypatch.setattr("emr_core.objectstore.local.store_file", _raise_oserror)
     one = settings.model_copy(update={"ingest_workers": 1})
     report = ingest_paths(session_factory, one, [incoming], move=True)
     assert (report.failed, report.stored) == (1, 0) and failing.exists()
