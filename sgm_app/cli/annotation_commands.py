@@ -170,9 +170,12 @@ def campaign_create(
     from annotation_ui.client import admin_client
     from annotation_ui.readers import ReaderError
     from annotation_ui.schema import SchemaConfigError, load_schema_config
+    from annotation_ui.scheme_provision import RolesError, roles_for
+    from annotation_ui.schemes import SchemeError, scheme_named
     from annotation_ui.server import LabelStudioError
 
     try:
+        roles_for(scheme_named(scheme), readers, senior, adjudicator)  # before anything slow: a one-line error
         config = load_schema_config(schema_config) if schema_config else None
         report = provision_campaign(
             ctx.sessions(),
@@ -189,10 +192,10 @@ def campaign_create(
             schema_config=config,
             workers=ctx.settings.ingest_workers,
         )
-    except (CampaignError, ReaderError, SchemaConfigError, LabelStudioError) as exc:
+    except (CampaignError, ReaderError, SchemaConfigError, LabelStudioError, RolesError, SchemeError) as exc:
         raise _fail(exc) from None
     click.echo(
-        f"campaign {name!r}: {report.exams} exams, {report.tasks} sides, {report.images_rendered} images "
+        f"campaign {name!r} ({scheme}): {report.exams} exams, {report.tasks} sides, {report.images_rendered} images "
         f"rendered ({report.images_cached} cached); projects {report.projects}"
     )
     for line in report.skipped:
