@@ -140,10 +140,11 @@ def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None
         return "you may look at this project but not submit in it"
     limited = [p for p in projects if p in grants.only_tasks]
     allowed = frozenset().union(*(grants.only_tasks[p] for p in limited))
+    # the project itself (for the editor) only once one of its reads is under review
     detail = method in READ_METHODS and _PROJECT_DETAIL.match(path) is not None and bool(allowed)
-    if limited and not detail:  # the project itself only once one of its reads is under review, for the editor
-        if not tasks or any(t is None or t not in allowed for t in tasks):
-            return "only the reads under review are open to you in this project"
+    outside = not tasks or any(t is None or t not in allowed for t in tasks)
+    if limited and not detail and outside:
+        return "only the reads under review are open to you in this project"
     if method not in READ_METHODS and any(t in grants.read_only_tasks for t in tasks):
         return "this read is under senior review and can no longer be changed"
     return ""
