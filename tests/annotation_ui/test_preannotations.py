@@ -27,7 +27,7 @@ from tests.annotation_ui.gatewayenv import GatewayEnv
 from tests.annotation_ui.scheme_setup import provision_scheme
 from tests.support.lsenv import LabelStudioEnv
 
-BOX = {"x_min": 400.0, "y_min": 600.0, "x_max": 900.0, "y_max": 1300.0, "score": 0.8, "label": "mass"}
+BOX: dict[str, Any] = {"x_min": 400.0, "y_min": 600.0, "x_max": 900.0, "y_max": 1300.0, "score": 0.8, "label": "mass"}
 TAG = "baseline:3"
 
 
@@ -47,8 +47,9 @@ def store_predictions(factory: sessionmaker[Session], campaign_id: int) -> dict[
         for task in tasks:
             for instance_id in (task.cc_instance_id, task.mlo_instance_id):
                 image = session.get_one(Instance, instance_id)
-                box = (BOX["x_min"], BOX["y_min"], BOX["x_max"], BOX["y_max"])
-                expected[instance_id] = box_to_percent(box, mapping_for(int(image.columns), int(image.rows), 1024))
+                box = (float(BOX["x_min"]), float(BOX["y_min"]), float(BOX["x_max"]), float(BOX["y_max"]))
+                mapping = mapping_for(int(image.columns or 0), int(image.rows or 0), 1024)
+                expected[instance_id] = box_to_percent(box, mapping)
                 session.add(
                     ModelPrediction(
                         study_inference_id=runs[task.study_id].id,
@@ -118,11 +119,11 @@ def test_ai_assisted_reader_sees_the_models_boxes(
     assert reader.get(f"{gateway.url}/api/projects/{project}/next", timeout=60).json()["predictions"]
 
     for http, base in ((reader, gateway.url), (label_studio.admin._http, label_studio.admin.url)):
-        found = http.get(f"{base}/api/tasks", params={"project": project, "query": _dm_query(TAG)}, timeout=60)
-        assert found.status_code == 200, found.text
-        assert found.json()["total"] == 16
-        other = http.get(f"{base}/api/tasks", params={"project": project, "query": _dm_query("other:1")}, timeout=60)
-        assert other.json()["total"] == 0
+        for version, total in ((TAG, 16), ("other:1", 0)):
+            query = {"project": str(project), "query": _dm_query(version)}
+            found = http.get(f"{base}/api/tasks", params=query, timeout=60)
+            assert found.status_code == 200, found.text
+            assert found.json()["total"] == total, version
 
 
 def test_blind_readers_never_get_predictions(
