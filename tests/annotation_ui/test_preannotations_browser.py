@@ -59,5 +59,7 @@ def test_ai_reader_sees_predicted_boxes_and_blind_reader_does_not(
 
     seen, text = _screen(browser, gateway, label_studio.readers["reader_1"], ai_project, min(ai_tasks))
     assert len(seen) >= 2, (seen, text[:3000])
+    assert "baseline:3" in text  # the prediction's tab carries the model version
     hidden, text = _screen(browser, gateway, label_studio.readers["reader_2"], blind_project, min(blind_tasks))
     assert hidden == [], (hidden, text[:3000])
+    assert "rogue:1" not in text
