@@ -63,6 +63,7 @@ def project_title(campaign: str, scheme: ReadingScheme, role: str) -> str:
 def project_options(scheme: ReadingScheme, role: str) -> dict[str, Any]:
     """Label Studio project fields for one role's project: predictions are shown only where the scheme allows
     (the model version to show is set when predictions are pushed; Label Studio needs them to exist first)."""
+    shown = role in scheme.shows_predictions
     if role == "adjudicator":
-        return {"maximum_annotations": 1, "show_collab_predictions": role in scheme.shows_predictions}
-    return dict(HIDDEN_PROJECT_OPTIONS)
+        return {"maximum_annotations": 1, "show_collab_predictions": shown}
+    return {**HIDDEN_PROJECT_OPTIONS, "show_collab_predictions": shown}
