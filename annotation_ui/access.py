@@ -72,6 +72,10 @@ class Grants:
 
     reader: str
     projects: Mapping[int, bool]
+    # project -> the only tasks that may be opened there (a senior's view of first reads under review)
+    only_tasks: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    read_only_tasks: frozenset[int] = frozenset()  # tasks whose read is under review: no more writes
+    predictions: frozenset[int] = frozenset()  # projects whose tasks may show model predictions
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,41 @@ def referenced_ids(path: str, query: str) -> dict[str, set[int]]:
     return found
 
 
-def _projects_of(ids: dict[str, set[int]], resolve: Resolver) -> set[int | None]:
-    """The projects the referenced objects belong to (None for an object we do not know)."""
+def _tasks_of(ids: dict[str, set[int]], resolve: Resolver) -> set[int | None]:
+    """The tasks the referenced objects belong to (None for an annotation or draft we do not know)."""
     tasks: set[int | None] = set(ids["task"])
     tasks |= {resolve.annotation_task(a) for a in ids["annotation"]}
     tasks |= {resolve.draft_task(d) for d in ids["draft"]}
+    return tasks
+
+
+def _projects_of(ids: dict[str, set[int]], tasks: set[int | None], resolve: Resolver) -> set[int | None]:
+    """The projects the referenced objects belong to (None for an object we do not know)."""
     projects: set[int | None] = set(ids["project"])
     projects |= {resolve.task_project(t) if t is not None else None for t in tasks}
     return projects
+
+
+_PROJECT_DETAIL = re.compile(r"^/api/projects/\d+/?$")
+
+
+def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None], named: set[int | None]) -> str:
+    """Why a request is refused by the reader's project and task grants ('' when it passes them)."""
+    if any(p is None or p not in grants.projects for p in named):
+        return "not one of your projects or tasks"
+    projects = {p for p in named if p is not None}
+    if method not in READ_METHODS and not all(grants.projects[p] for p in projects):
+        return "you may look at this project but not submit in it"
+    limited = [p for p in projects if p in grants.only_tasks]
+    allowed = frozenset().union(*(grants.only_tasks[p] for p in limited))
+    # the project itself (for the editor) only once one of its reads is under review
+    detail = method in READ_METHODS and _PROJECT_DETAIL.match(path) is not None and bool(allowed)
+    outside = not tasks or any(t is None or t not in allowed for t in tasks)
+    if limited and not detail and outside:
+        return "only the reads under review are open to you in this project"
+    if method not in READ_METHODS and any(t in grants.read_only_tasks for t in tasks):
+        return "this read is under senior review and can no longer be changed"
+    return ""
 
 
 def _refusal(raw: str, path: str, method: str) -> str | None:
@@ -149,11 +180,10 @@ def decide(grants: Grants, method: str, uri: str, resolve: Resolver) -> Decision
     ids = referenced_ids(path, query)
     if _NEEDS_PROJECT.match(path) and not ids["project"]:
         return Decision(False, "name the project of this list")
-    projects = _projects_of(ids, resolve)
-    if any(p is None or p not in grants.projects for p in projects):
-        return Decision(False, "not one of your projects or tasks")
-    if method not in READ_METHODS and not all(grants.projects[p] for p in projects if p is not None):
-        return Decision(False, "you may look at this project but not submit in it")
+    tasks = _tasks_of(ids, resolve)
+    projects = _projects_of(ids, tasks, resolve)
+    if why := _scope_refusal(grants, method, path, tasks, projects):
+        return Decision(False, why)
     opens = method == "GET" and (_TASK_OPEN.match(path) is not None or path.startswith("/projects/"))
     opened = tuple(sorted(ids["task"])) if opens else ()
     return Decision(True, "assigned", opened, tuple(sorted(p for p in projects if p is not None)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from annotation_ui.access import Grants
-from annotation_ui.schemes import ADJUDICATION, READING, scheme_named
+from annotation_ui.schemes import ADJUDICATION, READING, ReadingScheme, scheme_named
 from emr_core.audit import AuditRecord, record_event
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from emr_core.models import Instance, Study
@@ -35,11 +35,12 @@ def effective_phase(session: Session, campaign: AnnotationCampaign) -> str:
 
 
 def grants_for(session: Session, email: str) -> Grants:
-    """The projects this Label Studio user may open now (none for a user who is not a registered reader)."""
+    """The projects (and, under senior review, the tasks) this Label Studio user may open now (none for a user who
+    is not a registered reader)."""
     reader = session.scalars(select(AnnotationReader).where(AnnotationReader.email == email.strip().lower())).first()
-    projects: dict[int, bool] = {}
+    grants = _GrantsBuilder(email)
     if reader is None:
-        return Grants(email, projects)
+        return grants.build()
     campaign_ids = select(ReaderAssignment.campaign_id).where(ReaderAssignment.reader_id == reader.id)
     for campaign in session.scalars(select(AnnotationCampaign).where(AnnotationCampaign.id.in_(campaign_ids))):
         roles = {
@@ -48,11 +49,60 @@ def grants_for(session: Session, email: str) -> Grants:
         }
         scheme, phase = scheme_named(campaign.scheme), effective_phase(session, campaign)
         for mine in (r for r, a in roles.items() if a.reader_id == reader.id):
+            if scheme.predictions_shown(mine, phase):
+                grants.predictions.add(roles[mine].ls_project_id)
             for owner, write in scheme.visible(mine, phase).items():
-                if owner in roles:
-                    pid = roles[owner].ls_project_id
-                    projects[pid] = projects.get(pid, False) or write
-    return Grants(email, projects)
+                if owner not in roles:
+                    continue
+                grants.add(roles[owner].ls_project_id, write)
+                if scheme.reviewed_only(mine, owner, phase):
+                    grants.limit(roles[owner].ls_project_id, reviewed_tasks(session, roles[owner], roles[mine]))
+                elif write and (reviewer := _reviewer_of(scheme, owner, phase, roles)) is not None:
+                    grants.read_only |= reviewed_tasks(session, roles[owner], reviewer)
+    return grants.build()
+
+
+@dataclass
+class _GrantsBuilder:
+    email: str
+    projects: dict[int, bool] = field(default_factory=dict)
+    only: dict[int, frozenset[int]] = field(default_factory=dict)
+    read_only: set[int] = field(default_factory=set)
+    predictions: set[int] = field(default_factory=set)
+
+    def add(self, project: int, write: bool) -> None:
+        self.projects[project] = self.projects.get(project, False) or write
+
+    def limit(self, project: int, tasks: set[int]) -> None:
+        self.only[project] = self.only.get(project, frozenset()) | tasks
+
+    def build(self) -> Grants:
+        # a project the reader also sees in full (another role of theirs) is not limited
+        full = {p for p in self.projects if p not in self.only}
+        only = {p: t for p, t in self.only.items() if p not in full}
+        return Grants(self.email, self.projects, only, frozenset(self.read_only), frozenset(self.predictions))
+
+
+def _reviewer_of(
+    scheme: ReadingScheme, owner: str, phase: str, roles: dict[str, ReaderAssignment]
+) -> ReaderAssignment | None:
+    """The assignment of the role that reviews `owner`'s reads task by task, if the scheme has one."""
+    for role, assignment in roles.items():
+        if role != owner and scheme.reviewed_only(role, owner, phase):
+            return assignment
+    return None
+
+
+def reviewed_tasks(session: Session, owner: ReaderAssignment, reviewer: ReaderAssignment) -> set[int]:
+    """The owner's Label Studio tasks whose side is queued in the reviewer's project (under review)."""
+    queued = select(LabelStudioTask.campaign_task_id).where(LabelStudioTask.assignment_id == reviewer.id)
+    return set(
+        session.scalars(
+            select(LabelStudioTask.ls_task_id).where(
+                LabelStudioTask.assignment_id == owner.id, LabelStudioTask.campaign_task_id.in_(queued)
+            )
+        )
+    )
 
 
 def task_project(session: Session, ls_task_id: int) -> int | None:

@@ -1,9 +1,12 @@
-"""Campaigns: a set of exams read blindly by two readers, each in a project of their own, in their own order."""
+"""Campaigns: a set of exams read under a reading scheme, each reader in a project of their own, in their own order.
+
+The roles a scheme needs and their projects' settings are in scheme_provision; blind double reading is the default."""
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +18,15 @@ from annotation_ui.images import document_path, mammograms_of, render_instances
 from annotation_ui.labeling_config import labeling_config
 from annotation_ui.readers import reader_by_email
 from annotation_ui.schema import build_schema
+from annotation_ui.scheme_provision import (
+    HIDDEN_PROJECT_OPTIONS,
+    READS_FROM_START,
+    RolesError,
+    project_options,
+    project_title,
+    roles_for,
+)
+from annotation_ui.schemes import DEFAULT_SCHEME, ReadingScheme, SchemeError, scheme_named
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
@@ -27,14 +39,7 @@ log = logging.getLogger(__name__)
 BLIND_ROLES = ("reader_1", "reader_2")
 ADJUDICATOR = "adjudicator"
 # What the blind projects must hide: other reads, predictions, history.
-BLIND_PROJECT_OPTIONS: dict[str, Any] = {
-    "maximum_annotations": 1,
-    "show_collab_predictions": False,
-    "show_annotation_history": False,
-    "show_overlap_first": False,
-    "sampling": "Sequential sampling",
-    "show_skip_button": True,
-}
+BLIND_PROJECT_OPTIONS: dict[str, Any] = HIDDEN_PROJECT_OPTIONS
 
 
 class CampaignError(ValueError):
@@ -97,26 +102,33 @@ def reading_order(task_ids: list[int], seed: int, role: str) -> list[int]:
 
 
 def _create_projects(
-    admin: LabelStudioClient, settings: Settings, name: str, xml: str, long_side: int, projects: dict[str, int]
+    admin: LabelStudioClient, settings: Settings, plan: tuple[str, ReadingScheme, str, int], projects: dict[str, int]
 ) -> dict[str, int]:
-    """Two blind projects and one adjudication project, each allowed to serve the rendered images.
+    """One project per role of the scheme (name, scheme, labeling config, long side), each allowed to serve the
+    rendered images.
 
     `projects` is filled as they are created, so that a failure half-way knows what to remove."""
-    for role in (*BLIND_ROLES, ADJUDICATOR):
-        title = f"{name} · {'adjudication' if role == ADJUDICATOR else 'blind read ' + role[-1]}"
-        options = BLIND_PROJECT_OPTIONS if role != ADJUDICATOR else {"maximum_annotations": 1}
-        projects[role] = admin.create_project(title, xml, **options)
+    name, scheme, xml, long_side = plan
+    for role in scheme.roles:
+        projects[role] = admin.create_project(project_title(name, scheme, role), xml, **project_options(scheme, role))
         admin.add_local_storage(projects[role], str(settings.rendered_dir / str(long_side)))
     return projects
 
 
 def _check_new(session: Session, name: str, emails: dict[str, str]) -> dict[str, int]:
-    """Reader ids per role; the name must be new and the three readers distinct."""
+    """Reader ids per role; the name must be new and the readers distinct."""
     if session.scalar(select(func.count()).where(AnnotationCampaign.name == name)):
         raise CampaignError(f"a campaign named {name!r} already exists")
     if len(set(emails.values())) != len(emails):
         raise CampaignError("the two blind readers and the adjudicator must be three different people")
     return {role: reader_by_email(session, email).id for role, email in emails.items()}
+
+
+def _roles(scheme_name: str, readers: Sequence[str], senior: str | None, adjudicator: str | None) -> dict[str, str]:
+    try:
+        return roles_for(scheme_named(scheme_name), readers, senior, adjudicator)
+    except (RolesError, SchemeError) as exc:
+        raise CampaignError(str(exc)) from None
 
 
 def _load_pairs(session: Session, study_ids: list[int]) -> tuple[list[SidePair], list[str]]:
@@ -155,17 +167,20 @@ def provision_campaign(
     admin: LabelStudioClient,
     name: str,
     study_ids: list[int],
-    readers: tuple[str, str],
-    adjudicator: str,
+    readers: Sequence[str],
+    adjudicator: str | None = None,
     *,
+    senior: str | None = None,
+    scheme: str = DEFAULT_SCHEME,
     seed: int = 0,
     long_side: int = 1024,
     schema_config: dict[str, Any] | None = None,
     workers: int = 2,
 ) -> ProvisionReport:
-    """Render the exams, create the three projects and import one task per breast side for each blind reader."""
+    """Render the exams, create one project per role of the scheme and import one task per breast side for each
+    first reader (blind double reading: two blind readers and an adjudicator)."""
     xml = labeling_config(build_schema(schema_config))
-    emails = {BLIND_ROLES[0]: readers[0], BLIND_ROLES[1]: readers[1], ADJUDICATOR: adjudicator}
+    emails = _roles(scheme, readers, senior, adjudicator)
     with session_scope(session_factory) as session:
         reader_ids = _check_new(session, name, emails)
         pairs, skipped = _load_pairs(session, study_ids)
@@ -174,18 +189,20 @@ def provision_campaign(
         rendered = render_instances(settings, [i for p in pairs for i in (p.cc, p.mlo)], long_side, workers)
         skipped += [f"image {uid}: {err}" for uid, err in rendered.failed.items()]
         pairs = [p for p in pairs if not {p.cc.sop_instance_uid, p.mlo.sop_instance_uid} & rendered.failed.keys()]
-        campaign = AnnotationCampaign(name=name, seed=seed, long_side=long_side, schema_config=schema_config or {})
+        campaign = AnnotationCampaign(
+            name=name, seed=seed, long_side=long_side, schema_config=schema_config or {}, scheme=scheme
+        )
         session.add(campaign)
         session.flush()
         tasks = _add_tasks(session, campaign, pairs)
         projects: dict[str, int] = {}
         try:
-            _create_projects(admin, settings, name, xml, long_side, projects)
+            _create_projects(admin, settings, (name, scheme_named(scheme), xml, long_side), projects)
             _assign_readers(session, admin, settings, campaign, projects, reader_ids, tasks)
         except Exception:
             _remove_projects(admin, projects)  # the database rolls back; Label Studio must too
             raise
-        _audit_provisioning(session, name, pairs, projects, emails)
+        _audit_provisioning(session, campaign, pairs, projects, emails)
         return ProvisionReport(
             campaign.id,
             len({p.study_id for p in pairs}),
@@ -232,19 +249,19 @@ def _assign_readers(
     reader_ids: dict[str, int],
     tasks: dict[int, tuple[CampaignTask, Any]],
 ) -> None:
-    """Give each role its project; the blind readers get the tasks in their own order."""
+    """Give each role its project; the first readers get the tasks in their own order."""
     for role, project_id in projects.items():
         assignment = ReaderAssignment(
             campaign_id=campaign.id, reader_id=reader_ids[role], role=role, ls_project_id=project_id
         )
         session.add(assignment)
         session.flush()
-        if role in BLIND_ROLES:
+        if role in READS_FROM_START:
             _import_blind(session, admin, settings, campaign, assignment, tasks)
 
 
 def _audit_provisioning(
-    session: Session, name: str, pairs: list[Any], projects: dict[str, int], emails: dict[str, str]
+    session: Session, campaign: AnnotationCampaign, pairs: list[Any], projects: dict[str, int], emails: dict[str, str]
 ) -> None:
     record_event(
         session,
@@ -254,10 +271,11 @@ def _audit_provisioning(
             event_type="annotation.campaign_provisioned",
             instance_count=2 * len(pairs),
             detail={
-                "campaign": name,
+                "campaign": campaign.name,
                 "studies": len({p.study_id for p in pairs}),
                 "projects": projects,
                 "readers": emails,
+                "scheme": campaign.scheme,
             },
         ),
     )

@@ -127,8 +127,24 @@ class LabelStudioClient:
     def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> None:
         self.sdk.annotations.update(id=annotation_id, result=result)
 
-    def create_prediction(self, task_id: int, result: list[dict[str, Any]], model_version: str) -> int:
-        return _id(self.sdk.predictions.create(task=task_id, result=result, model_version=model_version).id)
+    def create_prediction(
+        self, task_id: int, result: list[dict[str, Any]], model_version: str, score: float | None = None
+    ) -> int:
+        created = self.sdk.predictions.create(task=task_id, result=result, model_version=model_version, score=score)
+        return _id(created.id)
+
+    def prediction_versions(self, project_id: int) -> dict[int, set[str]]:
+        """Task id -> the model versions of the predictions it carries, for one project."""
+        found: dict[int, set[str]] = {}
+        for p in self.sdk.predictions.list(project=project_id):
+            found.setdefault(int(p.task), set()).add(str(p.model_version or ""))
+        return found
+
+    def update_project(self, project_id: int, **options: Any) -> dict[str, Any]:
+        """Change project fields (show_collab_predictions, model_version, ...); returns the project as stored."""
+        response = self._http.patch(f"{self.url}/api/projects/{project_id}", json=options, timeout=TIMEOUT)
+        response.raise_for_status()
+        return dict(response.json())
 
     def export_annotated(self, project_id: int) -> list[dict[str, Any]]:
         """Every annotated task of a project with its annotations (completed_by, updated_by, result)."""

@@ -18,6 +18,7 @@ from annotation_ui.blinding import find_violations, record_violations
 from annotation_ui.campaign_context import CampaignContext, load_context
 from annotation_ui.campaigns import BLIND_ROLES, assignments_of, campaign_by_name
 from annotation_ui.client import LabelStudioClient
+from annotation_ui.schemes import scheme_named
 from annotation_ui.validation import validate_result
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
@@ -43,10 +44,12 @@ class _Fetched:
     predicted: dict[str, set[int]]  # role -> tasks of that project carrying predictions
 
 
-def _fetch(admin: LabelStudioClient, projects: dict[str, int]) -> _Fetched:
-    """Every project's export, and which blind projects' tasks carry predictions (HTTP only)."""
+def _fetch(admin: LabelStudioClient, projects: dict[str, int], shown: tuple[str, ...] = ()) -> _Fetched:
+    """Every project's export, and which blind projects' tasks carry predictions (HTTP only); `shown` are the
+    roles whose scheme shows predictions (an AI-assisted reader's predictions are no violation)."""
     exports = {role: admin.export_annotated(project) for role, project in projects.items()}
-    predicted = {role: admin.prediction_task_ids(p) if role in BLIND_ROLES else set() for role, p in projects.items()}
+    blind = {r for r in BLIND_ROLES if r not in shown}
+    predicted = {role: admin.prediction_task_ids(p) if role in blind else set() for role, p in projects.items()}
     return _Fetched(exports, predicted)
 
 
@@ -112,7 +115,8 @@ def pull_campaign(
     with session_scope(session_factory) as session:
         campaign = campaign_by_name(session, name)
         projects = {role: a.ls_project_id for role, a in assignments_of(session, campaign.id).items()}
-    fetched = _fetch(admin, projects)
+        shown = scheme_named(campaign.scheme).shows_predictions
+    fetched = _fetch(admin, projects, shown)
     with session_scope(session_factory) as session:
         ctx = load_context(session, campaign_by_name(session, name))
         violations = _record_blinding(session, ctx, fetched)

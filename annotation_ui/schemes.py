@@ -19,6 +19,8 @@ class Sight:
     phases: frozenset[str]
     write: bool
     predictions: bool = False  # model predictions (AI) may be shown to the viewer
+    # Only the owner's tasks under review (first read submitted) may be opened, never the project's lists.
+    reviewed_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class ReadingScheme:
 
     def predictions_shown(self, viewer: str, phase: str) -> bool:
         return any(s.viewer == viewer and phase in s.phases and s.predictions for s in self.sights)
+
+    def reviewed_only(self, viewer: str, owner: str, phase: str) -> bool:
+        """True when `viewer` may open only those tasks of `owner`'s project that are under review."""
+        sights = [s for s in self.sights if s.viewer == viewer and s.owner == owner and phase in s.phases]
+        return bool(sights) and all(s.reviewed_only for s in sights)
+
+    @property
+    def shows_predictions(self) -> tuple[str, ...]:
+        """The roles that may be shown model predictions in some phase."""
+        return tuple(r for r in self.roles if any(s.viewer == r and s.predictions for s in self.sights))
 
 
 def _own(role: str, phases: tuple[str, ...], *, write: bool = True, predictions: bool = False) -> Sight:
@@ -85,14 +97,21 @@ SCHEMES: dict[str, ReadingScheme] = {
         ),
         ReadingScheme(
             "senior_review",
-            "A first reader, then a senior who sees the first read (read-only) once it is submitted.",
+            "A first reader, then a senior who sees each first read (read-only) as soon as it is submitted, "
+            "and only the reads submitted.",
             ("reader_1", "senior"),
             (
-                _own("reader_1", (READING,)),
+                _own("reader_1", (READING,)),  # a task under review is read-only for its first reader
                 _own("reader_1", (REVIEW,), write=False),
-                _own("senior", (REVIEW,)),
-                Sight("senior", "reader_1", frozenset((REVIEW,)), write=False),
+                _own("senior", (READING, REVIEW)),  # the senior's project holds only the tasks under review
+                Sight("senior", "reader_1", frozenset((READING, REVIEW)), write=False, reviewed_only=True),
             ),
+        ),
+        ReadingScheme(
+            "ai_assisted",
+            "AI-assisted read: one reader who sees the model's predictions as pre-annotations.",
+            ("reader_1",),
+            (_own("reader_1", (READING,), predictions=True),),
         ),
     )
 }

@@ -132,8 +132,16 @@ def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) 
 
 @campaign_group.command("create")
 @click.argument("name")
-@click.option("--reader", "readers", multiple=True, required=True, help="A blind reader's email (give two).")
-@click.option("--adjudicator", required=True, help="The third reader's email.")
+@click.option(
+    "--scheme",
+    default="blind_double",
+    show_default=True,
+    help="Reading scheme (see `sgm gateway schemes`): single, blind_double, blind_double_ai, open_consensus, "
+    "senior_review, ai_assisted.",
+)
+@click.option("--reader", "readers", multiple=True, required=True, help="A first reader's email (two: double reads).")
+@click.option("--adjudicator", help="The adjudicator's email (blind double schemes).")
+@click.option("--senior", help="The senior reviewer's email (senior_review).")
 @click.option("--study-uid", "study_uids", multiple=True, help="Studies to include (default: every mammography study).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many studies.")
 @click.option("--seed", default=0, show_default=True, help="Seeds each reader's random reading order.")
@@ -147,24 +155,27 @@ def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) 
 def campaign_create(
     ctx: CliContext,
     name: str,
+    scheme: str,
     readers: tuple[str, ...],
-    adjudicator: str,
+    adjudicator: str | None,
+    senior: str | None,
     study_uids: tuple[str, ...],
     limit: int | None,
     seed: int,
     long_side: int,
     schema_config: Path | None,
 ) -> None:
-    """Render the exams and create the two blind projects and the adjudication project."""
+    """Render the exams and create one Label Studio project per role of the reading scheme."""
     from annotation_ui.campaigns import CampaignError, provision_campaign
     from annotation_ui.client import admin_client
     from annotation_ui.readers import ReaderError
     from annotation_ui.schema import SchemaConfigError, load_schema_config
+    from annotation_ui.scheme_provision import RolesError, roles_for
+    from annotation_ui.schemes import SchemeError, scheme_named
     from annotation_ui.server import LabelStudioError
 
-    if len(readers) != 2:
-        raise click.BadParameter("give exactly two --reader", param_hint="--reader")
     try:
+        roles_for(scheme_named(scheme), readers, senior, adjudicator)  # before anything slow: a one-line error
         config = load_schema_config(schema_config) if schema_config else None
         report = provision_campaign(
             ctx.sessions(),
@@ -172,17 +183,19 @@ def campaign_create(
             admin_client(ctx.settings),
             name,
             _study_ids(ctx, study_uids, limit),
-            (readers[0], readers[1]),
+            readers,
             adjudicator,
+            senior=senior,
+            scheme=scheme,
             seed=seed,
             long_side=long_side,
             schema_config=config,
             workers=ctx.settings.ingest_workers,
         )
-    except (CampaignError, ReaderError, SchemaConfigError, LabelStudioError) as exc:
+    except (CampaignError, ReaderError, SchemaConfigError, LabelStudioError, RolesError, SchemeError) as exc:
         raise _fail(exc) from None
     click.echo(
-        f"campaign {name!r}: {report.exams} exams, {report.tasks} sides, {report.images_rendered} images "
+        f"campaign {name!r} ({scheme}): {report.exams} exams, {report.tasks} sides, {report.images_rendered} images "
         f"rendered ({report.images_cached} cached); projects {report.projects}"
     )
     for line in report.skipped:
@@ -256,6 +269,47 @@ def campaign_export(ctx: CliContext, name: str, out: Path) -> None:
     click.echo(
         f"{report.images} images, {report.boxes} boxes -> {report.breast_csv}, {report.finding_csv}, {report.coco_json}"
     )
+
+
+@campaign_group.command("predict")
+@click.argument("name")
+@click.option("--model", "model_name", required=True, help="Registered model name.")
+@click.option("--version", "model_version", required=True, help="Model version whose stored predictions to push.")
+@pass_cli
+def campaign_predict(ctx: CliContext, name: str, model_name: str, model_version: str) -> None:
+    """Push a model version's stored predictions as pre-annotations (only where the scheme shows them)."""
+    from annotation_ui.campaigns import CampaignError
+    from annotation_ui.client import RequestError, admin_client
+    from annotation_ui.preannotations import PreannotationError, push_predictions
+    from annotation_ui.server import LabelStudioError
+
+    try:
+        with session_scope(ctx.sessions()) as session:
+            report = push_predictions(session, admin_client(ctx.settings), name, model_name, model_version)
+    except (CampaignError, PreannotationError, LabelStudioError, RequestError) as exc:
+        raise _fail(exc) from None
+    click.echo(
+        f"{report.model_version}: {report.created} tasks pre-annotated, {report.already_there} already were, "
+        f"{report.without_inference} without predictions; projects {list(report.projects)}"
+    )
+
+
+@campaign_group.command("review")
+@click.argument("name")
+@pass_cli
+def campaign_review(ctx: CliContext, name: str) -> None:
+    """Queue for senior review every side whose first read is submitted (the gateway does it at each submission)."""
+    from annotation_ui.campaigns import CampaignError, campaign_by_name
+    from annotation_ui.client import RequestError, admin_client
+    from annotation_ui.review import queue_reviews
+    from annotation_ui.server import LabelStudioError
+
+    try:
+        with session_scope(ctx.sessions()) as session:
+            queued = queue_reviews(session, admin_client(ctx.settings), campaign_by_name(session, name))
+    except (CampaignError, LabelStudioError, RequestError) as exc:
+        raise _fail(exc) from None
+    click.echo(f"{queued} sides entered review")
 
 
 def register(cli: click.Group) -> None:

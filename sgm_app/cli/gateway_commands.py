@@ -73,6 +73,7 @@ def gateway_schemes() -> None:
             what = "own project" if s.viewer == s.owner else f"{s.owner}'s project"
             mode = "read and submit" if s.write else "look only"
             extra = ", with model predictions" if s.predictions else ""
+            extra += ", only the sides whose first read is submitted" if s.reviewed_only else ""
             click.echo(f"  {s.viewer:<12} {what:<24} {mode}{extra} during {', '.join(sorted(s.phases))}")
 
 

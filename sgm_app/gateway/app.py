@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.access import Decision, Grants, Resolver, decide
 from annotation_ui.assignments_access import GatewayEvent, audit_refusal, audit_task_opened, grants_for, task_project
+from annotation_ui.client import LabelStudioClient, RequestError
+from annotation_ui.prediction_filter import strip_predictions
+from annotation_ui.review import review_after_submit
 from annotation_ui.submit_check import refusal_message, submit_problems
 from emr_core.db import session_scope
 from sgm_app.gateway.identity import Identities, credential_of
@@ -23,6 +27,8 @@ from sgm_app.gateway.pages import READER_CSS, denied_page
 _SUBMIT = re.compile(r"^/api/tasks/(\d+)/annotations/?$")
 _UPDATE = re.compile(r"^/api/annotations/(\d+)/?$")
 _NEXT = re.compile(r"^/api/projects/\d+/next/?$")
+_TASKS = re.compile(r"^/api/(tasks/?|tasks/\d+/?|projects/\d+/next/?)$")
+log = logging.getLogger(__name__)
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding", "upgrade"}
 
 
@@ -203,19 +209,34 @@ async def forward(gw: Gateway, request: Request, path: str) -> Response:
 
 
 def _filtered(gw: Gateway, request: Request, path: str, upstream: httpx.Response) -> Response:
-    """A reader's project list shows only their projects; the labeling stream's next task is audited as opened."""
+    """A reader's project list shows only their projects, tasks carry predictions only where the reader's scheme
+    shows them, the labeling stream's next task is audited as opened, and a submitted first read enters review."""
     if _NEXT.match(path) and upstream.status_code == 200:
         _audit_next(gw, request, upstream)
-        return _reply(upstream)
+    if upstream.status_code in (200, 201) and (task_id := _submitted_task(gw, request.method, path)) is not None:
+        _enter_review(gw, task_id)
     listing = request.method == "GET" and re.match(r"^/api/projects/?$", path) is not None
-    if not listing or upstream.status_code != 200 or "json" not in upstream.headers.get("content-type", ""):
+    tasks = request.method == "GET" and _TASKS.match(path) is not None
+    if not (listing or tasks) or upstream.status_code != 200 or "json" not in upstream.headers.get("content-type", ""):
         return _reply(upstream)
     email = gw.who(request)
     if not email or email == gw.admin_email:
         return _reply(upstream)
     with session_scope(gw.sessions) as session:
         grants = grants_for(session, email)
+    if tasks:
+        return _reply(upstream, json.dumps(strip_predictions(upstream.json(), grants.predictions)).encode())
     return _reply(upstream, json.dumps(_only_granted(upstream.json(), grants)).encode())
+
+
+def _enter_review(gw: Gateway, task_id: int) -> None:
+    """Under senior review, the side of a first read just submitted enters review now (a failure is logged: the
+    review queue catches up at the next submission or `sgm campaign review`)."""
+    try:
+        with session_scope(gw.sessions) as session:
+            review_after_submit(session, LabelStudioClient(gw.ls_url, gw.admin_token), task_id)
+    except (RequestError, ValueError) as exc:
+        log.warning("task %s could not enter review: %s", task_id, exc)
 
 
 async def _run(fn: Any, *args: Any) -> Any:

@@ -95,9 +95,9 @@ http {{
     location ~ ^/(static|react-app|label-studio-frontend|dm)/ {{
       proxy_pass http://labelstudio;{headers}
     }}
-    # Submissions are validated, the project list is cut down to the reader's, and the labeling stream's next
-    # task is audited, by our endpoint.
-    location ~ ^/api/(projects|projects/\\d+/next|tasks/\\d+/annotations|annotations/\\d+)/?$ {{{guard}
+    # Submissions are validated, the project list is cut down to the reader's, tasks lose the predictions the
+    # reader's scheme hides, and the labeling stream's next task is audited, by our endpoint.
+    location ~ ^/api/(projects|projects/\\d+/next|tasks|tasks/\\d+|tasks/\\d+/annotations|annotations/\\d+)/?$ {{{guard}
       proxy_pass http://sgm_access/_gateway/forward$request_uri;{headers}
     }}
     location / {{{guard}
