@@ -33,3 +33,19 @@ RESERVED: frozenset[str] = frozenset(
 def view_key(view: str, key: str) -> str:
     """The key of a per-view control: plain on CC, with Shift on MLO."""
     return key if view == "cc" else f"shift+{key}"
+
+
+# Label Studio gives every Label and Choice without a hotkey one of its own, from a fixed list, in the order of
+# the config: the CC panel's attributes got I, O, P and V (its move tool) and the MLO panel none. Every
+# descriptor value therefore gets an explicit chord nobody types by accident; the reading screen hides them.
+_CHORD_KEYS = "abcdefghijklmnopqrstuvwxyz0123456789"
+_CHORD_PREFIXES = {"cc": ("ctrl+alt+", "ctrl+alt+shift+"), "mlo": ("alt+shift+", "ctrl+shift+alt+meta+")}
+
+
+def descriptor_key(view: str, index: int) -> str:
+    """The placeholder chord of the `index`-th descriptor value of one view (unique per view and index)."""
+    prefixes = _CHORD_PREFIXES[view]
+    block, position = divmod(index, len(_CHORD_KEYS))
+    if block >= len(prefixes):
+        raise ValueError(f"more than {len(prefixes) * len(_CHORD_KEYS)} descriptor values on {view.upper()}")
+    return prefixes[block] + _CHORD_KEYS[position]

@@ -11,6 +11,7 @@ from annotation_ui.hotkeys import (
     BOX_SUBTYPE_KEYS,
     COMPOSITION_KEYS,
     FINDING_KEYS,
+    descriptor_key,
     view_key,
 )
 from annotation_ui.schema import Attribute, Schema
@@ -37,7 +38,7 @@ READING_LONG_SIDE = 4096
 # the image keeps to the screen's height so the label chips above it and the column beside it stay in sight.
 IMAGE_TOOLS = (
     'zoom="true" zoomControl="true" brightnessControl="true" contrastControl="true" rotateControl="false" '
-    'maxHeight="calc(100vh - 250px)" horizontalAlignment="center"'
+    'maxHeight="calc(100vh - 330px)" horizontalAlignment="center"'
 )
 INSTRUCTION = (
     "Pick a finding (key in brackets; Shift+key on MLO) and draw its box on CC and on MLO. Same lesion on both "
@@ -45,9 +46,13 @@ INSTRUCTION = (
     "the link needs no label. Wheel: zoom; toolbar: brightness and contrast."
 )
 STYLE = (
-    ".sgm-top{display:flex;gap:1.5em;align-items:baseline;flex-wrap:wrap}"
+    ".sgm-top{display:flex;gap:1.5em;align-items:baseline}"
     ".sgm-reading{display:flex;gap:12px;align-items:flex-start}"
     ".sgm-view{flex:1 1 0;min-width:0}"
+    # Label Studio 1.23's region details print every per-box value as "Choices: <value>" without the name of
+    # its control (RegionDetails.tsx); the named values are in the column beside the images instead.
+    ".lsf-detailed-region__result .lsf-region-meta{display:none}"
+    ".sgm-descriptor sup{display:none}"  # the placeholder chords of annotation_ui/hotkeys.py
     ".sgm-column{flex:0 0 300px;max-height:calc(100vh - 160px);overflow-y:auto;position:sticky;top:0}"
 )
 
@@ -62,12 +67,12 @@ def region_control(view: str, attribute: str) -> str:
     return f"{view}_{attribute}"
 
 
-def _options(values: tuple[str, ...], keys: dict[str, str] | None, view: str | None) -> str:
+def _options(values: tuple[str, ...], keys: dict[str, str] | None) -> str:
     """<Choice> elements, each with its hotkey when the control has a key table."""
     out = []
     for v in values:
         key = (keys or {}).get(v)
-        hotkey = f" hotkey={quoteattr(view_key(view, key) if view else key)}" if key else ""
+        hotkey = f" hotkey={quoteattr(key)}" if key else ""
         out.append(f"<Choice value={quoteattr(v)}{hotkey}/>")
     return "".join(out)
 
@@ -84,6 +89,7 @@ def _choices(
     title: str = "",
     required_message: str = "",
     keys: dict[str, str] | None = None,
+    class_name: str = "",
 ) -> str:
     """One titled <Choices>; per-region ones (with their title) show only when a box of that label is selected."""
     kind = "multiple" if multiple else "single-radio"
@@ -98,8 +104,8 @@ def _choices(
             attrs.append(f"whenLabelValue={quoteattr(when_label)}")
         if required_message:
             attrs.append(f"requiredMessage={quoteattr(required_message)}")
-    options = _options(values, keys, to if per_region else None)
-    header = f'<Header value={quoteattr(title)} size="6"/>' if title else ""
+    options = _options(values, keys)
+    header = f'<Header value={quoteattr(title)} size="5" style="margin: 8px 0 2px"/>' if title else ""
     body = f"{header}<Choices {' '.join(attrs)}>{options}</Choices>"
     if not per_region:
         return body
@@ -107,10 +113,11 @@ def _choices(
     # RectangleLabels), not the image its docs name: with the image name nothing ever showed.
     control = box_control(to)
     when = f" whenTagName={quoteattr(control)}" + (f" whenLabelValue={quoteattr(when_label)}" if when_label else "")
-    return f'<View visibleWhen="region-selected"{when}>{body}</View>'
+    css = f" className={quoteattr(class_name)}" if class_name else ""
+    return f'<View visibleWhen="region-selected"{when}{css}>{body}</View>'
 
 
-def _attribute(view: str, attr: Attribute, schema: Schema) -> str:
+def _attribute(view: str, attr: Attribute, schema: Schema, first_key: int) -> str:
     """Per-region choices of one attribute, shown only for the finding types it applies to."""
     everywhere = set(attr.applies_to) == set(schema.finding_types)
     only = None if everywhere else ",".join(attr.applies_to)  # Label Studio reads a comma-separated list
@@ -127,7 +134,18 @@ def _attribute(view: str, attr: Attribute, schema: Schema) -> str:
         required=attr.required and (everywhere or len(attr.applies_to) == 1),
         required_message=f"Each {' or '.join(attr.applies_to)} box on {view.upper()} needs its {attr.title}: "
         "select the box and choose one.",
+        keys={v: descriptor_key(view, first_key + i) for i, v in enumerate(attr.values)},
+        class_name="sgm-descriptor",
     )
+
+
+def _descriptors(view: str, schema: Schema) -> list[str]:
+    """The per-box descriptors of one view, numbered across attributes for their placeholder chords."""
+    out, first = [], 0
+    for attr in schema.attributes:
+        out.append(_attribute(view, attr, schema, first))
+        first += len(attr.values)
+    return out
 
 
 def _box_attributes(view: str, schema: Schema) -> str:
@@ -142,7 +160,7 @@ def _box_attributes(view: str, schema: Schema) -> str:
             required=True,
             required_message=f"Each box on {view.upper()} needs its finding BI-RADS (2-5): select the box and "
             "choose one.",
-            keys=BOX_BIRADS_KEYS,
+            keys={v: view_key(view, k) for v, k in BOX_BIRADS_KEYS.items()},
         ),
         _choices(
             region_control(view, BIRADS_SUBTYPE),
@@ -150,9 +168,9 @@ def _box_attributes(view: str, schema: Schema) -> str:
             ASSESSMENT_SUBTYPES,
             per_region=True,
             title="BI-RADS 4 subtype (4A/4B/4C)",
-            keys=BOX_SUBTYPE_KEYS,
+            keys={v: view_key(view, k) for v, k in BOX_SUBTYPE_KEYS.items()},
         ),
-        *(_attribute(view, attr, schema) for attr in schema.attributes),
+        *_descriptors(view, schema),
     ]
     return "".join(parts)
 
@@ -179,7 +197,7 @@ def _side_panel() -> str:
     """The side-level scales, below the per-box attributes in the right-hand column."""
     return "".join(
         [
-            '<Header value="This breast" size="5"/>',
+            '<Header value="This breast" size="4" style="margin: 16px 0 0"/>',
             _choices(
                 COMPOSITION,
                 "cc",
@@ -212,7 +230,8 @@ def labeling_config(schema: Schema) -> str:
     column = "".join(
         [
             '<View className="sgm-column">',
-            '<View visibleWhen="no-region-selected"><Header value="Select a box to describe it" size="6"/></View>',
+            '<View visibleWhen="no-region-selected">',
+            '<Header value="Select a box to describe it" size="4" style="margin: 0"/></View>',
             *(_box_attributes(v, schema) for v in VIEWS),
             _side_panel(),
             "</View>",
@@ -222,8 +241,8 @@ def labeling_config(schema: Schema) -> str:
         [
             "<View>",
             f"<Style>{STYLE}</Style>",
-            '<View className="sgm-top"><Header value="$side" size="4"/>',
-            f'<Header value={quoteattr(INSTRUCTION)} size="6"/></View>',
+            '<View className="sgm-top"><Header value="$side" size="4" style="margin: 0; white-space: nowrap"/>',
+            f'<Header value={quoteattr(INSTRUCTION)} size="5" style="margin: 0; font-weight: normal"/></View>',
             '<View className="sgm-reading">',
             *(_image(v, schema) for v in VIEWS),
             column,

@@ -87,3 +87,12 @@ def test_a_value_given_with_the_other_views_key_is_refused_by_name() -> None:
     stray = {"id": "mmlo", "from_name": "cc_mass_density", "to_name": "cc", "type": "choices"}
     problems = _problems([*items, {**stray, "value": {"choices": ["high"]}}])
     assert problems == ["CC 'mass_density' given to MLO box mmlo"]
+
+
+def test_every_label_and_choice_has_its_own_key_so_label_studio_invents_none() -> None:
+    # Label Studio gives the first unkeyed values keys of its own (I, O, P, V on the CC panel: V is its move tool).
+    schema = build_schema({"attributes": {"subtlety": {"values": ["1", "2", "3"]}}})
+    root = ET.fromstring(labeling_config(schema))
+    unkeyed = [e.get("value") for e in root.iter() if e.tag in ("Label", "Choice") and not e.get("hotkey")]
+    assert unkeyed == []
+    assert len(set(_keys(root).values())) == len(_keys(root))
