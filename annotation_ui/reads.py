@@ -80,7 +80,10 @@ def group_result(result: list[dict[str, Any]]) -> GroupedResult:
     for item in result:
         name, kind = str(item.get("from_name", "")), item.get("type")
         if kind == "relation":
-            grouped.relations.append((str(item.get("from_id")), str(item.get("to_id")), list(item.get("labels") or [])))
+            # same_lesion is the schema's only relation: a link drawn without picking its label (a menu Label
+            # Studio hides behind a hover button) is that link.
+            labels = list(item.get("labels") or []) or [SAME_LESION]
+            grouped.relations.append((str(item.get("from_id")), str(item.get("to_id")), labels))
         elif kind == "rectanglelabels" and _view_of_control(name):
             size = (int(item.get("original_width") or 0), int(item.get("original_height") or 0))
             value = item.get("value") or {}
@@ -99,7 +102,10 @@ def group_result(result: list[dict[str, Any]]) -> GroupedResult:
             grouped.unknown.append(f"choices for region {region_id}, which has no box")
             continue
         for name, values in controls.items():
-            _, attribute = name.partition("_")[::2]  # kept in `pending` only when _region_attribute matched
+            view, attribute = name.partition("_")[::2]  # kept in `pending` only when _region_attribute matched
+            if view != region.view:  # a hotkey of the other view's control pressed while this box was selected
+                grouped.unknown.append(f"{view.upper()} '{attribute}' given to {region.view.upper()} box {region_id}")
+                continue
             region.choices[attribute] = values
     return grouped
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy import select
 
+from annotation_ui.labeling_config import READING_LONG_SIDE
 from emr_core.db import session_scope
 from sgm_app.cli.context import CliContext, pass_cli
 
@@ -145,7 +146,12 @@ def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) 
 @click.option("--study-uid", "study_uids", multiple=True, help="Studies to include (default: every mammography study).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many studies.")
 @click.option("--seed", default=0, show_default=True, help="Seeds each reader's random reading order.")
-@click.option("--long-side", default=1024, show_default=True, help="Rendered image long side in pixels.")
+@click.option(
+    "--long-side",
+    default=READING_LONG_SIDE,
+    show_default=True,
+    help="Rendered image long side in pixels (larger images are reduced, smaller ones kept as they are).",
+)
 @click.option(
     "--schema-config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
