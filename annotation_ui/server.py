@@ -160,7 +160,7 @@ def _preflight(server: LabelStudioServer) -> dict[str, str]:
     return server_env(server)
 
 
-def start(server: LabelStudioServer, timeout: float = 240.0) -> int:
+def start(server: LabelStudioServer, timeout: float = 600.0) -> int:
     """Start in the background (its own process group) and wait until ready; returns the pid."""
     pid = running_pid(server)
     if pid and is_ready(server):
