@@ -22,7 +22,10 @@ demo_dir="$SGM_HOME/demo"
 demo_users="$SGM_HOME/demo-users.txt"
 demo_tokens="$SGM_HOME/demo-reader-tokens.txt"  # the demo readers' own Label Studio tokens (mode 0600)
 mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming" "$SGM_HOME/mlflow/artifacts"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
+# A busy machine can take minutes to load the code location: Dagster's default of 180 s then leaves the UI
+# and the sensors without it.
+[ -f "$DAGSTER_HOME/dagster.yaml" ] ||
+  printf 'telemetry:\n  enabled: false\ncode_servers:\n  local_startup_timeout: 600\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
 # Every process this script starts inherits this marker, so stopping finds them all, including Dagster's code
@@ -109,13 +112,13 @@ fi
 wait_for "Dagster UI" "http://127.0.0.1:$dagster_port/server_info" 120
 wait_for "EMR API" "http://127.0.0.1:$SGM_API_PORT/health" 60
 wait_for "MLflow" "http://127.0.0.1:$SGM_MLFLOW_PORT/health" 120
-"$sgm" labelstudio status --wait 240 >/dev/null || echo "warning: Label Studio is not up yet" >&2
+"$sgm" labelstudio status --wait 600 >/dev/null || echo "warning: Label Studio is not up yet" >&2
 # Radiologists reach Label Studio only through the reading gateway (nginx + our access endpoint).
 start "$sgm" gateway serve
 wait_for "reading gateway" "http://127.0.0.1:$SGM_GATEWAY_PORT/_gateway/health" 60
 
 if ! "$sgm" campaign status demo >/dev/null 2>&1; then
-  for _ in $(seq 1 120); do  # the campaign needs the demo studies indexed
+  for _ in $(seq 1 600); do  # the campaign needs the demo studies indexed (minutes on a busy machine)
     [ -z "$(find "$SGM_HOME/incoming" -type f -not -name '.*' -print -quit)" ] && break
     sleep 1
   done
@@ -152,7 +155,9 @@ demo_dataset() {  # reads, adjudication, consolidation, quality gates, then a fi
 }
 if [ ! -e "$SGM_HOME/.demo-dataset" ] && [ -s "$demo_tokens" ]; then
   echo "simulating the demo readers and exporting a first dataset version..."
-  demo_dataset || echo "warning: the demo dataset was not exported; see the messages above" >&2
+  started=$SECONDS
+  demo_dataset && echo "demo dataset ready in $((SECONDS - started)) s" \
+    || echo "warning: the demo dataset was not exported; see the messages above" >&2
 fi
 
 cat <<MSG
