@@ -144,7 +144,7 @@ demo_consolidate() {  # pull and decide the reads, queue disagreements; once mor
 }
 demo_job() {  # demo_job JOB [CONFIG.yaml]: run a Dagster job in this instance (shown in its UI), in one process
   local config=(-c deployments/local/dagster/in_process.yaml ${2:+-c "$2"})
-  (cd "$here" && "$venv/bin/dagster" job execute -w workspace.yaml -j "$1" "${config[@]}" \
+  (cd "$here" && "$venv/bin/dagster" job execute -f orchestration/definitions.py -d . -j "$1" "${config[@]}" \
     >"$SGM_HOME/dagster-$1.log" 2>&1) || { echo "warning: Dagster job $1 failed (log: $SGM_HOME/dagster-$1.log)" >&2; return 1; }
 }
 demo_dataset() {  # reads, adjudication, consolidation, quality gates, then a first dataset version
