@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -136,6 +137,7 @@ def demo_reads(ctx: CliContext, campaign: str, ground_truth: Path, token_file: P
     from annotation_ui.demo_reads import DemoReadsError, load_ground_truth, submit_demo_reads
     from annotation_ui.server import LabelStudioError
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the SDK logs every request at INFO
     click.echo(f"SIMULATED demo reads for campaign {campaign!r} (synthetic ground truth, not a radiologist)")
     try:
         report = submit_demo_reads(
