@@ -54,9 +54,14 @@ def _run_dicognito(files: list[Path], out: Path, workers: int) -> float:
     """dicognito's CLI, one process per shard, all at once; seconds of wall time."""
     shards = [files[i::workers] for i in range(workers)]
     # `python -m dicognito`: the `dicognito` console script of 0.19 calls main() without its argument.
-    command = [sys.executable, "-m", "dicognito", "--quiet", "--seed", "bench", "--output-directory", str(out)]
+    command = [sys.executable, "-m", "dicognito", "--quiet", "--seed", "bench", "--output-directory"]
     start = time.perf_counter()
-    procs = [subprocess.Popen([*command, *map(str, shard)]) for shard in shards if shard]
+    # A folder per shard: dicognito checks for its output folder, then creates it, so shards sharing one race.
+    procs = [
+        subprocess.Popen([*command, str(out / f"shard{i}"), *map(str, shard)])
+        for i, shard in enumerate(shards)
+        if shard
+    ]
     if any(proc.wait() != 0 for proc in procs):
         raise SystemExit("dicognito failed")
     return time.perf_counter() - start

@@ -20,8 +20,12 @@ export MLFLOW_DISABLE_TELEMETRY=true
 dagster_port=${SGM_DAGSTER_PORT:-3000}
 demo_dir="$SGM_HOME/demo"
 demo_users="$SGM_HOME/demo-users.txt"
+demo_tokens="$SGM_HOME/demo-reader-tokens.txt"  # the demo readers' own Label Studio tokens (mode 0600)
 mkdir -p "$SGM_HOME" "$DAGSTER_HOME" "$SGM_HOME/incoming" "$SGM_HOME/mlflow/artifacts"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
+# A busy machine can take minutes to load the code location: Dagster's default of 180 s then leaves the UI
+# and the sensors without it.
+[ -f "$DAGSTER_HOME/dagster.yaml" ] ||
+  printf 'telemetry:\n  enabled: false\ncode_servers:\n  local_startup_timeout: 600\n' > "$DAGSTER_HOME/dagster.yaml"
 
 pids=()
 # Every process this script starts inherits this marker, so stopping finds them all, including Dagster's code
@@ -108,13 +112,13 @@ fi
 wait_for "Dagster UI" "http://127.0.0.1:$dagster_port/server_info" 120
 wait_for "EMR API" "http://127.0.0.1:$SGM_API_PORT/health" 60
 wait_for "MLflow" "http://127.0.0.1:$SGM_MLFLOW_PORT/health" 120
-"$sgm" labelstudio status --wait 240 >/dev/null || echo "warning: Label Studio is not up yet" >&2
+"$sgm" labelstudio status --wait 600 >/dev/null || echo "warning: Label Studio is not up yet" >&2
 # Radiologists reach Label Studio only through the reading gateway (nginx + our access endpoint).
 start "$sgm" gateway serve
 wait_for "reading gateway" "http://127.0.0.1:$SGM_GATEWAY_PORT/_gateway/health" 60
 
 if ! "$sgm" campaign status demo >/dev/null 2>&1; then
-  for _ in $(seq 1 120); do  # the campaign needs the demo studies indexed
+  for _ in $(seq 1 600); do  # the campaign needs the demo studies indexed (minutes on a busy machine)
     [ -z "$(find "$SGM_HOME/incoming" -type f -not -name '.*' -print -quit)" ] && break
     sleep 1
   done
@@ -123,10 +127,37 @@ if ! "$sgm" campaign status demo >/dev/null 2>&1; then
     echo "EMR API bearer token of demo.clinician:"; "$sgm" users token demo.clinician
     echo "EMR API bearer token of demo.auditor:"; "$sgm" users token demo.auditor
     echo "EMR API bearer token of demo.researcher (researcher: /research/datasets):"; "$sgm" users token demo.researcher
-    for who in reader1 reader2 adjudicator; do "$sgm" readers add "$who@demo.local"; done
+    for who in reader1 reader2 adjudicator; do
+      "$sgm" readers add "$who@demo.local" --token-file "$demo_tokens"
+    done
   } >> "$demo_users" 2>&1 || true
   "$sgm" campaign create demo --reader reader1@demo.local --reader reader2@demo.local \
     --adjudicator adjudicator@demo.local --limit 5 || echo "warning: demo campaign not created" >&2
+fi
+
+# The demo's training data, one step per stage; once a version exists (the stamp) a restart skips it all.
+demo_reads() {  # SIMULATED reads of the synthetic ground truth by the demo readers, with their own tokens
+  "$sgm" demo reads demo --ground-truth "$demo_dir/ground_truth" --tokens "$demo_tokens"
+}
+demo_consolidate() {  # pull and decide the reads, queue disagreements; once more if the sensor's run overlapped
+  "$sgm" campaign consolidate demo >/dev/null || { sleep 5; "$sgm" campaign consolidate demo >/dev/null; }
+}
+demo_job() {  # demo_job JOB [CONFIG.yaml]: run a Dagster job in this instance (shown in its UI), in one process
+  local config=(-c deployments/local/dagster/in_process.yaml ${2:+-c "$2"})
+  (cd "$here" && "$venv/bin/dagster" job execute -f orchestration/definitions.py -d . -j "$1" "${config[@]}" \
+    >"$SGM_HOME/dagster-$1.log" 2>&1) || { echo "warning: Dagster job $1 failed (log: $SGM_HOME/dagster-$1.log)" >&2; return 1; }
+}
+demo_dataset() {  # reads, adjudication, consolidation, quality gates, then a first dataset version
+  demo_reads && demo_consolidate && demo_reads && demo_consolidate \
+    && demo_job check_quality_gates_job \
+    && demo_job export_training_dataset_job deployments/local/dagster/demo_export.yaml \
+    && touch "$SGM_HOME/.demo-dataset" && "$sgm" dataset list demo
+}
+if [ ! -e "$SGM_HOME/.demo-dataset" ] && [ -s "$demo_tokens" ]; then
+  echo "simulating the demo readers and exporting a first dataset version..."
+  started=$SECONDS
+  demo_dataset && echo "demo dataset ready in $((SECONDS - started)) s" \
+    || echo "warning: the demo dataset was not exported; see the messages above" >&2
 fi
 
 cat <<MSG
@@ -140,11 +171,16 @@ cat <<MSG
     Radiologists      http://127.0.0.1:$SGM_GATEWAY_PORT   (reading gateway: the radiologists' entry point to Label Studio)
     Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (administration only; admin login in $SGM_HOME/labelstudio/credentials.json)
     DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
-    MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions: sgm dataset export NAME, sgm dataset list)
+    MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions, logged as MLflow datasets)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)
     EMR database      ${SGM_DATABASE_URL:-sqlite:///$SGM_HOME/emr.db}
     demo accounts     $demo_users
     status            $sgm status
+  Researchers (demo dataset from SIMULATED reads of the synthetic ground truth):
+    $sgm dataset list
+    $sgm dataset show demo@VERSION
+    $sgm dataset pull demo@VERSION ./demo-dataset
+    $sgm dataset export demo     (a new version after new reads; the same state gives the same id)
   Press Ctrl-C to stop.
 
 MSG

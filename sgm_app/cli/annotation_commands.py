@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,8 +90,13 @@ def readers_group() -> None:
 
 @readers_group.command("add")
 @click.argument("email")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also append `EMAIL TOKEN` to this file (mode 0600), e.g. for `sgm demo reads`.",
+)
 @pass_cli
-def readers_add(ctx: CliContext, email: str) -> None:
+def readers_add(ctx: CliContext, email: str, token_file: Path | None) -> None:
     """Create a reader account with its own API token; the password is shown once, here."""
     from annotation_ui.client import admin_client
     from annotation_ui.readers import ReaderError, create_reader, register_reader
@@ -107,6 +113,15 @@ def readers_add(ctx: CliContext, email: str) -> None:
         f"  password (shown once; hand it over securely): {account.password}\n"
         f"  API token: {account.token}"
     )
+    if token_file:
+        _append_private(token_file, f"{account.email} {account.token}\n")
+
+
+def _append_private(path: Path, line: str) -> None:
+    """Append to a file only its owner may read (created so, never briefly world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(line)
 
 
 @click.group("campaign")

@@ -7,15 +7,17 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from emr_core.audit import AuditRecord, record_events
-from emr_core.db import session_scope
-from emr_core.deid import DeidKeyError, DeidResult, deidentify_files, find_files, key_path, load_or_create_key
-from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
 from sgm_app.cli.context import CliContext, pass_cli
+
+# The command imports its libraries when it runs, so `--help` (and every other sgm command, which
+# imports this module for `_os_user`) pays for none of them.
+if TYPE_CHECKING:
+    from emr_core.audit import AuditRecord
+    from emr_core.deid import DeidResult
 
 
 def _os_user() -> str:
@@ -27,6 +29,9 @@ def _os_user() -> str:
 
 def _export_records(results: Sequence[DeidResult], out: Path) -> list[AuditRecord]:
     """One Export (110106) event per study released, and one for the files refused."""
+    from emr_core.audit import AuditRecord
+    from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+
     user = _os_user()
     per_study = Counter((r.patient_ref, r.study_uid, r.pseudonym) for r in results if r.ok)
     records = [
@@ -84,6 +89,12 @@ def deidentify_command(ctx: CliContext, source: Path, out: Path, workers: int) -
     Files with burned-in annotation, without a PatientID, or not DICOM are excluded and
     listed with their reason; the exit code is then 1. Every run is audited as an Export event.
     """
+    from tqdm import tqdm
+
+    from emr_core.audit import record_events
+    from emr_core.db import session_scope
+    from emr_core.deid import DeidKeyError, deidentify_files, find_files, key_path, load_or_create_key
+
     sessions = ctx.sessions()  # no export without its audit trail: fail before any work
     try:
         secret = load_or_create_key(key_path(ctx.settings))

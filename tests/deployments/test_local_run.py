@@ -14,11 +14,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_peer
+from tests.deployments.researcher_walk import walk_the_researcher_path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_SCRIPT = ROOT / "deployments" / "local" / "run.sh"
 READY_LINE = "The platform is running"
-PORT_VARIABLES = ("SGM_DAGSTER_PORT", "SGM_API_PORT", "SGM_LABEL_STUDIO_PORT", "SGM_DICOM_PORT", "SGM_MLFLOW_PORT")
+PORT_VARIABLES = (
+    "SGM_DAGSTER_PORT",
+    "SGM_API_PORT",
+    "SGM_LABEL_STUDIO_PORT",
+    "SGM_DICOM_PORT",
+    "SGM_MLFLOW_PORT",
+    "SGM_GATEWAY_PORT",
+    "SGM_GATEWAY_AUTH_PORT",
+)
 Platform = tuple[subprocess.Popen[str], dict[str, int], Path]
 STOP_BUDGET_S = 45  # the script's own grace period is 20 s; the rest is slack for a loaded 2-core machine
 
@@ -63,8 +72,7 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("make-run")
 
 
-def _start_platform(home: Path, label_studio_bin: str) -> Platform:
-    ports = {name: _free_port() for name in PORT_VARIABLES}
+def _platform_env(home: Path, ports: dict[str, int], label_studio_bin: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SGM_", "DAGSTER_"))}
     env.update({name: str(port) for name, port in ports.items()})
     env.update(
@@ -73,6 +81,12 @@ def _start_platform(home: Path, label_studio_bin: str) -> Platform:
         SGM_DEMO_PATIENTS="2",
         VENV=str(Path(sys.executable).parent.parent),
     )
+    return env
+
+
+def _start_platform(home: Path, label_studio_bin: str) -> Platform:
+    ports = {name: _free_port() for name in PORT_VARIABLES}
+    env = _platform_env(home, ports, label_studio_bin)
     log_path = home / f"run-{time.monotonic_ns()}.log"
     log = log_path.open("w")
     # A session of its own, as a terminal or a service manager gives the platform: the signal goes to its group.
@@ -108,12 +122,18 @@ def running_platform(platform_home: Path, label_studio_bin: str) -> Iterator[Pla
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stopping_leaves_no_process_and_no_bound_port(
-    running_platform: Platform, platform_home: Path, stop_signal: int
+    running_platform: Platform, platform_home: Path, stop_signal: int, label_studio_bin: str, tmp_path: Path
 ) -> None:
     proc, ports, log_path = running_platform
-    _wait_until_ready(proc, log_path, timeout_s=420)
+    _wait_until_ready(proc, log_path, timeout_s=600)
     for name, port in ports.items():
         assert _port_is_bound(port), f"{name} {port} is not listening:\n{log_path.read_text()[-3000:]}"
+    if stop_signal == signal.SIGINT:  # the first start: walk the researcher's path on the demo it made
+        walk_the_researcher_path(_platform_env(platform_home, ports, label_studio_bin), ports, tmp_path)
+    else:  # the second start on the same data folder: nothing of the demo is done twice
+        output = log_path.read_text(errors="replace")
+        assert "simulating the demo readers" not in output, output[-3000:]
+        assert "demo campaign not created" not in output, output[-3000:]
 
     started = time.monotonic()
     os.killpg(proc.pid, stop_signal)
