@@ -3,6 +3,7 @@ log and register it in MLflow: parameters, metrics, the dataset input, the model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from detection.baseline import BaselineConfig, BaselineDetector
@@ -64,21 +65,28 @@ def _params(request: TrainingRequest, version: str, splits: _Splits) -> dict[str
     }
 
 
-def train_detector(settings: Settings, request: TrainingRequest, tracking_uri: str) -> TrainingReport:
+def train_detector(
+    settings: Settings, request: TrainingRequest, tracking_uri: str, progress: Callable[[str], None] | None = None
+) -> TrainingReport:
     """One MLflow run; registers the model only when it beats the trivial baseline on the test split."""
+    say = progress or (lambda _stage: None)
     from sgm_models import registry
     from sgm_models.pyfunc import log_detector, mlflow
 
+    say(f"loading dataset {request.dataset}@{request.version}")
     manifest, root = load_dataset(request.dataset, request.version, settings=settings)
     version = str(root.name)
     side = request.input_long_side
     splits = _Splits(*(split_images(manifest, root, s, side) for s in ("train", "val", "test")))
+    say(f"training on {len(splits.train)} images")
     detector = BaselineDetector(request.config).fit(
         [i.image.pixels for i in splits.train], [i.lesions for i in splits.train]
     )
     predictor = baseline_predictor(detector)
+    say(f"evaluating on {len(splits.val)} validation and {len(splits.test)} test images")
     validation, test = evaluate(predictor, splits.val), evaluate(predictor, splits.test)
     trivial = evaluate(trivial_predictor(), splits.test)
+    say(f"logging to {tracking_uri}")
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"{request.model_name}@{version[:12]}") as run:

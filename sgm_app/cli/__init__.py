@@ -43,6 +43,7 @@ def _register() -> None:
         gateway_commands,
         ingest_commands,
         link_commands,
+        model_commands,
         quarantine_commands,
         report_commands,
         status_commands,
@@ -64,6 +65,7 @@ def _register() -> None:
         quarantine_commands,
         deid_commands,
         dataset_commands,
+        model_commands,
         gateway_commands,
     ):
         module.register(cli)

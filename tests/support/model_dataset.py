@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +62,11 @@ def _finding(task: CampaignTask, row: dict[str, str], boxes: dict[str, dict[str,
     )
 
 
-def consolidate_ground_truth(sessions: sessionmaker[Session], corpus: Path, campaign: str = "gt") -> int:
-    """A concordant final read per study side, equal to the corpus ground truth; returns the sides read."""
+def consolidate_ground_truth(
+    sessions: sessionmaker[Session], corpus: Path, campaign: str = "gt", only: Collection[str] | None = None
+) -> int:
+    """A concordant final read per study side (of the `only` study UIDs), equal to the corpus ground truth;
+    returns the sides read."""
     sides = {(r["study_uid"], r["laterality"]): r for r in _csv(corpus, "breasts")}
     findings: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
     for r in _csv(corpus, "findings"):
@@ -71,11 +75,15 @@ def consolidate_ground_truth(sessions: sessionmaker[Session], corpus: Path, camp
     for r in _csv(corpus, "boxes"):
         boxes[r["finding_id"]][r["view"].lower()] = r
     with session_scope(sessions) as session:
-        owner = AnnotationCampaign(name=campaign)
-        session.add(owner)
-        session.flush()
+        owner = session.scalar(select(AnnotationCampaign).where(AnnotationCampaign.name == campaign))
+        if owner is None:
+            owner = AnnotationCampaign(name=campaign)
+            session.add(owner)
+            session.flush()
         count = 0
         for study in session.scalars(select(Study).order_by(Study.id)):
+            if only is not None and study.study_uid not in only:
+                continue
             images = {
                 (i.laterality, i.view): i.id
                 for i in session.scalars(select(Instance).join(Series).where(Series.study_id == study.id))

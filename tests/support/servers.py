@@ -78,5 +78,6 @@ def mlflow_server(root: Path) -> Iterator[int]:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    with _server(command, f"http://127.0.0.1:{port}/health", 120, root / "mlflow.log"):
+    # Its first start creates the tables: minutes on a loaded 2-core machine.
+    with _server(command, f"http://127.0.0.1:{port}/health", 300, root / "mlflow.log"):
         yield port
