@@ -24,13 +24,13 @@ from tests.support.model_dataset import ModelDataset
 
 
 def test_the_baseline_beats_the_trivial_one_and_is_registered(
-    trained: TrainingReport, tracking_uri: str, model_dataset: ModelDataset
+    trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
 ) -> None:
     print(f"\nheld-out test split: baseline {trained.test} vs trivial {trained.trivial}")
     assert trained.test.lesions > 0 and trained.beats_trivial
     assert trained.test.froc_score > trained.trivial.froc_score
     assert trained.model_version == "1" and set(trained.aliases) == {CHAMPION, CHALLENGER}
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri)
     run = client.get_run(trained.run_id)
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
     assert run.data.params["dataset_version"] == model_dataset.version and "learning_rate" in run.data.params
@@ -43,9 +43,9 @@ def test_the_baseline_beats_the_trivial_one_and_is_registered(
 
 
 def test_the_champion_loads_as_pyfunc_and_answers_the_contract(
-    trained: TrainingReport, tracking_uri: str, model_dataset: ModelDataset
+    trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
 ) -> None:
-    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(mlflow_uri)
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     assert model.metadata.metadata["input_long_side"] == 1024
     assert [c.name for c in model.metadata.get_input_schema().inputs] == list(input_frame([]).columns)
@@ -59,8 +59,8 @@ def test_the_champion_loads_as_pyfunc_and_answers_the_contract(
     assert all(json.loads(b) is not None for b in output["boxes"])
 
 
-def test_unknown_model_or_alias_is_a_one_line_error(trained: TrainingReport, tracking_uri: str) -> None:
-    registry = ModelRegistry(tracking_uri)
+def test_unknown_model_or_alias_is_a_one_line_error(trained: TrainingReport, mlflow_uri: str) -> None:
+    registry = ModelRegistry(mlflow_uri)
     with pytest.raises(UnknownModel, match="no registered model named 'nope'") as model_error:
         registry.model_uri("nope", CHAMPION)
     with pytest.raises(UnknownAlias, match="has no version aliased 'gold'") as alias_error:
@@ -73,14 +73,14 @@ def test_unknown_model_or_alias_is_a_one_line_error(trained: TrainingReport, tra
 @pytest.mark.mariadb
 def test_champion_moves_only_after_a_comparison_on_the_same_version_and_is_audited(
     trained: TrainingReport,
-    tracking_uri: str,
+    mlflow_uri: str,
     model_dataset: ModelDataset,
     session_factory: sessionmaker[Session],
 ) -> None:
-    registry = ModelRegistry(tracking_uri)
-    source = f"runs:/{trained.run_id}/model"
+    registry = ModelRegistry(mlflow_uri)
+    source = mlflow.MlflowClient(tracking_uri=mlflow_uri).get_model_version(MODEL, "1").source
     for _ in range(2):  # a new version, as a retraining would register
-        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_tracking_uri(mlflow_uri)
         new = str(mlflow.register_model(source, MODEL).version)
         assert registry.adopt_new_version(MODEL, new) == (CHALLENGER,)
     champion = registry.version_of(MODEL, CHAMPION)

@@ -25,6 +25,8 @@ from sgm_datasets.export import ExportRequest, export_version
 from sgm_datasets.site import site_store
 
 DATASET = "screening"
+# 60 patients: about a dozen exams with findings, so the held-out split has lesions to find.
+MODEL_CORPUS = CorpusOptions(patients=60, seed=5, columns=256, rows=320, prior_fraction=0.0)
 
 
 @dataclass(frozen=True)
