@@ -91,7 +91,7 @@ class BaselineDetector:
         with threadpool_limits(1):
             scores = self.classifier.predict_proba(found.features)[:, 1]
         height, width = pixels.shape[:2]
-        boxes = []
+        boxes: list[PredictedBox] = []
         for k in np.argsort(-scores, kind="stable"):
             x, y = found.xy[k] * scale
             if any(b.x_min <= x <= b.x_max and b.y_min <= y <= b.y_max for b in boxes):

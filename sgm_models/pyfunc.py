@@ -17,6 +17,7 @@ from sgm_models.predictors import baseline_predictor
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import mlflow
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
 ARTIFACT = "detector"
@@ -41,7 +42,7 @@ def images_from_frame(frame: pd.DataFrame) -> list[ModelImage]:
     ]
 
 
-class BaselineDetectorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class BaselineDetectorModel(PythonModel):
     """Loads the pickled detector from the model's artifacts; answers contract frames with contract frames."""
 
     detector: BaselineDetector

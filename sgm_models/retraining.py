@@ -20,9 +20,11 @@ class NewFinalReads:
 
 def final_reads_since(session: Session, after_id: int) -> NewFinalReads:
     """Consolidated reads are written once per study side when agreed or adjudicated; ids only grow."""
-    newer = select(ConsolidatedRead.id, CampaignTask.study_id).join(
-        CampaignTask, CampaignTask.id == ConsolidatedRead.campaign_task_id
+    newer = (
+        select(ConsolidatedRead.id, CampaignTask.study_id)
+        .join(CampaignTask, CampaignTask.id == ConsolidatedRead.campaign_task_id)
+        .where(ConsolidatedRead.id > after_id)
+        .subquery()
     )
-    newer = newer.where(ConsolidatedRead.id > after_id).subquery()
     exams, last = session.execute(select(func.count(func.distinct(newer.c.study_id)), func.max(newer.c.id))).one()
     return NewFinalReads(int(exams or 0), int(last or after_id))
