@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, description="default: the server on SGM_MLFLOW_PORT if it answers, else SQLite in the data folder"
     )
+    # Detectors (sgm_models): the registered model the pipeline trains, and when new final reads ask for retraining.
+    detector_model_name: str = Field(
+        default="sgm-baseline-detector", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="MLflow registered model the baseline detector is trained into",
+    )  # fmt: skip
+    retrain_after_exams: int = Field(
+        default=50, ge=1, le=1_000_000, description="newly agreed or adjudicated exams that request a retraining"
+    )
 
     # Inference (sgm_models/inference): which registered model runs, where, and how patiently.
     inference_model_name: str = Field(default="sgm-baseline-detector", min_length=1, max_length=200)

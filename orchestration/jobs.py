@@ -60,3 +60,9 @@ export_training_dataset_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("training_dataset"),
     description="Write a training dataset version; refused while a quality gate's latest evaluation failed.",
 )
+
+retrain_detector_job = dg.define_asset_job(
+    name="retrain_detector_job",
+    selection=dg.AssetSelection.assets("training_dataset", "baseline_detector", "champion_detector"),
+    description="A new dataset version, the baseline trained on it, then the champion/challenger decision.",
+)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -114,3 +115,20 @@ def sgm(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> SgmCli:
     upgraded = cli("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     return cli
+
+
+@pytest.fixture(scope="session")
+def model_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real dataset version to train detectors on (tests/support/model_dataset.py), built once per run."""
+    from tests.support.model_dataset import MODEL_CORPUS, build_model_dataset
+
+    return build_model_dataset(tmp_path_factory.mktemp("model-dataset"), MODEL_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` (SQLite backend) shared by the model tests of a run."""
+    from tests.support.servers import mlflow_server
+
+    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as port:
+        yield f"http://127.0.0.1:{port}"

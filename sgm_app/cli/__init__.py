@@ -27,7 +27,7 @@ COMMANDS = {
     "ingest": "ingest_commands",
     "labelstudio": "annotation_commands",
     "link": "link_commands",
-    "model": "model_feedback_commands",
+    "model": "model_commands",
     "pacs": "dicom_commands",
     "patients": "link_commands",
     "predict": "predict_commands",

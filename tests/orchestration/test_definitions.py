@@ -35,3 +35,14 @@ def test_assets_and_checks_are_real_and_connected() -> None:
     # The blinding check gates the decision: it sits on the pulled reads, upstream of the findings.
     assert graph.get(dg.AssetKey("consolidated_findings")).parent_keys == {dg.AssetKey("annotation_reads")}
     assert "annotation_reads_blinding" in checks
+
+
+def test_the_retraining_loop_is_wired() -> None:
+    repo = defs.get_repository_def()
+    sensors = {s.name: s for s in repo.sensor_defs}
+    assert sensors["adjudicated_exams_sensor"].job_name == "retrain_detector_job"
+    job = repo.get_job("retrain_detector_job")
+    assert {"training_dataset", "baseline_detector", "champion_detector"} <= {n.name for n in job.graph.node_defs}
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("baseline_detector")).parent_keys == {dg.AssetKey("training_dataset")}
+    assert graph.get(dg.AssetKey("champion_detector")).parent_keys == {dg.AssetKey("baseline_detector")}

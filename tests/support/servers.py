@@ -96,7 +96,7 @@ def fresh_bucket(endpoint: str, prefix: str, tmp_path: Path) -> str:
 
 
 @contextmanager
-def mlflow_server(root: Path, seconds: float = 120) -> Iterator[int]:
+def mlflow_server(root: Path, seconds: float = 300) -> Iterator[int]:
     """`mlflow server` with a SQLite backend and artifacts under root; yields its port (waits `seconds`)."""
     port = free_port()
     command = [
@@ -105,5 +105,6 @@ def mlflow_server(root: Path, seconds: float = 120) -> Iterator[int]:
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # Its first start creates the tables: minutes on a loaded 2-core machine.
     with _server(command, f"http://127.0.0.1:{port}/health", seconds, root / "mlflow.log"):
         yield port

@@ -1,0 +1,103 @@
+"""Training on a real dataset version against a real MLflow server: beats the trivial baseline, logs the run
+with its dataset input, registers the version with the dataset digest, sets aliases; the pyfunc round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from detection.contract import input_frame, parse_output
+from emr_core.db import session_scope
+from emr_core.models import AuditEvent
+from sgm_datasets.api import load_dataset
+from sgm_datasets.mlflow_log import mlflow_digest
+from sgm_models.data import split_images
+from sgm_models.errors import UnknownAlias, UnknownModel
+from sgm_models.registry import CHALLENGER, CHAMPION, ModelRegistry, promote
+from sgm_models.training import EXPERIMENT, TrainingReport
+from tests.sgm_models.conftest import MODEL
+from tests.support.model_dataset import ModelDataset
+
+
+def test_the_baseline_beats_the_trivial_one_and_is_registered(
+    trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
+) -> None:
+    print(f"\nheld-out test split: baseline {trained.test} vs trivial {trained.trivial}")
+    assert trained.test.lesions > 0 and trained.beats_trivial
+    assert trained.test.froc_score > trained.trivial.froc_score
+    assert trained.model_version == "1" and set(trained.aliases) == {CHAMPION, CHALLENGER}
+    client = mlflow.MlflowClient(tracking_uri=mlflow_uri)
+    run = client.get_run(trained.run_id)
+    assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
+    assert run.data.params["dataset_version"] == model_dataset.version and "learning_rate" in run.data.params
+    for key in ("test.froc_score", "test.sensitivity_at_0.25fp", "test.sensitivity_at_8fp", "trivial.test.froc_score"):
+        assert key in run.data.metrics
+    assert run.inputs.dataset_inputs[0].dataset.digest == mlflow_digest(model_dataset.version)
+    version = client.get_model_version(MODEL, "1")
+    assert version.tags["sgm.dataset_digest"] == mlflow_digest(model_dataset.version)
+    assert version.run_id == trained.run_id
+
+
+def test_the_champion_loads_as_pyfunc_and_answers_the_contract(
+    trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
+) -> None:
+    mlflow.set_tracking_uri(mlflow_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    assert model.metadata.metadata["input_long_side"] == 1024
+    assert [c.name for c in model.metadata.get_input_schema().inputs] == list(input_frame([]).columns)
+    manifest, root = load_dataset(model_dataset.name, model_dataset.version, settings=model_dataset.settings)
+    images = [i.image for i in split_images(manifest, root, "test", 1024)[:6]]
+    output = model.predict(input_frame(images))
+    results = parse_output(output, [(i.image_id, i.pixels.shape[1], i.pixels.shape[0]) for i in images])
+    assert [r.image_id for r in results] == [i.image_id for i in images]
+    exams = {i.exam_id: r.exam_score for i, r in zip(images, results, strict=True)}
+    assert all(r.exam_score == exams[i.exam_id] >= r.image_score for i, r in zip(images, results, strict=True))
+    assert all(json.loads(b) is not None for b in output["boxes"])
+
+
+def test_unknown_model_or_alias_is_a_one_line_error(trained: TrainingReport, mlflow_uri: str) -> None:
+    registry = ModelRegistry(mlflow_uri)
+    with pytest.raises(UnknownModel, match="no registered model named 'nope'") as model_error:
+        registry.model_uri("nope", CHAMPION)
+    with pytest.raises(UnknownAlias, match="has no version aliased 'gold'") as alias_error:
+        registry.model_uri(MODEL, "gold")
+    assert "\n" not in str(model_error.value) + str(alias_error.value)
+    with pytest.raises(UnknownAlias, match="no version 99"):
+        registry.set_alias(MODEL, CHAMPION, "99")
+
+
+@pytest.mark.mariadb
+def test_champion_moves_only_after_a_comparison_on_the_same_version_and_is_audited(
+    trained: TrainingReport,
+    mlflow_uri: str,
+    model_dataset: ModelDataset,
+    session_factory: sessionmaker[Session],
+) -> None:
+    registry = ModelRegistry(mlflow_uri)
+    source = mlflow.MlflowClient(tracking_uri=mlflow_uri).get_model_version(MODEL, "1").source
+    for _ in range(2):  # a new version, as a retraining would register
+        mlflow.set_tracking_uri(mlflow_uri)
+        new = str(mlflow.register_model(source, MODEL).version)
+        assert registry.adopt_new_version(MODEL, new) == (CHALLENGER,)
+    champion = registry.version_of(MODEL, CHAMPION)
+    assert champion != new and registry.version_of(MODEL, CHALLENGER) == new
+    settings = model_dataset.settings
+    with session_scope(session_factory) as session:
+        kept = promote(session, settings, registry, MODEL, model_dataset.name, model_dataset.version, min_gain=0.5)
+    assert not kept.moved and registry.version_of(MODEL, CHAMPION) == champion
+    assert kept.champion_eval == kept.challenger_eval  # the same model: the same figures on the same split
+    with session_scope(session_factory) as session:
+        moved = promote(session, settings, registry, MODEL, model_dataset.name, "latest", user="alice")
+    assert moved.moved and moved.dataset_version == model_dataset.version
+    assert registry.version_of(MODEL, CHAMPION) == new
+    with session_scope(session_factory) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "model.champion_changed")).all()
+        assert len(events) == 1 and events[0].event_id == "110100" and events[0].user_id == "alice"
+        assert events[0].detail["champion"] == [champion, new]
+        assert events[0].detail["dataset_version"] == model_dataset.version
+    listed = registry.versions(MODEL)
+    assert listed[0].version == new and set(listed[0].aliases) == {CHAMPION, CHALLENGER}
