@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.campaign_context import load_context
-from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, campaign_by_name
+from annotation_ui.campaigns import BLIND_ROLES, campaign_by_name
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.labeling_config import (
     ASSESSMENT,
@@ -33,6 +33,7 @@ from annotation_ui.labeling_config import (
 )
 from annotation_ui.reads import box_to_percent
 from annotation_ui.schema import Schema
+from annotation_ui.schemes import scheme_named
 from annotation_ui.validation import validate_result
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
@@ -201,7 +202,7 @@ def _plan(session: Session, campaign_name: str, truth: dict[tuple[str, str], GtS
     study_ids = {t.study_id for t in ctx.tasks.values()}
     study_uids = dict(session.execute(select(Study.id, Study.study_uid).where(Study.id.in_(study_ids))).all())
     roles = []
-    for role in (*BLIND_ROLES, ADJUDICATOR):
+    for role in (r for r in scheme_named(campaign.scheme).roles if r in ctx.assignments):
         assignment = ctx.assignments[role]
         reader = session.get_one(AnnotationReader, assignment.reader_id)
         rows = session.execute(

@@ -160,6 +160,26 @@ if [ ! -e "$SGM_HOME/.demo-dataset" ] && [ -s "$demo_tokens" ]; then
     || echo "warning: the demo dataset was not exported; see the messages above" >&2
 fi
 
+# The model loop on the demo, one step per stage; once feedback is logged (the stamp) a restart skips it all.
+model="${SGM_DETECTOR_MODEL_NAME:-sgm-baseline-detector}"
+demo_model() {  # train and register the baseline, predict every demo study, read with AI assistance, measure
+  "$sgm" model train demo \
+    && "$sgm" predict --all \
+    && { "$sgm" campaign status demo-ai >/dev/null 2>&1 \
+         || "$sgm" campaign create demo-ai --scheme ai_assisted --reader reader1@demo.local --limit 5; } \
+    && "$sgm" campaign predict demo-ai --model "$model" --version champion \
+    && "$sgm" demo reads demo-ai --ground-truth "$demo_dir/ground_truth" --tokens "$demo_tokens" \
+    && { "$sgm" campaign consolidate demo-ai >/dev/null || true; } \
+    && "$sgm" model feedback "$model@champion" \
+    && touch "$SGM_HOME/.demo-model"
+}
+if [ -e "$SGM_HOME/.demo-dataset" ] && [ ! -e "$SGM_HOME/.demo-model" ]; then
+  echo "training the baseline detector on the demo dataset, predicting, and measuring it against the reads..."
+  started=$SECONDS
+  demo_model && echo "demo model loop done in $((SECONDS - started)) s" \
+    || echo "warning: the demo model loop did not finish; see the messages above" >&2
+fi
+
 cat <<MSG
 
   Clinical web application: http://127.0.0.1:$SGM_API_PORT/   <- clinicians start here
@@ -171,7 +191,7 @@ cat <<MSG
     Radiologists      http://127.0.0.1:$SGM_GATEWAY_PORT   (reading gateway: the radiologists' entry point to Label Studio)
     Label Studio      http://127.0.0.1:$SGM_LABEL_STUDIO_PORT   (administration only; admin login in $SGM_HOME/labelstudio/credentials.json)
     DICOM receiver    AE ${SGM_DICOM_AE_TITLE:-SGM} at 127.0.0.1:$SGM_DICOM_PORT   (try: storescu -aec SGM 127.0.0.1 $SGM_DICOM_PORT FILE.dcm)
-    MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions, logged as MLflow datasets)
+    MLflow UI         http://127.0.0.1:$SGM_MLFLOW_PORT   (dataset versions, training runs, the model registry, feedback)
     incoming folder   $SGM_HOME/incoming   (drop DICOM files here; the sensor ingests them)
     EMR database      ${SGM_DATABASE_URL:-sqlite:///$SGM_HOME/emr.db}
     demo accounts     $demo_users
@@ -181,6 +201,11 @@ cat <<MSG
     $sgm dataset show demo@VERSION
     $sgm dataset pull demo@VERSION ./demo-dataset
     $sgm dataset export demo     (a new version after new reads; the same state gives the same id)
+  Models (the baseline detector trained on the demo dataset; MLflow UI -> Models):
+    $sgm model list
+    $sgm predict --all           (predictions per study, also GET /studies/ID/predictions on the EMR API)
+    $sgm model feedback $model@champion   (FROC, AUC, accept/edit/reject; logged to MLflow)
+    AI-assisted reading: campaign demo-ai through the reading gateway (reader1@demo.local sees the model's boxes)
   Press Ctrl-C to stop.
 
 MSG

@@ -295,7 +295,12 @@ def campaign_export(ctx: CliContext, name: str, out: Path) -> None:
 @campaign_group.command("predict")
 @click.argument("name")
 @click.option("--model", "model_name", required=True, help="Registered model name.")
-@click.option("--version", "model_version", required=True, help="Model version whose stored predictions to push.")
+@click.option(
+    "--version",
+    "model_version",
+    required=True,
+    help="Model version whose stored predictions to push, or a registry alias (champion).",
+)
 @pass_cli
 def campaign_predict(ctx: CliContext, name: str, model_name: str, model_version: str) -> None:
     """Push a model version's stored predictions as pre-annotations (only where the scheme shows them)."""
@@ -303,7 +308,13 @@ def campaign_predict(ctx: CliContext, name: str, model_name: str, model_version:
     from annotation_ui.client import RequestError, admin_client
     from annotation_ui.preannotations import PreannotationError, push_predictions
     from annotation_ui.server import LabelStudioError
+    from sgm_datasets.site import tracking_uri
+    from sgm_models.feedback_report import FeedbackError, resolve_version
 
+    try:
+        model_version = resolve_version(tracking_uri(ctx.settings), model_name, model_version)
+    except FeedbackError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         with session_scope(ctx.sessions()) as session:
             report = push_predictions(session, admin_client(ctx.settings), name, model_name, model_version)
