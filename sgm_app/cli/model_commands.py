@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import click
 
+from detection.baseline import UntrainableError
 from emr_core.db import session_scope
 from sgm_app.cli.context import CliContext, pass_cli
 from sgm_datasets.errors import DatasetError
@@ -23,6 +24,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (ModelError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
+    except UntrainableError as exc:  # e.g. a dataset version whose reads have no findings
+        raise click.ClickException(f"cannot train on this dataset version: {exc}") from None
     except MlflowException as exc:
         raise click.ClickException(f"MLflow: {str(exc).splitlines()[0]}") from None
     except OSError as exc:

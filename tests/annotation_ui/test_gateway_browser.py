@@ -155,8 +155,9 @@ def test_the_editor_shows_why_a_read_is_refused_at_submit(
     submit = page.get_by_role("button", name="Submit")
     submit.wait_for(timeout=90_000)
     # Composition and an assessment of 4 without its subtype: Label Studio's checks pass, ours refuse.
-    page.get_by_role("radio", name="a", exact=True).first.check()
-    page.get_by_role("radio", name="4", exact=True).first.check()  # not the label chip whose hotkey is 4
+    # By their hotkeys (annotation_ui/hotkeys.py): composition a, side assessment 4.
+    page.keyboard.press("a")
+    page.keyboard.press("4")
     with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as sent:
         submit.click()
     assert sent.value.status == 403  # see sgm_app/gateway/app.py: the only status the editor explains
