@@ -170,14 +170,15 @@ demo_model() {  # train and register the baseline, predict every demo study, rea
     && "$sgm" campaign predict demo-ai --model "$model" --version champion \
     && "$sgm" demo reads demo-ai --ground-truth "$demo_dir/ground_truth" --tokens "$demo_tokens" \
     && { "$sgm" campaign consolidate demo-ai >/dev/null || true; } \
-    && "$sgm" model feedback "$model@champion" \
-    && touch "$SGM_HOME/.demo-model"
+    && "$sgm" model feedback "$model@champion"
 }
 if [ -e "$SGM_HOME/.demo-dataset" ] && [ ! -e "$SGM_HOME/.demo-model" ]; then
   echo "training the baseline detector on the demo dataset, predicting, and measuring it against the reads..."
   started=$SECONDS
   demo_model && echo "demo model loop done in $((SECONDS - started)) s" \
-    || echo "warning: the demo model loop did not finish; see the messages above" >&2
+    || echo "warning: the demo model loop did not finish (a demo dataset without findings has nothing to learn);" \
+            "see the messages above, and rerun its steps by hand (function demo_model in $0)" >&2
+  touch "$SGM_HOME/.demo-model"  # tried once per data folder: a restart does not repeat a long failure
 fi
 
 cat <<MSG

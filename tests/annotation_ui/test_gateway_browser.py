@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,6 +135,22 @@ def test_reader_in_a_browser_sees_only_their_project_and_submits_through_the_gat
         assert session.get(CampaignTask, t1.campaign_task_id).state == "concordant"
 
 
+def _press_until_checked(page: Any, key: str, tries: int = 6) -> None:
+    """Press a choice's hotkey until its radio is checked (the editor binds its keys a moment after it shows)."""
+    checked = (
+        "k => [...document.querySelectorAll('label')].some(l => l.innerText === `${k}[${k}]` "
+        "&& l.querySelector('input[type=radio]')?.checked)"
+    )
+    for _ in range(tries):
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function(checked, arg=key, timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the hotkey {key!r} did not check its choice")
+
+
 def test_the_editor_shows_why_a_read_is_refused_at_submit(
     browser: Any,
     label_studio: LabelStudioEnv,
@@ -155,9 +172,9 @@ def test_the_editor_shows_why_a_read_is_refused_at_submit(
     submit = page.get_by_role("button", name="Submit")
     submit.wait_for(timeout=90_000)
     # Composition and an assessment of 4 without its subtype: Label Studio's checks pass, ours refuse.
-    # By their hotkeys (annotation_ui/hotkeys.py): composition a, side assessment 4.
-    page.keyboard.press("a")
-    page.keyboard.press("4")
+    # By their hotkeys (annotation_ui/hotkeys.py): composition a, side assessment 4; each choice shows its key.
+    for key in ("a", "4"):
+        _press_until_checked(page, key)
     with page.expect_response(lambda r: "/annotations" in r.url and r.request.method == "POST") as sent:
         submit.click()
     assert sent.value.status == 403  # see sgm_app/gateway/app.py: the only status the editor explains
