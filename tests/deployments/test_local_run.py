@@ -125,7 +125,8 @@ def test_stopping_leaves_no_process_and_no_bound_port(
     running_platform: Platform, platform_home: Path, stop_signal: int, label_studio_bin: str, tmp_path: Path
 ) -> None:
     proc, ports, log_path = running_platform
-    _wait_until_ready(proc, log_path, timeout_s=1500)  # the first start reads, adjudicates and exports the demo: minutes on a busy 2-core machine
+    # The first start reads, adjudicates and exports the demo: minutes on a busy 2-core machine.
+    _wait_until_ready(proc, log_path, timeout_s=1500)
     for name, port in ports.items():
         assert _port_is_bound(port), f"{name} {port} is not listening:\n{log_path.read_text()[-3000:]}"
     if stop_signal == signal.SIGINT:  # the first start: walk the researcher's path on the demo it made
