@@ -27,7 +27,7 @@ class SgmSettingsResource(dg.ConfigurableResource):
     pacs_host: str = ""
     pacs_port: int = 0
     mlflow_tracking_uri: str = ""
-    inference_model_name: str = ""
+    detector_model_name: str = ""
     inference_model_alias: str = ""
     inference_remote_url: str = ""
 
@@ -117,6 +117,6 @@ class MlflowResource(dg.ConfigurableResource):
 
     def client(self) -> Any:
         """An MlflowClient on that server (mlflow is imported only when used)."""
-        from mlflow import MlflowClient
+        from sgm_datasets.mlflow_log import mlflow_client
 
-        return MlflowClient(tracking_uri=self.uri())
+        return mlflow_client(self.uri())

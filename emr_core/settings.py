@@ -116,7 +116,6 @@ class Settings(BaseSettings):
     )
 
     # Inference (sgm_models/inference): which registered model runs, where, and how patiently.
-    inference_model_name: str = Field(default="sgm-baseline-detector", min_length=1, max_length=200)
     inference_model_alias: str = Field(
         default="champion", min_length=1, max_length=100, description="registry alias, or a version number"
     )

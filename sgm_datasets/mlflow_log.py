@@ -23,6 +23,22 @@ def _mlflow() -> Any:
     return mlflow
 
 
+def mlflow_client(tracking_uri: str) -> Any:
+    """A client whose registry is the tracking server too, whatever an earlier call left global."""
+    return _mlflow().MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def use_tracking(tracking_uri: str) -> Any:
+    """Point mlflow's process-global tracking and registry URIs at one server; returns the mlflow module.
+
+    Always both: a registry URI left by an earlier call would send registrations to another server.
+    """
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return mlflow
+
+
 def as_mlflow_dataset(manifest: pd.DataFrame, name: str, version: str, source_uri: str) -> Any:
     mlflow = _mlflow()
     return mlflow.data.from_pandas(manifest, source=source_uri, name=name, digest=mlflow_digest(version))
@@ -38,8 +54,7 @@ def log_version(
     tracking_uri: str, manifest: pd.DataFrame, name: str, version: str, source_uri: str, counts: dict[str, Any]
 ) -> str:
     """A run in the datasets experiment registering the version; returns its run id."""
-    mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri)
+    mlflow = use_tracking(tracking_uri)
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"{name}@{version[:12]}") as run:
         mlflow.log_input(as_mlflow_dataset(manifest, name, version, source_uri), context="dataset-version")
@@ -50,8 +65,7 @@ def log_version(
 
 def runs_with_version(tracking_uri: str, version: str) -> list[str]:
     """Run ids, in any experiment, whose inputs include the version."""
-    mlflow = _mlflow()
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiments, filter_string=f"dataset.digest = '{mlflow_digest(version)}'")
     return [r.info.run_id for r in runs]

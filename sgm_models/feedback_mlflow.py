@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sgm_datasets.mlflow_log import mlflow_client, use_tracking
 from sgm_models.feedback_db import FeedbackError, ModelFeedback
 from sgm_models.feedback_plot import froc_png
 
@@ -94,9 +95,9 @@ def log_feedback(tracking_uri: str, feedback: ModelFeedback) -> FeedbackRun:
     mlflow = _mlflow()
     from mlflow.entities import LoggedModelInput
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     model_id = _model_id(client, feedback.model_name, feedback.model_version)
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking(tracking_uri)
     mlflow.set_experiment(experiment_id=_experiment_id(client, tracking_uri))
     dataset = feedback_dataset(feedback)
     tags = {"sgm.model_name": feedback.model_name, "sgm.model_version": feedback.model_version}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from detection.froc import HitCriterion
 from emr_core.db import session_scope
+from sgm_models.errors import ModelError
 from sgm_models.feedback import FeedbackOptions
 from sgm_models.feedback_db import FeedbackError, ModelFeedback, model_feedback
 from sgm_models.feedback_mlflow import FeedbackRun, log_feedback
@@ -34,15 +34,12 @@ def resolve_version(tracking_uri: str, name: str, version_or_alias: str) -> str:
     """A version number as given, or the version an alias points at in the MLflow registry."""
     if version_or_alias.isdigit():
         return version_or_alias
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from sgm_models.registry import ModelRegistry
 
     try:
-        found = MlflowClient(tracking_uri=tracking_uri).get_model_version_by_alias(name, version_or_alias)
-    except MlflowException:
+        return ModelRegistry(tracking_uri).version_of(name, version_or_alias)
+    except ModelError:
         raise FeedbackError(f"model {name} has no alias {version_or_alias!r} in the MLflow registry") from None
-    return str(found.version)
 
 
 def build_options(

@@ -12,6 +12,7 @@ from emr_core.audit import AuditRecord, record_event
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.settings import Settings
 from sgm_datasets.api import load_dataset
+from sgm_datasets.mlflow_log import mlflow_client
 from sgm_models.errors import UnknownAlias, UnknownModel
 from sgm_models.evaluation import Evaluation, Predictor, evaluate
 
@@ -52,7 +53,7 @@ class ModelRegistry:
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
-        self.client = _mlflow().MlflowClient(tracking_uri=tracking_uri)
+        self.client = mlflow_client(tracking_uri)
 
     def _model(self, name: str) -> Any:
         from mlflow.exceptions import MlflowException
@@ -67,10 +68,22 @@ class ModelRegistry:
         return {alias: str(version) for alias, version in (self._model(name).aliases or {}).items()}
 
     def version_of(self, name: str, alias: str) -> str:
+        """The version an alias points at now, or a version number checked to exist; UnknownAlias otherwise."""
+        if alias.isdigit():
+            return self._existing_version(name, alias)
         found = self.aliases(name).get(alias)
         if found is None:
             raise UnknownAlias(f"model {name!r} has no version aliased {alias!r} (aliases: {self._listed(name)})")
         return found
+
+    def _existing_version(self, name: str, version: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        self._model(name)
+        try:
+            return str(self.client.get_model_version(name, version).version)
+        except MlflowException:
+            raise UnknownAlias(f"model {name!r} has no version {version}") from None
 
     def _listed(self, name: str) -> str:
         return ", ".join(f"{a}=v{v}" for a, v in sorted(self.aliases(name).items())) or "none"

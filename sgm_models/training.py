@@ -10,7 +10,7 @@ from detection.baseline import BaselineConfig, BaselineDetector
 from detection.contract import DEFAULT_INPUT_LONG_SIDE
 from emr_core.settings import Settings
 from sgm_datasets.api import load_dataset
-from sgm_datasets.mlflow_log import log_input, mlflow_digest
+from sgm_datasets.mlflow_log import log_input, mlflow_digest, use_tracking
 from sgm_datasets.site import site_store
 from sgm_models.data import LabelledImage, split_images
 from sgm_models.errors import NotBetterThanTrivial
@@ -87,7 +87,7 @@ def train_detector(
     validation, test = evaluate(predictor, splits.val), evaluate(predictor, splits.test)
     trivial = evaluate(trivial_predictor(), splits.test)
     say(f"logging to {tracking_uri}")
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking(tracking_uri)
     mlflow.set_experiment(EXPERIMENT)
     with mlflow.start_run(run_name=f"{request.model_name}@{version[:12]}") as run:
         log_input(manifest, request.dataset, version, site_store(settings).uri(request.dataset, version))

@@ -44,7 +44,7 @@ def _run(ctx: CliContext, backend: Backend, study_id: int | None) -> PredictionR
 @click.option("--alias", default=None, help="Registry alias or version number (default SGM_INFERENCE_MODEL_ALIAS).")
 @pass_cli
 def predict(ctx: CliContext, study_uid: str | None, every: bool, alias: str | None) -> None:
-    """Store the predictions of model SGM_INFERENCE_MODEL_NAME on STUDY_UID, or on every pending study (--all).
+    """Store the predictions of model SGM_DETECTOR_MODEL_NAME on STUDY_UID, or on every pending study (--all).
 
     Runs in-process, or on SGM_INFERENCE_REMOTE_URL (a server speaking MLflow's /invocations).
     Re-running a version on the same images changes nothing; a failed study keeps its reason.

@@ -33,9 +33,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def open_backend(settings: Settings, alias: str | None = None) -> Backend:
     """The configured model version (alias resolved now), remote when SGM_INFERENCE_REMOTE_URL is set."""
-    model = resolve_model(
-        tracking_uri(settings), settings.inference_model_name, alias or settings.inference_model_alias
-    )
+    model = resolve_model(tracking_uri(settings), settings.detector_model_name, alias or settings.inference_model_alias)
     if settings.inference_remote_url:
         return RemoteBackend(model, settings.inference_remote_url, retry_policy(settings), settings.inference_workers)
     return InProcessBackend(model)

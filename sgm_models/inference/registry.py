@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from detection.contract import DEFAULT_INPUT_LONG_SIDE
+from sgm_datasets.mlflow_log import use_tracking
+from sgm_models.errors import ModelError
 from sgm_models.inference.errors import UnknownModel
+from sgm_models.registry import ModelRegistry
 
 # mlflow's model loaders read the registry from process-global state; one lock keeps two URIs from mixing.
 _GLOBAL_URI = threading.Lock()
@@ -33,16 +35,6 @@ class ResolvedModel:
         return f"models:/{self.name}/{self.version}"
 
 
-def _version(client: MlflowClient, name: str, alias: str) -> Any:
-    try:
-        if alias.isdigit():
-            return client.get_model_version(name, alias)
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        what = "version" if alias.isdigit() else "alias"
-        raise UnknownModel(f"the model registry has no model {name!r} with {what} {alias!r}") from None
-
-
 def long_side_of(metadata: dict[str, Any] | None) -> int:
     """The model's `input_long_side` metadata, else the contract's default."""
     raw = (metadata or {}).get("input_long_side", DEFAULT_INPUT_LONG_SIDE)
@@ -59,17 +51,20 @@ def long_side_of(metadata: dict[str, Any] | None) -> int:
 def use_registry(tracking_uri: str) -> Iterator[None]:
     """mlflow's global tracking and registry URIs pointed at ours, while no other thread changes them."""
     with _GLOBAL_URI:
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        use_tracking(tracking_uri)
         yield
 
 
 def resolve_model(tracking_uri: str, name: str, alias: str) -> ResolvedModel:
     """The version an alias (or a version number) points at now; UnknownModel when there is none."""
-    version = _version(MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri), name, alias)
+    try:
+        version = ModelRegistry(tracking_uri).version_of(name, alias)
+    except ModelError:
+        what = "version" if alias.isdigit() else "alias"
+        raise UnknownModel(f"the model registry has no model {name!r} with {what} {alias!r}") from None
     with use_registry(tracking_uri):
         try:
-            info = mlflow.models.get_model_info(f"models:/{name}/{version.version}")
+            info = mlflow.models.get_model_info(f"models:/{name}/{version}")
         except MlflowException as exc:
-            raise UnknownModel(f"model {name} version {version.version} cannot be read: {exc.message}") from None
-    return ResolvedModel(name, str(version.version), long_side_of(info.metadata), tracking_uri)
+            raise UnknownModel(f"model {name} version {version} cannot be read: {exc.message}") from None
+    return ResolvedModel(name, version, long_side_of(info.metadata), tracking_uri)

@@ -12,7 +12,7 @@ from tests.support.resources import dagster_resources
 
 def _materialize(settings: Settings, registry: Registry, name: str, alias: str) -> dg.ExecuteInProcessResult:
     resources = dagster_resources(
-        settings, mlflow_tracking_uri=registry.uri, inference_model_name=name, inference_model_alias=alias
+        settings, mlflow_tracking_uri=registry.uri, detector_model_name=name, inference_model_alias=alias
     )
     return dg.materialize([inference.model_predictions], resources=resources, raise_on_error=False)
 

@@ -4,10 +4,10 @@ registered in a real MLflow server, then the champion step compares (here: nothi
 from __future__ import annotations
 
 import dagster as dg
-import mlflow
 import pytest
 
 from assets.models import baseline_detector, champion_detector
+from sgm_datasets.mlflow_log import mlflow_client
 from tests.support.model_dataset import ModelDataset
 from tests.support.resources import dagster_resources
 
@@ -32,7 +32,7 @@ def test_the_baseline_asset_trains_registers_and_the_champion_step_follows(
     assert trained["test_froc_score"].value > trained["trivial_test_froc_score"].value
     champion = result.asset_materializations_for_node("champion_detector")[0].metadata
     assert champion["champion"].value == "1" and champion["moved"].value is False
-    run = mlflow.MlflowClient(tracking_uri=mlflow_uri).get_run(trained["mlflow_run"].value)
+    run = mlflow_client(mlflow_uri).get_run(trained["mlflow_run"].value)
     assert run.data.params["iterations"] == "60"
 
 

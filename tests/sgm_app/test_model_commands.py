@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import mlflow
 import pytest
 
+from sgm_datasets.mlflow_log import mlflow_client
 from tests.conftest import SgmCli
 
 MODEL = "cli-detector"
@@ -25,7 +25,7 @@ def test_help_names_every_command(cli: SgmCli) -> None:
 
 
 def test_list_and_the_one_line_errors(cli: SgmCli, mlflow_uri: str) -> None:
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri)
+    client = mlflow_client(mlflow_uri)
     if not client.search_registered_models(f"name = '{MODEL}'"):  # the first database backend of the run
         missing = cli("model", "list")
         assert missing.exit_code == 1 and f"no registered model named '{MODEL}'" in missing.output

@@ -11,7 +11,7 @@ from tests.support.models import PlantedStudy, Registry
 @pytest.fixture
 def model_env(monkeypatch: pytest.MonkeyPatch, registry: Registry) -> Registry:
     monkeypatch.setenv("SGM_MLFLOW_TRACKING_URI", registry.uri)
-    monkeypatch.setenv("SGM_INFERENCE_MODEL_NAME", registry.detector)
+    monkeypatch.setenv("SGM_DETECTOR_MODEL_NAME", registry.detector)
     return registry
 
 
@@ -30,7 +30,7 @@ def test_predict_one_study_then_all(
 def test_failures_exit_non_zero_with_reasons(
     sgm, monkeypatch: pytest.MonkeyPatch, model_env: Registry, studies: dict[int, PlantedStudy]
 ) -> None:
-    monkeypatch.setenv("SGM_INFERENCE_MODEL_NAME", model_env.hostile)
+    monkeypatch.setenv("SGM_DETECTOR_MODEL_NAME", model_env.hostile)
     result = sgm("predict", "--all", "--alias", "raise")
     assert result.exit_code == 1
     assert "2 failed: the model raised RuntimeError: weights are corrupt" in result.output

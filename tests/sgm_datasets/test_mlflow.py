@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emr_core.settings import Settings
-from sgm_datasets.mlflow_log import EXPERIMENT, log_input, mlflow_digest, runs_with_version
+from sgm_datasets.mlflow_log import EXPERIMENT, log_input, mlflow_client, mlflow_digest, runs_with_version, use_tracking
 from sgm_datasets.site import tracking_uri
 from tests.conftest import SgmCli
 from tests.sgm_datasets.conftest import State
@@ -41,7 +41,7 @@ def test_export_logs_the_version_and_a_training_run_is_found_by_digest(
     assert f"http://127.0.0.1:{mlflow_port}" in result.output
     version = result.output.strip().splitlines()[-1].split("@")[1].split()[0]
     uri = f"http://127.0.0.1:{mlflow_port}"
-    client = mlflow.MlflowClient(tracking_uri=uri)
+    client = mlflow_client(uri)
     registered = client.search_runs(
         [client.get_experiment_by_name(EXPERIMENT).experiment_id], f"tags.`sgm.version` = '{version}'"
     )
@@ -56,7 +56,7 @@ def test_export_logs_the_version_and_a_training_run_is_found_by_digest(
 
     manifest, root = load_dataset("screening", version[:10], settings=state.settings)
     assert (root / manifest["dicom_path"].iloc[0]).is_file()
-    mlflow.set_tracking_uri(uri)
+    use_tracking(uri)
     mlflow.set_experiment("detector")
     with mlflow.start_run() as training:
         log_input(manifest, "screening", version, root.as_uri())

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import session_scope
+from sgm_datasets.mlflow_log import mlflow_client
 from sgm_models.feedback_db import FeedbackError, model_feedback
 from sgm_models.feedback_mlflow import log_feedback, run_name
 from tests.sgm_models.test_feedback_db import MODEL, _scenario
@@ -26,7 +27,6 @@ def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)
 def test_feedback_lands_on_the_model_version(tracking_uri: str, session_factory: sessionmaker[Session]) -> None:
-    import mlflow
 
     version, model_id = register(tracking_uri, MODEL[0])
     assert version == MODEL[1]
@@ -37,7 +37,7 @@ def test_feedback_lands_on_the_model_version(tracking_uri: str, session_factory:
     logged = log_feedback(tracking_uri, feedback)
     assert logged.model_id == model_id and set(logged.artifacts) == {"feedback.json", "froc.png"}
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     run = client.get_run(logged.run_id)
     assert run.info.run_name == run_name(*MODEL)
     assert run.data.metrics["sensitivity"] == 0.5 and run.data.metrics["boxes_accepted"] == 1.0

@@ -14,7 +14,7 @@ from detection.contract import input_frame, parse_output
 from emr_core.db import session_scope
 from emr_core.models import AuditEvent
 from sgm_datasets.api import load_dataset
-from sgm_datasets.mlflow_log import mlflow_digest
+from sgm_datasets.mlflow_log import mlflow_client, mlflow_digest, use_tracking
 from sgm_models.data import split_images
 from sgm_models.errors import UnknownAlias, UnknownModel
 from sgm_models.registry import CHALLENGER, CHAMPION, ModelRegistry, promote
@@ -30,7 +30,7 @@ def test_the_baseline_beats_the_trivial_one_and_is_registered(
     assert trained.test.lesions > 0 and trained.beats_trivial
     assert trained.test.froc_score > trained.trivial.froc_score
     assert trained.model_version == "1" and set(trained.aliases) == {CHAMPION, CHALLENGER}
-    client = mlflow.MlflowClient(tracking_uri=mlflow_uri)
+    client = mlflow_client(mlflow_uri)
     run = client.get_run(trained.run_id)
     assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
     assert run.data.params["dataset_version"] == model_dataset.version and "learning_rate" in run.data.params
@@ -45,7 +45,7 @@ def test_the_baseline_beats_the_trivial_one_and_is_registered(
 def test_the_champion_loads_as_pyfunc_and_answers_the_contract(
     trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
 ) -> None:
-    mlflow.set_tracking_uri(mlflow_uri)
+    use_tracking(mlflow_uri)
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     assert model.metadata.metadata["input_long_side"] == 1024
     assert [c.name for c in model.metadata.get_input_schema().inputs] == list(input_frame([]).columns)
@@ -78,9 +78,9 @@ def test_champion_moves_only_after_a_comparison_on_the_same_version_and_is_audit
     session_factory: sessionmaker[Session],
 ) -> None:
     registry = ModelRegistry(mlflow_uri)
-    source = mlflow.MlflowClient(tracking_uri=mlflow_uri).get_model_version(MODEL, "1").source
+    source = mlflow_client(mlflow_uri).get_model_version(MODEL, "1").source
     for _ in range(2):  # a new version, as a retraining would register
-        mlflow.set_tracking_uri(mlflow_uri)
+        use_tracking(mlflow_uri)
         new = str(mlflow.register_model(source, MODEL).version)
         assert registry.adopt_new_version(MODEL, new) == (CHALLENGER,)
     champion = registry.version_of(MODEL, CHAMPION)

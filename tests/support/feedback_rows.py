@@ -28,6 +28,7 @@ from emr_core.models_annotation import (
     ReaderAssignment,
 )
 from emr_core.models_ml import ModelPrediction, StudyInference
+from sgm_datasets.mlflow_log import mlflow_client, use_tracking
 
 COLUMNS, ROWS, LONG_SIDE = 3328, 4096, 1024
 Box = tuple[float, float, float, float]
@@ -190,11 +191,11 @@ def register_model_version(tracking_uri: str, name: str, alias: str = "") -> tup
     """A registered version backed by an MLflow 3 logged model, as training registers one: (version, model id)."""
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    client = mlflow_client(tracking_uri)
     location = None
     if tracking_uri.startswith("sqlite:///"):  # artifacts beside the database, not in the working directory
         location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "training").resolve().as_uri()
-    mlflow.set_tracking_uri(tracking_uri)
+    use_tracking(tracking_uri)
     mlflow.set_experiment(experiment_id=client.create_experiment("training", artifact_location=location))
     with mlflow.start_run():
         model = mlflow.initialize_logged_model(name="detector")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from sgm_datasets.mlflow_log import mlflow_client, use_tracking
 from tests.support.dicom_factory import write_mg
 from tests.support.servers import _server, free_port, mlflow_server
 
@@ -50,8 +51,7 @@ def register(uri: str, name: str, mode: str, alias: str) -> str:
     import mlflow
     from mlflow.models import infer_signature
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_tracking(uri)
     inputs, outputs = _frames()
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
@@ -64,7 +64,7 @@ def register(uri: str, name: str, mode: str, alias: str) -> str:
             pip_requirements=["mlflow"],  # inferring them loads the model in a subprocess: slow, and unused here
         )
     version = str(info.registered_model_version)
-    mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+    mlflow_client(uri).set_registered_model_alias(name, alias, version)
     return version
 
 

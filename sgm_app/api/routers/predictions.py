@@ -45,7 +45,7 @@ def _audit(ctx: Ctx, study: Study, action: AuditAction, detail: dict[str, Any], 
 
 @router.post(
     "/studies/{study_id}/predictions",
-    summary="Run the configured model (SGM_INFERENCE_MODEL_NAME@ALIAS) on a study's mammograms",
+    summary="Run the configured model (SGM_DETECTOR_MODEL_NAME@SGM_INFERENCE_MODEL_ALIAS) on a study's mammograms",
     description="Idempotent: the same model version on the same images stores nothing new (`outcome` unchanged). "
     "A model failure is stored as a failed status with its reason and answered 200; run again to retry. "
     f"Answers the study's predictions by that version; {BOXES}.",

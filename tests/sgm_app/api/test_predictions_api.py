@@ -13,7 +13,7 @@ from tests.support.models import PlantedStudy, Registry
 
 @pytest.fixture
 def settings(settings: Settings, registry: Registry) -> Settings:
-    return settings.model_copy(update={"mlflow_tracking_uri": registry.uri, "inference_model_name": registry.detector})
+    return settings.model_copy(update={"mlflow_tracking_uri": registry.uri, "detector_model_name": registry.detector})
 
 
 def test_run_on_demand_is_idempotent_and_readable(api, session_factory, studies: dict[int, PlantedStudy]) -> None:
