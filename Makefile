@@ -47,8 +47,10 @@ lint: $(STAMP)  ## Lint, format check, types, import layers and declared depende
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/deptry .
 
+# Two workers; tests sharing a server or corpus stay on one (tests/conftest.py). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
 test: setup lint  ## Set up, lint and run the whole test suite (SQLite and MariaDB)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
 
 secrets:  ## Write the secret files of the Docker Compose deployment (kept if present)
 	sh deployments/docker/make-secrets.sh

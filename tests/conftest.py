@@ -32,6 +32,30 @@ def require_peer(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+# Tests sharing an expensive session fixture (a server, a generated corpus) go to one xdist worker, so
+# `make test` (-n 2 --dist loadgroup) starts each once; the first fixture listed that a test uses decides.
+SHARED_FIXTURE_GROUPS = {
+    "label_studio": "label-studio",
+    "mlflow_uri": "models",
+    "model_dataset": "models",
+    "registry": "models",
+    "planted_files": "models",
+    "web_server": "web",
+    "quality_corpus": "quality",
+    "dataset_corpus": "datasets",
+    "corpus": "corpus",
+    "large_corpus": "corpus",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        group = next((g for name, g in SHARED_FIXTURE_GROUPS.items() if name in used), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _mariadb_engine() -> Generator[Engine, None, None]:
     server = make_engine(MARIADB_SERVER)
     name = f"sgm_test_{uuid.uuid4().hex[:12]}"
