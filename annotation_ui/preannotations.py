@@ -14,10 +14,11 @@ from annotation_ui.campaigns import campaign_by_name
 from annotation_ui.client import LabelStudioClient
 from annotation_ui.labeling_config import box_control
 from annotation_ui.reads import box_to_percent
-from annotation_ui.schemes import scheme_named
+from annotation_ui.schemes import READING, scheme_named
 from emr_core.audit import AuditRecord, record_event
 from emr_core.dicom.render import PixelMapping
 from emr_core.enums import AuditAction, AuditEventId, InferenceStatus
+from emr_core.models_annotation import AnnotationCampaign
 from emr_core.models_ml import ModelPrediction, StudyInference
 
 
@@ -159,3 +160,21 @@ def _audit(session: Session, campaign: str, tag: str, counts: dict[str, int], pr
             detail={"campaign": campaign, "model_version": tag, "projects": projects, **counts},
         ),
     )
+
+
+def push_to_reading_campaigns(
+    session: Session, admin: LabelStudioClient, model_name: str, model_version: str
+) -> tuple[dict[str, PushReport], dict[str, str]]:
+    """Push the version's predictions into every campaign still in its reading phase under a scheme that shows
+    them: (reports by campaign, why each other such campaign got nothing)."""
+    query = select(AnnotationCampaign).where(AnnotationCampaign.phase == READING).order_by(AnnotationCampaign.name)
+    pushed: dict[str, PushReport] = {}
+    skipped: dict[str, str] = {}
+    for campaign in session.scalars(query).all():
+        if not scheme_named(campaign.scheme).shows_predictions:
+            continue
+        try:
+            pushed[campaign.name] = push_predictions(session, admin, campaign.name, model_name, model_version)
+        except PreannotationError as exc:
+            skipped[campaign.name] = str(exc)
+    return pushed, skipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -72,6 +73,16 @@ def _mariadb_engine() -> Generator[Engine, None, None]:
         with server.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
         server.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_active_mlflow_experiment() -> Iterator[None]:
+    """mlflow keeps the active experiment process-global (and in the environment): no test inherits one."""
+    yield
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        fluent._active_experiment_id = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from emr_core.settings import Settings
 from sgm_datasets.site import tracking_uri
 from sgm_models.inference.backends import Backend, InProcessBackend, RemoteBackend, RetryPolicy
 from sgm_models.inference.errors import BackendFailed, InferenceError, UnknownModel
-from sgm_models.inference.registry import ResolvedModel, resolve_model
+from sgm_models.inference.registry import ResolvedModel, resolve_model, resolve_version
 
 __all__ = [
     "Backend",
@@ -17,8 +17,10 @@ __all__ = [
     "ResolvedModel",
     "RetryPolicy",
     "UnknownModel",
+    "configured_version",
     "open_backend",
     "resolve_model",
+    "resolve_version",
 ]
 
 
@@ -29,6 +31,11 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         retries=settings.inference_retries,
         backoff_seconds=settings.inference_backoff_seconds,
     )
+
+
+def configured_version(settings: Settings) -> str:
+    """The version SGM_DETECTOR_MODEL_NAME at SGM_INFERENCE_MODEL_ALIAS names now."""
+    return resolve_version(tracking_uri(settings), settings.detector_model_name, settings.inference_model_alias)
 
 
 def open_backend(settings: Settings, alias: str | None = None) -> Backend:

@@ -55,13 +55,18 @@ def use_registry(tracking_uri: str) -> Iterator[None]:
         yield
 
 
-def resolve_model(tracking_uri: str, name: str, alias: str) -> ResolvedModel:
-    """The version an alias (or a version number) points at now; UnknownModel when there is none."""
+def resolve_version(tracking_uri: str, name: str, alias: str) -> str:
+    """The version number an alias (or a version number) names now; UnknownModel when there is none."""
     try:
-        version = ModelRegistry(tracking_uri).version_of(name, alias)
+        return ModelRegistry(tracking_uri).version_of(name, alias)
     except ModelError:
         what = "version" if alias.isdigit() else "alias"
         raise UnknownModel(f"the model registry has no model {name!r} with {what} {alias!r}") from None
+
+
+def resolve_model(tracking_uri: str, name: str, alias: str) -> ResolvedModel:
+    """The version an alias (or a version number) points at now, with its metadata; UnknownModel when none."""
+    version = resolve_version(tracking_uri, name, alias)
     with use_registry(tracking_uri):
         try:
             info = mlflow.models.get_model_info(f"models:/{name}/{version}")

@@ -31,7 +31,9 @@ BOX: dict[str, Any] = {"x_min": 400.0, "y_min": 600.0, "x_max": 900.0, "y_max": 
 TAG = "baseline:3"
 
 
-def store_predictions(factory: sessionmaker[Session], campaign_id: int) -> dict[int, dict[str, float]]:
+def store_predictions(
+    factory: sessionmaker[Session], campaign_id: int, model: tuple[str, str] = ("baseline", "3")
+) -> dict[int, dict[str, float]]:
     """One stored model version (baseline 3) on the campaign's studies, one box per image; returns the box each
     image should show in Label Studio (percent), by instance id."""
     expected = {}
@@ -40,7 +42,7 @@ def store_predictions(factory: sessionmaker[Session], campaign_id: int) -> dict[
         runs = {}
         for study in sorted({t.study_id for t in tasks}):
             runs[study] = StudyInference(
-                study_id=study, model_name="baseline", model_version="3", input_sha256="0" * 64, exam_score=0.7
+                study_id=study, model_name=model[0], model_version=model[1], input_sha256="0" * 64, exam_score=0.7
             )
             session.add(runs[study])
         session.flush()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,18 +23,8 @@ from emr_core.models import LedgerEntry
 from emr_core.settings import Settings
 from orchestration.sensors import new_annotations_sensor
 from tests.support.annotation_scenario import ground_truth, ingest, read_result, reader_tasks, side_items
-from tests.support.lsenv import LabelStudioEnv, settings_for, shared_corpus, shared_label_studio
+from tests.support.lsenv import LabelStudioEnv, settings_for
 from tests.support.resources import dagster_resources, run_sensor
-
-
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioEnv]:
-    yield from shared_label_studio(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_corpus(tmp_path_factory)
 
 
 def _resources(env: LabelStudioEnv, settings: Settings) -> dict[str, dg.ConfigurableResource]:

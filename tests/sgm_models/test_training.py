@@ -19,7 +19,6 @@ from sgm_models.data import split_images
 from sgm_models.errors import UnknownAlias, UnknownModel
 from sgm_models.registry import CHALLENGER, CHAMPION, ModelRegistry, promote
 from sgm_models.training import EXPERIMENT, TrainingReport
-from tests.sgm_models.conftest import MODEL
 from tests.support.model_dataset import ModelDataset
 
 
@@ -37,7 +36,7 @@ def test_the_baseline_beats_the_trivial_one_and_is_registered(
     for key in ("test.froc_score", "test.sensitivity_at_0.25fp", "test.sensitivity_at_8fp", "trivial.test.froc_score"):
         assert key in run.data.metrics
     assert run.inputs.dataset_inputs[0].dataset.digest == mlflow_digest(model_dataset.version)
-    version = client.get_model_version(MODEL, "1")
+    version = client.get_model_version(trained.model_name, "1")
     assert version.tags["sgm.dataset_digest"] == mlflow_digest(model_dataset.version)
     assert version.run_id == trained.run_id
 
@@ -46,7 +45,7 @@ def test_the_champion_loads_as_pyfunc_and_answers_the_contract(
     trained: TrainingReport, mlflow_uri: str, model_dataset: ModelDataset
 ) -> None:
     use_tracking(mlflow_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{trained.model_name}@champion")
     assert model.metadata.metadata["input_long_side"] == 1024
     assert [c.name for c in model.metadata.get_input_schema().inputs] == list(input_frame([]).columns)
     manifest, root = load_dataset(model_dataset.name, model_dataset.version, settings=model_dataset.settings)
@@ -64,10 +63,10 @@ def test_unknown_model_or_alias_is_a_one_line_error(trained: TrainingReport, mlf
     with pytest.raises(UnknownModel, match="no registered model named 'nope'") as model_error:
         registry.model_uri("nope", CHAMPION)
     with pytest.raises(UnknownAlias, match="has no version aliased 'gold'") as alias_error:
-        registry.model_uri(MODEL, "gold")
+        registry.model_uri(trained.model_name, "gold")
     assert "\n" not in str(model_error.value) + str(alias_error.value)
     with pytest.raises(UnknownAlias, match="no version 99"):
-        registry.set_alias(MODEL, CHAMPION, "99")
+        registry.set_alias(trained.model_name, CHAMPION, "99")
 
 
 @pytest.mark.mariadb
@@ -78,26 +77,28 @@ def test_champion_moves_only_after_a_comparison_on_the_same_version_and_is_audit
     session_factory: sessionmaker[Session],
 ) -> None:
     registry = ModelRegistry(mlflow_uri)
-    source = mlflow_client(mlflow_uri).get_model_version(MODEL, "1").source
+    source = mlflow_client(mlflow_uri).get_model_version(trained.model_name, "1").source
     for _ in range(2):  # a new version, as a retraining would register
         use_tracking(mlflow_uri)
-        new = str(mlflow.register_model(source, MODEL).version)
-        assert registry.adopt_new_version(MODEL, new) == (CHALLENGER,)
-    champion = registry.version_of(MODEL, CHAMPION)
-    assert champion != new and registry.version_of(MODEL, CHALLENGER) == new
+        new = str(mlflow.register_model(source, trained.model_name).version)
+        assert registry.adopt_new_version(trained.model_name, new) == (CHALLENGER,)
+    champion = registry.version_of(trained.model_name, CHAMPION)
+    assert champion != new and registry.version_of(trained.model_name, CHALLENGER) == new
     settings = model_dataset.settings
     with session_scope(session_factory) as session:
-        kept = promote(session, settings, registry, MODEL, model_dataset.name, model_dataset.version, min_gain=0.5)
-    assert not kept.moved and registry.version_of(MODEL, CHAMPION) == champion
+        kept = promote(
+            session, settings, registry, trained.model_name, model_dataset.name, model_dataset.version, min_gain=0.5
+        )
+    assert not kept.moved and registry.version_of(trained.model_name, CHAMPION) == champion
     assert kept.champion_eval == kept.challenger_eval  # the same model: the same figures on the same split
     with session_scope(session_factory) as session:
-        moved = promote(session, settings, registry, MODEL, model_dataset.name, "latest", user="alice")
+        moved = promote(session, settings, registry, trained.model_name, model_dataset.name, "latest", user="alice")
     assert moved.moved and moved.dataset_version == model_dataset.version
-    assert registry.version_of(MODEL, CHAMPION) == new
+    assert registry.version_of(trained.model_name, CHAMPION) == new
     with session_scope(session_factory) as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "model.champion_changed")).all()
         assert len(events) == 1 and events[0].event_id == "110100" and events[0].user_id == "alice"
         assert events[0].detail["champion"] == [champion, new]
         assert events[0].detail["dataset_version"] == model_dataset.version
-    listed = registry.versions(MODEL)
+    listed = registry.versions(trained.model_name)
     assert listed[0].version == new and set(listed[0].aliases) == {CHAMPION, CHALLENGER}

@@ -52,6 +52,7 @@ def register(uri: str, name: str, mode: str, alias: str) -> str:
     from mlflow.models import infer_signature
 
     use_tracking(uri)
+    mlflow.set_experiment("test-detectors")  # never the experiment an earlier test left active on another server
     inputs, outputs = _frames()
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
@@ -93,10 +94,12 @@ def model_serve(uri: str, model_uri: str, log: Path) -> Iterator[str]:
     port = free_port()
     # `mlflow models serve` execs `uvicorn` by name: this venv's bin folder goes first on PATH.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": str(WORKTREE)}
+    # Both URIs: mlflow exports whatever registry an earlier test last set to its subprocesses' environment.
+    env = {**os.environ, "PATH": path, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    env["PYTHONPATH"] = str(WORKTREE)
     command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", model_uri,
                "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
-    with _server(command, f"http://127.0.0.1:{port}/ping", 180, log, env):
+    with _server(command, f"http://127.0.0.1:{port}/ping", 300, log, env):
         yield f"http://127.0.0.1:{port}"
 
 

@@ -43,11 +43,15 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float) -> bool:
 def _server(
     command: list[str], url: str, seconds: float, log: Path, env: dict[str, str] | None = None
 ) -> Iterator[None]:
+    # Unbuffered: a server that never answers still leaves in its log how far it got.
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     try:
         ready = _wait(url, process, seconds)
-        require_peer(ready, f"{command[0]} did not answer at {url}: {log.read_text(errors='replace')[-500:]}")
+        state = "still running" if process.poll() is None else f"exited with {process.returncode}"
+        tail = log.read_text(errors="replace")[-500:]
+        require_peer(ready, f"{command[0]} did not answer at {url} within {seconds:.0f} s ({state}): {tail}")
         yield
     finally:
         process.terminate()
