@@ -29,6 +29,14 @@ def _day(study: Study) -> date:
     return study.study_date or date.min
 
 
+def _prior(studies: list[Study], current: Study | None, prior: int | None) -> Study | None:
+    """The asked-for prior; 0 (the form's "None") for none; when not asked, the newest study not after the current."""
+    if prior == 0:
+        return None
+    older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
+    return next((s for s in studies if s.id == prior), older[0] if older else None)
+
+
 @router.get("/ui/patients/{patient_id}/viewer")
 def viewer(
     web: Reader, patient_id: int, study: int | None = None, prior: int | None = None, ai: int | None = None
@@ -39,8 +47,7 @@ def viewer(
             patient = get_patient(session, patient_id)
             studies = patient_studies(session, patient_id)
             current = next((s for s in studies if s.id == study), studies[0] if studies else None)
-            older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
-            chosen_prior = next((s for s in studies if s.id == prior), older[0] if older else None)
+            chosen_prior = _prior(studies, current, prior)
             shown = [s for s in (current, chosen_prior) if s is not None]
             runs = {s.id: done_runs(session, s.id) for s in shown}
             chosen = chosen_runs(runs, current.id if current else None, ai)
