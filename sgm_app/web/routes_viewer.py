@@ -39,7 +39,12 @@ def _prior(studies: list[Study], current: Study | None, prior: int | None) -> St
 
 @router.get("/ui/patients/{patient_id}/viewer")
 def viewer(
-    web: Reader, patient_id: int, study: int | None = None, prior: int | None = None, ai: int | None = None
+    web: Reader,
+    patient_id: int,
+    study: int | None = None,
+    prior: int | None = None,
+    ai: int | None = None,
+    ai_shown: bool = False,
 ) -> Response:
     settings = web.ctx.state.settings
     try:
@@ -74,6 +79,7 @@ def viewer(
         reports=reports,
         runs=runs.get(current.id, []) if current else [],
         chosen=chosen,
+        ai_shown=ai_shown,
     )
 
 

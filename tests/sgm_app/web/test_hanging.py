@@ -178,7 +178,8 @@ def test_the_viewer_page_draws_the_chosen_run_audited_and_role_checked(
             (str(v1 + 1), "2"),
             (str(v1), "1"),
         ]
-        assert _ai_labels(client.get(url, params={"ai": v1}).text) == ["AI 0.41"] * 4
+        chosen_v1 = client.get(url, params={"ai": v1, "ai_shown": 1}).text
+        assert _ai_labels(chosen_v1) == ["AI 0.41"] * 4 and 'class="studies ai-hidden' not in chosen_v1
         assert [d["model_runs"] for d in _viewer_audit(session_factory)] == [["detector 2"], ["detector 1"]]
         with session_scope(session_factory) as session:
             session.execute(delete(ModelPrediction))

@@ -136,6 +136,11 @@ def test_ai_boxes_are_drawn_where_the_model_put_them_at_every_zoom(
     assert not any(boxes.nth(i).is_visible() for i in range(3))
     page.get_by_label("Show AI boxes").check()
     assert boxes.first.is_visible()
+    # Choosing a study or model keeps the reader's choice to see the boxes.
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_function(ALL_LOADED, timeout=20_000)
+    assert "ai_shown=1" in page.url and page.get_by_label("Show AI boxes").is_checked()
+    assert current.locator(".ai-box").first.is_visible()
     assert errors == []
     print(f"screenshots: {tmp_path}")
 
