@@ -5,11 +5,13 @@ Query functions take the session first and never commit: the caller owns the tra
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import Text, delete, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
 from emr_core.enums import InferenceStatus
@@ -168,3 +170,78 @@ def study_predictions(session: Session, study_id: int, model_name: str | None = 
         }
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class PredictedBox:
+    """One well-formed predicted box: DICOM pixels (x_max/y_max exclusive), a score and a label."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+    score: float
+    label: str
+
+
+@dataclass(frozen=True)
+class DoneRun:
+    """One model version's successful run on a study, with its exam score."""
+
+    id: int
+    model_name: str
+    model_version: str
+    exam_score: float | None
+
+
+def _number(value: Any) -> float | None:
+    # bool is an int subclass; a stored true/false is not a coordinate.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def well_formed_box(raw: Any) -> PredictedBox | None:
+    """The box if it is a mapping of finite coordinates spanning a positive area, else None."""
+    if not isinstance(raw, dict):
+        return None
+    values = [_number(raw.get(k)) for k in ("x_min", "y_min", "x_max", "y_max", "score")]
+    x_min, y_min, x_max, y_max, score = values
+    if x_min is None or y_min is None or x_max is None or y_max is None or score is None:
+        return None
+    if x_max <= x_min or y_max <= y_min:
+        return None
+    label = raw.get("label")
+    return PredictedBox(x_min, y_min, x_max, y_max, score, label if isinstance(label, str) else "")
+
+
+def decoded_boxes(text: str | None) -> list[PredictedBox]:
+    """The well-formed boxes of a stored boxes column (its raw JSON text); anything else is skipped."""
+    try:
+        raw = json.loads(text or "[]")
+    except ValueError:
+        return []
+    if not isinstance(raw, list):
+        return []
+    return [box for box in map(well_formed_box, raw) if box is not None]
+
+
+def done_runs(session: Session, study_id: int) -> list[DoneRun]:
+    """The study's successful runs, newest first (failed runs have no boxes worth drawing)."""
+    rows = session.execute(
+        select(StudyInference.id, StudyInference.model_name, StudyInference.model_version, StudyInference.exam_score)
+        .where(StudyInference.study_id == study_id, StudyInference.status == InferenceStatus.DONE.value)
+        .order_by(StudyInference.updated_at.desc(), StudyInference.id.desc())
+    )
+    return [DoneRun(*row) for row in rows]
+
+
+def run_boxes(session: Session, inference_id: int) -> dict[int, tuple[float, list[PredictedBox]]]:
+    """instance id -> (image score, well-formed boxes) of one run; malformed boxes are left out."""
+    # The column read as text: a row edited into invalid JSON must not fail the whole read.
+    rows = session.execute(
+        select(
+            ModelPrediction.instance_id, ModelPrediction.image_score, type_coerce(ModelPrediction.boxes, Text)
+        ).where(ModelPrediction.study_inference_id == inference_id)
+    )
+    return {instance_id: (score, decoded_boxes(text)) for instance_id, score, text in rows}

@@ -1,7 +1,9 @@
-"""The mammography hanging: which image goes where, mirrored so the chest walls face each other, with findings."""
+"""The mammography hanging: which image goes where, mirrored so the chest walls face each other, with findings
+and, when a model run is chosen, its predicted boxes placed the same way."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import ConsolidatedFinding
 from emr_core.objectstore import open_stored
 from emr_core.settings import Settings
+from sgm_models.predictions import DoneRun, PredictedBox, run_boxes
 
 HANGING = ("RCC", "LCC", "RMLO", "LMLO")  # top row CC, bottom row MLO; the right breast on the viewer's left
 
@@ -30,6 +33,8 @@ class View:
     rows: int
     mirrored: bool
     boxes: list[dict[str, Any]] = field(default_factory=list)
+    ai_boxes: list[dict[str, Any]] = field(default_factory=list)
+    ai_score: float | None = None  # the model's score for this image, when a run is shown
 
 
 def chest_wall_on_left(settings: Settings, stored_path: str) -> bool | None:
@@ -72,8 +77,23 @@ def _placed(box: list[float], columns: int, mirrored: bool) -> list[float]:
     return [xmin / columns, ymin / columns, (xmax - xmin) / columns, (ymax - ymin) / columns]
 
 
-def study_views(session: Session, settings: Settings, study_id: int) -> list[View]:
-    """The study's four standard views in hanging order (missing ones are left out)."""
+def _ai_box(box: PredictedBox, columns: int, mirrored: bool, run: DoneRun) -> dict[str, Any]:
+    """A predicted box placed like a finding, labelled with its score and titled with the model that drew it."""
+    parts = [f"{run.model_name} {run.model_version}", box.label, f"{box.score:.2f}"]
+    rect = _placed([box.x_min, box.y_min, box.x_max, box.y_max], columns, mirrored)
+    return {"rect": rect, "label": f"AI {box.score:.2f}", "title": " · ".join(p for p in parts if p)}
+
+
+def _with_predictions(view: View, predicted: tuple[float, list[PredictedBox]] | None, run: DoneRun) -> View:
+    if predicted is not None:
+        score, boxes = predicted
+        view.ai_score = score if math.isfinite(score) else None
+        view.ai_boxes = [_ai_box(b, view.columns, view.mirrored, run) for b in boxes]
+    return view
+
+
+def study_views(session: Session, settings: Settings, study_id: int, run: DoneRun | None = None) -> list[View]:
+    """The study's four standard views in hanging order (missing ones are left out), with the run's boxes if given."""
     rows = session.execute(
         select(Instance)
         .join(Series, Series.id == Instance.series_id)
@@ -84,6 +104,7 @@ def study_views(session: Session, settings: Settings, study_id: int) -> list[Vie
     for inst in rows:
         chosen.setdefault(f"{inst.laterality}{inst.view}", inst)
     boxes = _boxes(session, study_id)
+    predicted = run_boxes(session, run.id) if run else {}
     views = []
     for position in HANGING:
         hung = chosen.get(position)
@@ -92,7 +113,7 @@ def study_views(session: Session, settings: Settings, study_id: int) -> list[Vie
         mirrored = needs_mirroring(position[0], chest_wall_on_left(settings, hung.stored_path))
         view = View(position, hung.sop_instance_uid, hung.columns, hung.rows, mirrored)
         view.boxes = [{**b, "rect": _placed(b["box"], hung.columns, mirrored)} for b in boxes.get(hung.id, [])]
-        views.append(view)
+        views.append(_with_predictions(view, predicted.get(hung.id), run) if run else view)
     return views
 
 
@@ -114,3 +135,14 @@ def patient_studies(session: Session, patient_id: int) -> list[Study]:
     return list(
         session.scalars(select(Study).where(Study.patient_id == patient_id).order_by(Study.study_date.desc(), Study.id))
     )
+
+
+def chosen_runs(runs: dict[int, list[DoneRun]], current: int | None, wanted: int | None) -> dict[int, DoneRun]:
+    """Per study the run to draw: the asked-for one (its model version on a prior), else the newest successful one."""
+    asked = next((r for r in runs.get(current or 0, []) if r.id == wanted), None)
+    chosen = {}
+    for study_id, done in runs.items():
+        same = [r for r in done if asked and (r.model_name, r.model_version) == (asked.model_name, asked.model_version)]
+        if same or done:
+            chosen[study_id] = (same or done)[0]
+    return chosen

@@ -1,4 +1,5 @@
-"""The mammography viewer: the standard hanging at full resolution (OpenSeadragon), a prior, findings drawn on it."""
+"""The mammography viewer: the standard hanging at full resolution (OpenSeadragon), a prior, findings and model
+predictions drawn on it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from emr_core.models import Instance, Series, Study
 from sgm_app.api.routers.patients import ref
 from sgm_app.api.routers.studies import image_response
 from sgm_app.web.deps import Web, signed_in
-from sgm_app.web.hanging import full_resolution_png, patient_studies, study_views
+from sgm_app.web.hanging import chosen_runs, full_resolution_png, patient_studies, study_views
+from sgm_models.predictions import done_runs
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.IMAGE_READ))]
@@ -27,18 +29,34 @@ def _day(study: Study) -> date:
     return study.study_date or date.min
 
 
+def _prior(studies: list[Study], current: Study | None, prior: int | None) -> Study | None:
+    """The asked-for prior; 0 (the form's "None") for none; when not asked, the newest study not after the current."""
+    if prior == 0:
+        return None
+    older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
+    return next((s for s in studies if s.id == prior), older[0] if older else None)
+
+
 @router.get("/ui/patients/{patient_id}/viewer")
-def viewer(web: Reader, patient_id: int, study: int | None = None, prior: int | None = None) -> Response:
+def viewer(
+    web: Reader,
+    patient_id: int,
+    study: int | None = None,
+    prior: int | None = None,
+    ai: int | None = None,
+    ai_shown: bool = False,
+) -> Response:
     settings = web.ctx.state.settings
     try:
         with web.ctx.read() as session:
             patient = get_patient(session, patient_id)
             studies = patient_studies(session, patient_id)
             current = next((s for s in studies if s.id == study), studies[0] if studies else None)
-            older = [s for s in studies if current and s.id != current.id and _day(s) <= _day(current)]
-            chosen_prior = next((s for s in studies if s.id == prior), older[0] if older else None)
+            chosen_prior = _prior(studies, current, prior)
             shown = [s for s in (current, chosen_prior) if s is not None]
-            hung = {s.id: study_views(session, settings, s.id) for s in shown}
+            runs = {s.id: done_runs(session, s.id) for s in shown}
+            chosen = chosen_runs(runs, current.id if current else None, ai)
+            hung = {s.id: study_views(session, settings, s.id, chosen.get(s.id)) for s in shown}
             reports = current_reports(session, [s.id for s in shown])
             session.expunge_all()
     except PatientNotFound:
@@ -49,9 +67,19 @@ def viewer(web: Reader, patient_id: int, study: int | None = None, prior: int | 
         event_type="viewer",
         patient_ref=ref(patient_id),
         instance_count=sum(len(v) for v in hung.values()),
+        detail={"model_runs": [f"{r.model_name} {r.model_version}" for r in chosen.values()]},
     )
     return web.page(
-        "viewer.html", patient=patient, studies=studies, current=current, prior=chosen_prior, hung=hung, reports=reports
+        "viewer.html",
+        patient=patient,
+        studies=studies,
+        current=current,
+        prior=chosen_prior,
+        hung=hung,
+        reports=reports,
+        runs=runs.get(current.id, []) if current else [],
+        chosen=chosen,
+        ai_shown=ai_shown,
     )
 
 

@@ -1,5 +1,5 @@
 // The mammography viewer: one OpenSeadragon viewer per hung image, full-resolution zoom and pan,
-// window/level as display contrast/brightness, finding boxes as overlays, optional linked zoom.
+// window/level as display contrast/brightness, finding and model boxes as overlays, optional linked zoom.
 (function () {
   "use strict";
   const viewers = [];
@@ -13,6 +13,26 @@
     el.setAttribute("aria-label", box.label);
     const [x, y, w, h] = box.rect;
     viewer.addOverlay({ element: el, location: new OpenSeadragon.Rect(x, y, w, h) });
+  }
+
+  // A model's box: dashed, its score written on a tag, drawn through the same overlay mechanism as findings.
+  function aiOverlay(viewer, box) {
+    const el = document.createElement("div");
+    el.className = "ai-box";
+    el.title = box.title;
+    el.setAttribute("aria-label", box.title);
+    const tag = document.createElement("span");
+    tag.className = "ai-score";
+    tag.textContent = box.label;
+    el.appendChild(tag);
+    const [x, y, w, h] = box.rect;
+    viewer.addOverlay({ element: el, location: new OpenSeadragon.Rect(x, y, w, h) });
+  }
+
+  function showAi() {
+    const toggle = document.getElementById("ai-toggle");
+    const studies = document.querySelector(".studies");
+    if (studies) studies.classList.toggle("ai-hidden", !(toggle && toggle.checked));
   }
 
   function link(source) {
@@ -54,7 +74,10 @@
         keyboardNavEnabled: true,
       });
       viewer.sgmPosition = el.dataset.position;
-      viewer.addOnceHandler("open", () => JSON.parse(el.dataset.boxes || "[]").forEach((b) => overlay(viewer, b)));
+      viewer.addOnceHandler("open", () => {
+        JSON.parse(el.dataset.boxes || "[]").forEach((b) => overlay(viewer, b));
+        JSON.parse(el.dataset.aiBoxes || "[]").forEach((b) => aiOverlay(viewer, b));
+      });
       link(viewer);
       viewers.push(viewer);
     }
@@ -68,6 +91,9 @@
       applyWindow();
       viewers.forEach((v) => v.viewport.goHome(true));
     });
+    const toggle = document.getElementById("ai-toggle");
+    if (toggle) toggle.addEventListener("change", showAi);
+    showAi();
     applyWindow();
   });
 })();

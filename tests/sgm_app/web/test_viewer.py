@@ -108,3 +108,14 @@ def test_viewer_hangs_zooms_and_draws_findings(page: Any, web_server: WebServer)
 def test_a_researcher_may_not_open_the_viewer(page: Any, web_server: WebServer) -> None:
     sign_in(page, "researcher", "/ui/patients/1/viewer")
     assert page.get_by_role("heading", name="Not allowed").is_visible()
+
+
+def test_choosing_no_prior_hangs_the_current_study_alone(page: Any, web_server: WebServer) -> None:
+    pid, study_id, _ = _patient_with_prior(web_server)
+    sign_in(page, "radiologist", f"/ui/patients/{pid}/viewer")
+    assert page.get_by_role("region", name="Prior").count() == 1
+    page.locator("#prior-select").select_option(label="None")
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_load_state("domcontentloaded")
+    assert page.get_by_role("region", name="Prior").count() == 0
+    assert page.locator(f"#view-{study_id}-RCC").count() == 1
