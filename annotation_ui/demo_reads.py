@@ -55,6 +55,7 @@ class DemoReadsError(ValueError):
 
 @dataclass
 class GtFinding:
+    finding_id: str
     finding_type: str
     birads: str
     attributes: dict[str, str]
@@ -63,6 +64,8 @@ class GtFinding:
 
 @dataclass
 class GtSide:
+    study_uid: str
+    laterality: str
     composition: str
     assessment: str
     findings: list[GtFinding] = field(default_factory=list)
@@ -89,11 +92,13 @@ def _csv(folder: Path, name: str) -> list[dict[str, str]]:
 def load_ground_truth(folder: Path) -> dict[tuple[str, str], GtSide]:
     """The corpus's ground truth per (study UID, side), from OUT/ground_truth of `sgm demo-data`."""
     sides = {
-        (r["study_uid"], r["laterality"]): GtSide(r["composition"], r["assessment"]) for r in _csv(folder, "breasts")
+        (r["study_uid"], r["laterality"]): GtSide(r["study_uid"], r["laterality"], r["composition"], r["assessment"])
+        for r in _csv(folder, "breasts")
     }
     findings = {}
     for r in _csv(folder, "findings"):
-        finding = GtFinding(r["finding_type"], r["birads"], {a: r[a] for a in ATTRIBUTES if r.get(a)})
+        attributes = {a: r[a] for a in ATTRIBUTES if r.get(a)}
+        finding = GtFinding(r["finding_id"], r["finding_type"], r["birads"], attributes)
         findings[r["finding_id"]] = finding
         sides[(r["study_uid"], r["laterality"])].findings.append(finding)
     for r in _csv(folder, "boxes"):
@@ -124,11 +129,13 @@ def _rectangle(region_id: str, view: str, box: Box, mapping: PixelMapping, label
     }
 
 
-def finding_items(finding: GtFinding, mappings: dict[str, PixelMapping], prefix: str) -> list[dict[str, Any]]:
-    """A finding drawn on each of its views, described, and linked across views with same_lesion."""
+def finding_items(
+    finding: GtFinding, mappings: dict[str, PixelMapping], prefix: str, boxes: dict[str, Box] | None = None
+) -> list[dict[str, Any]]:
+    """A finding drawn on each of its views (or at `boxes`), described, and linked across views with same_lesion."""
     items, ids = [], {}
     birads, subtype = _split(finding.birads)
-    for view, box in finding.boxes.items():
+    for view, box in (finding.boxes if boxes is None else boxes).items():
         rid = ids[view] = f"{prefix}{view}"
         items.append(_rectangle(rid, view, box, mappings[view], finding.finding_type))
         items.append(_choice(rid, region_control(view, BIRADS), view, [birads]))
