@@ -14,14 +14,16 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from annotation_ui.access import Decision, Grants, Resolver, decide
+from annotation_ui.access import Decision, Grants, Resolver, decide, names_local_files
 from annotation_ui.assignments_access import GatewayEvent, audit_refusal, audit_task_opened, grants_for, task_project
 from annotation_ui.client import LabelStudioClient, RequestError
 from annotation_ui.prediction_filter import strip_predictions
 from annotation_ui.review import review_after_submit
 from annotation_ui.submit_check import refusal_message, submit_problems
 from emr_core.db import session_scope
+from emr_core.settings import Settings
 from sgm_app.gateway.identity import Identities, credential_of
+from sgm_app.gateway.images import ImageAccess
 from sgm_app.gateway.pages import READER_CSS, denied_page
 
 _SUBMIT = re.compile(r"^/api/tasks/(\d+)/annotations/?$")
@@ -40,11 +42,13 @@ class Gateway:
     ls_url: str
     admin_email: str
     admin_token: str
+    settings: Settings  # where Label Studio's document root (the rendered images) is
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=120))
     _owners: dict[tuple[str, int], int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.identities = Identities(self.ls_url, self.http)
+        self.images = ImageAccess(self.settings)
 
     def _owner(self, kind: str, object_id: int) -> int | None:
         """The task of an annotation or draft, asked once of Label Studio (an annotation never changes task)."""
@@ -58,6 +62,8 @@ class Gateway:
         return self._owners[key]
 
     def decide(self, session: Session, email: str, method: str, uri: str) -> Decision:
+        if names_local_files(uri):
+            return self.images.decide(session, email, method, uri)  # every image shown: the cached way
         grants = grants_for(session, email)
         resolver = Resolver(
             task_project=lambda t: task_project(session, t),

@@ -108,3 +108,55 @@ def test_schemes_declare_every_role_and_reject_unknown_names() -> None:
         scheme_named("everyone_sees_everything")
     with pytest.raises(SchemeError):
         check_phase("whenever")
+
+
+# rendered files -> the tasks that show them: 101 is the reader's own, 201 another reader's, 401 under review
+FILES = {"1024/1.2.3.png": frozenset({101}), "1024/9.8.7.png": frozenset({201}), "1024/4.4.png": frozenset({401})}
+IMAGES = Resolver({**TASKS, 401: OTHER}.get, ANNOTATIONS.get, lambda d: None, lambda d: FILES.get(d, frozenset()))
+SENIOR = Grants("s@h.test", {OTHER: False}, only_tasks={OTHER: frozenset({401})})
+
+
+@pytest.mark.parametrize(
+    ("grants", "uri"),
+    [
+        (GRANTS, "/data/local-files/?d=1024/1.2.3.png"),
+        (GRANTS, "/data/local-files/?d=1024%2F1.2.3.png"),  # the slash encoded once, as a browser may
+        (GRANTS, "/data//local-files/?d=1024/1.2.3.png"),  # doubled slashes in the path merge, as Django sees
+        (SENIOR, "/data/local-files/?d=1024/4.4.png"),  # the first read under review, and only it
+    ],
+)
+def test_an_image_of_a_task_the_reader_may_open_passes(grants: Grants, uri: str) -> None:
+    decision = decide(grants, "GET", uri, IMAGES)
+    assert decision.allow and decision.opened_tasks == (), uri
+
+
+@pytest.mark.parametrize(
+    ("grants", "method", "uri"),
+    [
+        (GRANTS, "GET", "/data/local-files/?d=1024/9.8.7.png"),  # another reader's task
+        (GRANTS, "GET", "/data/local-files/?d=1024/5.5.5.png"),  # no task shows it
+        (SENIOR, "GET", "/data/local-files/?d=1024/9.8.7.png"),  # a first read not under review
+        (GRANTS, "GET", "/data/local-files/"),  # no file named
+        (GRANTS, "GET", "/data/local-files/?d="),
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png&d=1024/9.8.7.png"),  # Django would serve the last
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png/../9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/x/..%2F9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=/1024/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=../../etc/passwd"),
+        (GRANTS, "GET", "/data/local-files/?d=1024//9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/%252e%252e/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024\\9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png%00"),
+        (GRANTS, "GET", "/data/local-files/?d=" + "a/" * 300 + "1.2.3.png"),
+        (GRANTS, "POST", "/data/local-files/?d=1024/1.2.3.png"),
+        # Label Studio finds "data/local-files/" anywhere in a path: never behind a public prefix
+        (GRANTS, "GET", "/health/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", "/user/login/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/../../health/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", f"/projects/{OWN}/data/local-files/?d=1024/1.2.3.png"),
+        (GRANTS, "GET", "/data/local%2Dfiles/x/?d=1024/9.8.7.png"),
+    ],
+)
+def test_other_images_and_hostile_image_requests_are_refused(grants: Grants, method: str, uri: str) -> None:
+    decision = decide(grants, method, uri, IMAGES)
+    assert not decision.allow and decision.reason, (method, uri)
