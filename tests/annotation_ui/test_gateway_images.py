@@ -87,7 +87,7 @@ def test_a_reader_fetches_only_the_images_of_their_tasks(
         assert fetched.status_code == 200 and fetched.content[:8] == b"\x89PNG\r\n\x1a\n", document
     assert r2.get(gateway.url + IMAGE + foreign[0], timeout=60).status_code == 200  # their own other campaign
     refused = r1.get(gateway.url + IMAGE + foreign[0], timeout=60)
-    assert refused.status_code == 403 and "not an image of your tasks" in refused.text
+    assert refused.status_code == 403 and "Not an image of your tasks" in refused.text
     admin = gateway.as_token(label_studio.admin.token)
     assert admin.get(gateway.url + IMAGE + foreign[0], timeout=60).status_code == 200  # as before
     with session_scope(session_factory) as session:
@@ -161,13 +161,19 @@ def test_hostile_image_requests_are_refused_and_the_gateway_keeps_serving(
         assert audit_count(session, REFUSED, label_studio.readers["reader_1"].email) == len(hostile)
 
 
-def _median_ms(http: requests.Session, url: str, runs: int) -> float:
-    timings = []
+def _timings_ms(http: requests.Session, urls: list[str], runs: int) -> list[list[float]]:
+    """Per URL, the time of each of `runs` GETs; the URLs take turns so that the machine's load hits all alike."""
+    timings: list[list[float]] = [[] for _ in urls]
     for _ in range(runs):
-        start = time.perf_counter()
-        assert http.get(url, timeout=60).status_code == 200
-        timings.append((time.perf_counter() - start) * 1000)
-    return statistics.median(timings)
+        for url, times in zip(urls, timings, strict=True):
+            start = time.perf_counter()
+            assert http.get(url, timeout=60).status_code == 200, url
+            times.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def _figures(times: list[float]) -> str:
+    return f"median {statistics.median(times):.1f} ms, p90 {statistics.quantiles(times, n=10)[-1]:.1f} ms"
 
 
 def test_the_added_latency_per_image_is_small(
@@ -181,9 +187,14 @@ def test_the_added_latency_per_image_is_small(
     campaign_id = provision(label_studio, session_factory, ls_settings, corpus, "img-bench")
     document = _documents(label_studio, _first_task(session_factory, campaign_id, "reader_1"))[0]
     reader = gateway.as_token(label_studio.readers["reader_1"].token)
-    direct = f"{label_studio.server.url}{IMAGE}{document}"
-    through = f"{gateway.url}{IMAGE}{document}"
-    _median_ms(reader, through, 3)  # warm: identity and the reading state cached
-    behind, alone = _median_ms(reader, through, 40), _median_ms(reader, direct, 40)
-    print(f"image via gateway {behind:.1f} ms, Label Studio alone {alone:.1f} ms, added {behind - alone:.1f} ms")
-    assert behind - alone < 250  # a loaded 2-core machine shared with others: a generous bound
+    through, direct = f"{gateway.url}{IMAGE}{document}", f"{label_studio.server.url}{IMAGE}{document}"
+    start = time.perf_counter()
+    assert reader.get(through, timeout=60).status_code == 200
+    cold = (time.perf_counter() - start) * 1000  # identity, reading state, grants and the file's tasks looked up
+    behind, alone = _timings_ms(reader, [through, direct], 60)
+    added = statistics.median(behind) - statistics.median(alone)
+    print(
+        f"\nimage through the gateway: {_figures(behind)}; Label Studio alone: {_figures(alone)}; "
+        f"added {added:.1f} ms per image (first request, nothing cached: {cold:.1f} ms)"
+    )
+    assert added < 250  # a loaded 2-core machine shared with others: a generous bound
