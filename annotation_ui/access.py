@@ -134,6 +134,12 @@ def _projects_of(ids: dict[str, set[int]], tasks: set[int | None], resolve: Reso
 
 
 _PROJECT_DETAIL = re.compile(r"^/api/projects/\d+/?$")
+# What Label Studio's Data Manager loads to open a task of a project; the task list itself is cut down to the
+# tasks under review by the gateway (sgm_app/gateway/app.py), so a reviewer sees only those.
+_REVIEW_LISTS = re.compile(
+    r"^/api/(dm/views|dm/views/\d+|dm/columns|dm/project|dm/actions|ml|users|label_links|tasks"
+    r"|projects/\d+/label-stream-history)/?$"
+)
 
 
 def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None], named: set[int | None]) -> str:
@@ -147,8 +153,10 @@ def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None
     allowed = frozenset().union(*(grants.only_tasks[p] for p in limited))
     # the project itself (for the editor) only once one of its reads is under review
     detail = method in READ_METHODS and _PROJECT_DETAIL.match(path) is not None and bool(allowed)
+    # the Data Manager's lists of one such project, so that a reviewer opens a read in the browser
+    listing = method in READ_METHODS and _REVIEW_LISTS.match(path) is not None and bool(allowed) and not tasks
     outside = not tasks or any(t is None or t not in allowed for t in tasks)
-    if limited and not detail and outside:
+    if limited and not (detail or (listing and len(named) == 1)) and outside:
         return "only the reads under review are open to you in this project"
     if method not in READ_METHODS and any(t in grants.read_only_tasks for t in tasks):
         return "this read is under senior review and can no longer be changed"

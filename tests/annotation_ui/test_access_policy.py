@@ -160,3 +160,33 @@ def test_an_image_of_a_task_the_reader_may_open_passes(grants: Grants, uri: str)
 def test_other_images_and_hostile_image_requests_are_refused(grants: Grants, method: str, uri: str) -> None:
     decision = decide(grants, method, uri, IMAGES)
     assert not decision.allow and decision.reason, (method, uri)
+
+
+def test_a_reviewer_gets_the_data_manager_of_the_reviewed_project_only_once_a_read_is_under_review() -> None:
+    """The task list itself is cut down to the reads under review by the gateway (test_senior_review.py)."""
+    for uri in (
+        f"/api/tasks?project={OTHER}&page=1&page_size=30&view=7",
+        f"/api/dm/views?project={OTHER}",
+        f"/api/dm/views/7?project={OTHER}",
+        f"/api/dm/columns?project={OTHER}",
+        f"/api/ml?project={OTHER}",
+        f"/api/label_links?project={OTHER}&expand=label",
+        f"/api/projects/{OTHER}/label-stream-history?project={OTHER}",
+        f"/api/dm/actions?project={OTHER}",
+        f"/projects/{OTHER}/data?tab=7&task=401",
+    ):
+        assert decide(SENIOR, "GET", uri, IMAGES).allow, uri
+    nothing_yet = Grants("s@h.test", {OTHER: False}, only_tasks={OTHER: frozenset()})
+    for grants, method, uri in (
+        (nothing_yet, "GET", f"/api/tasks?project={OTHER}"),
+        (nothing_yet, "GET", f"/api/dm/views?project={OTHER}"),
+        (SENIOR, "POST", f"/api/dm/views?project={OTHER}"),
+        (SENIOR, "PATCH", f"/api/dm/views/7?project={OTHER}"),
+        (SENIOR, "GET", f"/projects/{OTHER}/data"),
+        (SENIOR, "GET", f"/projects/{OTHER}/data?task=201"),
+        (SENIOR, "GET", f"/api/tasks?project={OTHER}&task=201"),
+        (SENIOR, "GET", f"/api/tasks?project={OTHER}&project={OWN}"),
+        (SENIOR, "GET", f"/api/dm/views?project={OWN}"),
+        (SENIOR, "GET", f"/api/projects/{OTHER}/export"),
+    ):
+        assert not decide(grants, method, uri, IMAGES).allow, (method, uri)
