@@ -64,6 +64,9 @@ _QUERY_IDS = {"project": "project", "task": "task", "taskID": "task", "annotatio
 # Lists that span projects unless a project is named: refused without one (Label Studio would list them all).
 _NEEDS_PROJECT = re.compile(r"^/api/(dm/|tasks/?$|ml)")
 _TASK_OPEN = re.compile(r"^/api/tasks/(\d+)/?$")
+# Where Label Studio serves the rendered images of the tasks (annotation_ui/campaigns.py builds these URLs).
+LOCAL_FILES = "/data/local-files/"
+MAX_DOCUMENT = 400  # our paths are "<long side>/<SOP instance UID>.png": a UID has at most 64 characters
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Resolver:
     task_project: Callable[[int], int | None]
     annotation_task: Callable[[int], int | None]
     draft_task: Callable[[int], int | None]
+    # the Label Studio tasks whose images include this rendered file (a path under Label Studio's document root)
+    file_tasks: Callable[[str], frozenset[int]] = lambda _document: frozenset()
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,12 @@ def _projects_of(ids: dict[str, set[int]], tasks: set[int | None], resolve: Reso
 
 
 _PROJECT_DETAIL = re.compile(r"^/api/projects/\d+/?$")
+# What Label Studio's Data Manager loads to open a task of a project; the task list itself is cut down to the
+# tasks under review by the gateway (sgm_app/gateway/app.py), so a reviewer sees only those.
+_REVIEW_LISTS = re.compile(
+    r"^/api/(dm/views|dm/views/\d+|dm/columns|dm/project|dm/actions|ml|users|label_links|tasks"
+    r"|projects/\d+/label-stream-history)/?$"
+)
 
 
 def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None], named: set[int | None]) -> str:
@@ -142,8 +153,10 @@ def _scope_refusal(grants: Grants, method: str, path: str, tasks: set[int | None
     allowed = frozenset().union(*(grants.only_tasks[p] for p in limited))
     # the project itself (for the editor) only once one of its reads is under review
     detail = method in READ_METHODS and _PROJECT_DETAIL.match(path) is not None and bool(allowed)
+    # the Data Manager's lists of one such project, so that a reviewer opens a read in the browser
+    listing = method in READ_METHODS and _REVIEW_LISTS.match(path) is not None and bool(allowed) and not tasks
     outside = not tasks or any(t is None or t not in allowed for t in tasks)
-    if limited and not detail and outside:
+    if limited and not (detail or (listing and len(named) == 1)) and outside:
         return "only the reads under review are open to you in this project"
     if method not in READ_METHODS and any(t in grants.read_only_tasks for t in tasks):
         return "this read is under senior review and can no longer be changed"
@@ -167,12 +180,47 @@ def normal_path(raw: str) -> str:
     return normal + "/" if path.endswith("/") and normal != "/" else normal
 
 
+def names_local_files(uri: str) -> bool:
+    """Label Studio routes "data/local-files/" found anywhere in a path, dot segments and all (a re_path without
+    ^): such a request is an image request whatever else its path looks like, public prefixes included."""
+    raw = uri.partition("?")[0].split("#", 1)[0]
+    return "data/local-files" in unquote(raw)
+
+
+def document_of(query: str) -> str | None:
+    """The one rendered file a local-files request names, exactly as Label Studio would open it (None when the
+    request names none, several, or one in any but its plain form: no dot segments, doubled or leading slashes)."""
+    values = parse_qs(query, keep_blank_values=True).get("d", [])
+    if len(values) != 1:
+        return None  # Django would take the last of several: we take none
+    document = values[0]
+    if not document or len(document) > MAX_DOCUMENT or any(c in document for c in ("\\", "\x00", "%")):
+        return None
+    if document.startswith("/") or ".." in document.split("/") or posixpath.normpath(document) != document:
+        return None
+    return document
+
+
+def _file_decision(grants: Grants, method: str, path: str, query: str, resolve: Resolver) -> Decision:
+    """A rendered image passes when one of the tasks that show it could be opened by the reader now."""
+    document = document_of(query) if method in READ_METHODS and path == LOCAL_FILES else None
+    if document is None:
+        return Decision(False, "malformed image request")
+    for task in sorted(resolve.file_tasks(document)):
+        project = resolve.task_project(task)
+        if not _scope_refusal(grants, "GET", f"/api/tasks/{task}", {task}, {project}):
+            return Decision(True, "image of an assigned task", (), (project,) if project is not None else ())
+    return Decision(False, "not an image of your tasks")
+
+
 def decide(grants: Grants, method: str, uri: str, resolve: Resolver) -> Decision:
     """Allow or refuse one request of a reader (never the administrator), with the reason."""
     raw, _, query = uri.partition("?")  # not urlsplit: "//host/x" is a path here, not a network location
     raw = raw.split("#", 1)[0]
     path, method = normal_path(raw if raw.startswith("/") else "/" + raw), method.upper()
     why = _refusal(raw, path, method)
+    if why is None and names_local_files(uri):
+        return _file_decision(grants, method, path, query, resolve)
     if why is None and path.startswith(PUBLIC_PREFIXES):
         return Decision(True, "public")
     if why:

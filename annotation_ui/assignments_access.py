@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from annotation_ui.access import Grants
+from annotation_ui.images import document_path
 from annotation_ui.schemes import ADJUDICATION, READING, ReadingScheme, scheme_named
 from emr_core.audit import AuditRecord, record_event
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
@@ -19,6 +20,7 @@ from emr_core.models_annotation import (
     LabelStudioTask,
     ReaderAssignment,
 )
+from emr_core.settings import Settings
 
 
 def effective_phase(session: Session, campaign: AnnotationCampaign) -> str:
@@ -112,6 +114,46 @@ def task_project(session: Session, ls_task_id: int) -> int | None:
         .join(LabelStudioTask, LabelStudioTask.assignment_id == ReaderAssignment.id)
         .where(LabelStudioTask.ls_task_id == ls_task_id)
     )
+
+
+def document_tasks(session: Session, settings: Settings, document: str) -> frozenset[int]:
+    """The Label Studio tasks that show this rendered file ("<long side>/<SOP instance UID>.png", as campaigns.py
+    names it); none for a file of a name we did not give (a UID rewritten by safe_component is never matched)."""
+    size, _, name = document.partition("/")
+    if not size.isdigit() or not name.endswith(".png") or "/" in name:
+        return frozenset()
+    uid = name.removesuffix(".png")
+    if document_path(settings, uid, int(size)) != document:
+        return frozenset()
+    rows = session.scalars(
+        select(LabelStudioTask.ls_task_id)
+        .join(CampaignTask, CampaignTask.id == LabelStudioTask.campaign_task_id)
+        .join(AnnotationCampaign, AnnotationCampaign.id == CampaignTask.campaign_id)
+        .join(Instance, or_(Instance.id == CampaignTask.cc_instance_id, Instance.id == CampaignTask.mlo_instance_id))
+        .where(Instance.sop_instance_uid == uid, AnnotationCampaign.long_side == int(size))
+    )
+    return frozenset(int(t) for t in rows)
+
+
+def access_state(session: Session) -> tuple[object, ...]:
+    """A fingerprint of everything grants_for and document_tasks read: it changes when a phase, a scheme, an
+    assignment, a reader or a queued task (adjudication, review) changes, so answers cached under it are dropped."""
+    aggregates = (
+        func.count(LabelStudioTask.id),
+        func.max(LabelStudioTask.id),
+        func.count(ReaderAssignment.id),
+        func.max(ReaderAssignment.id),
+        func.sum(ReaderAssignment.reader_id),
+        func.count(AnnotationReader.id),
+        func.max(AnnotationReader.id),
+    )
+    sums = tuple(session.execute(select(*(select(a).scalar_subquery() for a in aggregates))).one())
+    campaigns = session.execute(
+        select(AnnotationCampaign.id, AnnotationCampaign.scheme, AnnotationCampaign.phase).order_by(
+            AnnotationCampaign.id
+        )
+    )
+    return sums + tuple(tuple(row) for row in campaigns)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,14 @@ class LabelStudioClient:
         """The data fields of one task (image URLs, side, our task reference)."""
         return dict(self.get(f"/api/tasks/{task_id}")["data"])
 
+    def ensure_view(self, project_id: int) -> int:
+        """A Data Manager tab of the project (its first, or a new default one); returns its id."""
+        views = self.get("/api/dm/views/", project=project_id)
+        if views:
+            return int(views[0]["id"])
+        tab = {"title": "Default", "type": "list", "target": "tasks", "filters": {"conjunction": "and", "items": []}}
+        return int(self.post("/api/dm/views/", {"project": project_id, "data": tab})["id"])
+
     def task_annotations(self, task_id: int) -> list[dict[str, Any]]:
         """Every annotation of one task (as this user may see them)."""
         return list(self.get(f"/api/tasks/{task_id}/annotations"))

@@ -58,10 +58,14 @@ def queue_reviews(
         )
         if only is not None:
             query = query.where(LabelStudioTask.ls_task_id.in_(only))
+        before = queued_now
         for task in session.scalars(query.order_by(LabelStudioTask.position)).all():
             if _submitted(admin, task.ls_task_id):
                 _queue_one(session, admin, reviewer, task)
                 queued_now += 1
+        if queued_now > before:
+            # the Data Manager creates a tab on first opening a project, which the reviewer may not (read-only)
+            admin.ensure_view(first.ls_project_id)
     return queued_now
 
 

@@ -47,7 +47,7 @@ def gateway_serve(ctx: CliContext) -> None:
     layout = _layout(ctx)
     server = LabelStudioServer.from_settings(ctx.settings)
     creds = credentials(server)
-    gateway = Gateway(ctx.sessions(), server.url, creds.email.lower(), creds.token)
+    gateway = Gateway(ctx.sessions(), server.url, creds.email.lower(), creds.token, ctx.settings)
     # A plain SIGTERM would end Python without running `finally`, leaving nginx behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -7,26 +7,29 @@ import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from annotation_ui.access import Decision, Grants, Resolver, decide
+from annotation_ui.access import Decision, Grants, Resolver, decide, names_local_files, normal_path, referenced_ids
 from annotation_ui.assignments_access import GatewayEvent, audit_refusal, audit_task_opened, grants_for, task_project
 from annotation_ui.client import LabelStudioClient, RequestError
 from annotation_ui.prediction_filter import strip_predictions
 from annotation_ui.review import review_after_submit
 from annotation_ui.submit_check import refusal_message, submit_problems
 from emr_core.db import session_scope
+from emr_core.settings import Settings
 from sgm_app.gateway.identity import Identities, credential_of
+from sgm_app.gateway.images import ImageAccess
 from sgm_app.gateway.pages import READER_CSS, denied_page
 
 _SUBMIT = re.compile(r"^/api/tasks/(\d+)/annotations/?$")
 _UPDATE = re.compile(r"^/api/annotations/(\d+)/?$")
 _NEXT = re.compile(r"^/api/projects/\d+/next/?$")
+_TASK_LIST = re.compile(r"^/api/tasks/?$")
 _TASKS = re.compile(r"^/api/(tasks/?|tasks/\d+/?|projects/\d+/next/?)$")
 log = logging.getLogger(__name__)
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding", "upgrade"}
@@ -40,11 +43,13 @@ class Gateway:
     ls_url: str
     admin_email: str
     admin_token: str
+    settings: Settings  # where Label Studio's document root (the rendered images) is
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=120))
     _owners: dict[tuple[str, int], int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.identities = Identities(self.ls_url, self.http)
+        self.images = ImageAccess(self.settings)
 
     def _owner(self, kind: str, object_id: int) -> int | None:
         """The task of an annotation or draft, asked once of Label Studio (an annotation never changes task)."""
@@ -58,6 +63,8 @@ class Gateway:
         return self._owners[key]
 
     def decide(self, session: Session, email: str, method: str, uri: str) -> Decision:
+        if names_local_files(uri):
+            return self.images.decide(session, email, method, uri)  # every image shown: the cached way
         grants = grants_for(session, email)
         resolver = Resolver(
             task_project=lambda t: task_project(session, t),
@@ -108,10 +115,33 @@ def denied(request: Request) -> Response:
     return HTMLResponse(denied_page(reason, method, uri), status_code=403)
 
 
+def _review_listing(gw: Gateway, request: Request, path: str) -> str | None:
+    """A reviewer's task list of a project they see only in part (a senior's of the first reader's project): the
+    query that asks Label Studio for the tasks under review alone (None for any other request)."""
+    email = gw.who(request)
+    if request.method != "GET" or not _TASK_LIST.match(normal_path(path)) or not email or email == gw.admin_email:
+        return None
+    params = parse_qsl(request.url.query, keep_blank_values=True)
+    named = referenced_ids(normal_path(path), request.url.query)["project"]  # read as the policy reads them
+    with session_scope(gw.sessions) as session:
+        only = grants_for(session, email).only_tasks
+    limited = [only[p] for p in named if p in only]
+    if not limited:
+        return None
+    # the view's filters and selection are replaced by ours (never an empty selection: Label Studio reads that
+    # as "all"); the policy let through exactly one project with at least one task under review
+    tasks = sorted(limited[0]) or [-1]
+    selection = {"filters": {"conjunction": "and", "items": []}, "selectedItems": {"all": False, "included": tasks}}
+    kept = [(k, v) for k, v in params if k not in ("view", "query", "filters", "selectedItems")]
+    return urlencode([*kept, ("query", json.dumps(selection))])
+
+
 def _forward(gw: Gateway, request: Request, path: str, body: bytes) -> httpx.Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
     headers["host"] = request.headers.get("x-forwarded-host", request.headers.get("host", ""))
     query = request.url.query
+    if (review := _review_listing(gw, request, path)) is not None:
+        query, body = review, b""  # a body could name a view of its own: Label Studio reads it after the query
     url = f"{gw.ls_url}{path}" + (f"?{query}" if query else "")
     return gw.http.request(request.method, url, headers=headers, content=body)
 

@@ -108,3 +108,85 @@ def test_schemes_declare_every_role_and_reject_unknown_names() -> None:
         scheme_named("everyone_sees_everything")
     with pytest.raises(SchemeError):
         check_phase("whenever")
+
+
+# rendered files -> the tasks that show them: 101 is the reader's own, 201 another reader's, 401 under review
+FILES = {"1024/1.2.3.png": frozenset({101}), "1024/9.8.7.png": frozenset({201}), "1024/4.4.png": frozenset({401})}
+IMAGES = Resolver({**TASKS, 401: OTHER}.get, ANNOTATIONS.get, lambda d: None, lambda d: FILES.get(d, frozenset()))
+SENIOR = Grants("s@h.test", {OTHER: False}, only_tasks={OTHER: frozenset({401})})
+
+
+@pytest.mark.parametrize(
+    ("grants", "uri"),
+    [
+        (GRANTS, "/data/local-files/?d=1024/1.2.3.png"),
+        (GRANTS, "/data/local-files/?d=1024%2F1.2.3.png"),  # the slash encoded once, as a browser may
+        (GRANTS, "/data//local-files/?d=1024/1.2.3.png"),  # doubled slashes in the path merge, as Django sees
+        (SENIOR, "/data/local-files/?d=1024/4.4.png"),  # the first read under review, and only it
+    ],
+)
+def test_an_image_of_a_task_the_reader_may_open_passes(grants: Grants, uri: str) -> None:
+    decision = decide(grants, "GET", uri, IMAGES)
+    assert decision.allow and decision.opened_tasks == (), uri
+
+
+@pytest.mark.parametrize(
+    ("grants", "method", "uri"),
+    [
+        (GRANTS, "GET", "/data/local-files/?d=1024/9.8.7.png"),  # another reader's task
+        (GRANTS, "GET", "/data/local-files/?d=1024/5.5.5.png"),  # no task shows it
+        (SENIOR, "GET", "/data/local-files/?d=1024/9.8.7.png"),  # a first read not under review
+        (GRANTS, "GET", "/data/local-files/"),  # no file named
+        (GRANTS, "GET", "/data/local-files/?d="),
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png&d=1024/9.8.7.png"),  # Django would serve the last
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png/../9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/x/..%2F9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=/1024/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=../../etc/passwd"),
+        (GRANTS, "GET", "/data/local-files/?d=1024//9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/%252e%252e/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024\\9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/?d=1024/1.2.3.png%00"),
+        (GRANTS, "GET", "/data/local-files/?d=" + "a/" * 300 + "1.2.3.png"),
+        (GRANTS, "POST", "/data/local-files/?d=1024/1.2.3.png"),
+        # Label Studio finds "data/local-files/" anywhere in a path: never behind a public prefix
+        (GRANTS, "GET", "/health/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", "/user/login/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", "/data/local-files/../../health/data/local-files/?d=1024/9.8.7.png"),
+        (GRANTS, "GET", f"/projects/{OWN}/data/local-files/?d=1024/1.2.3.png"),
+        (GRANTS, "GET", "/data/local%2Dfiles/x/?d=1024/9.8.7.png"),
+    ],
+)
+def test_other_images_and_hostile_image_requests_are_refused(grants: Grants, method: str, uri: str) -> None:
+    decision = decide(grants, method, uri, IMAGES)
+    assert not decision.allow and decision.reason, (method, uri)
+
+
+def test_a_reviewer_gets_the_data_manager_of_the_reviewed_project_only_once_a_read_is_under_review() -> None:
+    """The task list itself is cut down to the reads under review by the gateway (test_senior_review.py)."""
+    for uri in (
+        f"/api/tasks?project={OTHER}&page=1&page_size=30&view=7",
+        f"/api/dm/views?project={OTHER}",
+        f"/api/dm/views/7?project={OTHER}",
+        f"/api/dm/columns?project={OTHER}",
+        f"/api/ml?project={OTHER}",
+        f"/api/label_links?project={OTHER}&expand=label",
+        f"/api/projects/{OTHER}/label-stream-history?project={OTHER}",
+        f"/api/dm/actions?project={OTHER}",
+        f"/projects/{OTHER}/data?tab=7&task=401",
+    ):
+        assert decide(SENIOR, "GET", uri, IMAGES).allow, uri
+    nothing_yet = Grants("s@h.test", {OTHER: False}, only_tasks={OTHER: frozenset()})
+    for grants, method, uri in (
+        (nothing_yet, "GET", f"/api/tasks?project={OTHER}"),
+        (nothing_yet, "GET", f"/api/dm/views?project={OTHER}"),
+        (SENIOR, "POST", f"/api/dm/views?project={OTHER}"),
+        (SENIOR, "PATCH", f"/api/dm/views/7?project={OTHER}"),
+        (SENIOR, "GET", f"/projects/{OTHER}/data"),
+        (SENIOR, "GET", f"/projects/{OTHER}/data?task=201"),
+        (SENIOR, "GET", f"/api/tasks?project={OTHER}&task=201"),
+        (SENIOR, "GET", f"/api/tasks?project={OTHER}&project={OWN}"),
+        (SENIOR, "GET", f"/api/dm/views?project={OWN}"),
+        (SENIOR, "GET", f"/api/projects/{OTHER}/export"),
+    ):
+        assert not decide(grants, method, uri, IMAGES).allow, (method, uri)

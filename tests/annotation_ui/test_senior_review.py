@@ -65,8 +65,18 @@ def test_a_side_enters_review_when_its_first_read_is_submitted(
     assert shown.status_code == 200
     assert [a["id"] for a in shown.json()["annotations"]] == [submitted.json()["id"]]
     assert senior.get(f"{url}/api/tasks/{second.ls_task_id}", timeout=60).status_code == 403
-    for listing in (f"/api/tasks?project={projects['reader_1']}", f"/projects/{projects['reader_1']}/data"):
-        assert senior.get(f"{url}{listing}", timeout=60).status_code == 403, listing
+    assert senior.get(f"{url}/projects/{projects['reader_1']}/data", timeout=60).status_code == 403
+    # the Data Manager's task list of the first reader's project holds the read under review alone, whatever
+    # view or selection the request names (the browser's way in: test_senior_review_browser.py)
+    r1 = projects["reader_1"]
+    for query in (f"project={r1}", f"project={r1}&view=1", f"project=%20{r1}", f"project={r1}&project={r1}"):
+        listed = senior.get(f"{url}/api/tasks?{query}&query=%7B%7D", json={"view": 1}, timeout=60)
+        assert listed.status_code == 200 and [t["id"] for t in listed.json()["tasks"]] == [first.ls_task_id], query
+        assert listed.json()["total"] == 1
+    # the images of the read under review, and of no other side
+    image = {t.ls_task_id: label_studio.admin.task_data(t.ls_task_id)["cc"] for t in (first, second)}
+    assert senior.get(f"{url}{image[first.ls_task_id]}", timeout=60).status_code == 200
+    assert senior.get(f"{url}{image[second.ls_task_id]}", timeout=60).status_code == 403
     assert senior.get(f"{url}/api/tasks/{review_task}", timeout=60).status_code == 200  # their own review task
     own_list = senior.get(f"{url}/api/tasks?project={projects['senior']}", timeout=60)
     assert own_list.status_code == 200 and [t["id"] for t in own_list.json()["tasks"]] == [review_task]
