@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LS_VENV ?= .venv-labelstudio
 LS_VERSION ?= 1.23.2
 LS_STAMP := $(LS_VENV)/.installed
-export SGM_LABEL_STUDIO_BIN ?= $(CURDIR)/$(LS_VENV)/bin/label-studio
+export SGM_LABEL_STUDIO_BIN ?= $(abspath $(LS_VENV))/bin/label-studio
 # Browser libraries of the web app (htmx, OpenSeadragon, Chart.js, Swagger UI, ReDoc), served locally.
 WEB_DIR := sgm_app/web
 WEB_STAMP := $(WEB_DIR)/node_modules/.installed
