@@ -6,6 +6,7 @@ Each test runs the real receiver process with small limits and checks that a rea
 
 from __future__ import annotations
 
+import socket
 import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -122,12 +123,26 @@ def test_fifty_simultaneous_associations_all_get_an_answer(receiver: ReceiverPro
     assert receiver.stop() == 0
 
 
+def _hold_every_slot(port: int, slots: int) -> list[socket.socket]:
+    """`slots` accepted associations in a row; retried while start()'s port probes still hold a slot (<= ARTIM)."""
+    deadline = time.monotonic() + ARTIM + 20
+    while True:
+        held = [connect(port) for _ in range(slots)]
+        for sock in held:
+            sock.sendall(associate_rq())
+        if all(read_pdu_type(sock, 10) == 0x02 for sock in held):
+            return held
+        for sock in held:
+            sock.close()
+        assert time.monotonic() < deadline, f"{slots} associations were never accepted together"
+        time.sleep(0.5)
+
+
 def test_connections_over_the_cap_are_answered_and_closed(receiver: ReceiverProcess) -> None:
     """Over SGM_DICOM_MAX_CONNECTIONS a connection gets a transient A-ASSOCIATE-RJ at once."""
     receiver.extra_env = {**LIMITS, "SGM_DICOM_MAX_CONNECTIONS": "3"}
     receiver.start()
-    held = [connect(receiver.port) for _ in range(3)]
-    time.sleep(1.0)  # each connection's thread starts (2 busy cores can be slow)
+    held = _hold_every_slot(receiver.port, 3)
     extra = connect(receiver.port)
     extra.sendall(associate_rq())
     assert read_pdu_type(extra, 5) == 0x03, receiver.logs()
