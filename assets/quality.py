@@ -90,6 +90,16 @@ def _report_path(root: Path, check: str, run_id: str) -> Path:
 
 
 QUALITY_GATES = (dicom_instances_quality, linked_studies_quality, consolidated_findings_quality)
+IN_FLIGHT_LOOKBACK = 20  # check executions looked at past the ones still running, for the latest verdict
+
+
+def _latest_verdict(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> dg.AssetCheckEvaluation | None:
+    """The latest completed evaluation of a check, None if it never completed."""
+    # A run still in progress (the annotation sensor's, say) has only planned its check: no verdict yet.
+    for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=IN_FLIGHT_LOOKBACK):
+        if isinstance(record.evaluation, dg.AssetCheckEvaluation):
+            return record.evaluation
+    return None
 
 
 def failed_gates(instance: dg.DagsterInstance) -> list[str]:
@@ -101,8 +111,7 @@ def failed_gates(instance: dg.DagsterInstance) -> list[str]:
     failed = []
     for check in QUALITY_GATES:
         for key in check.check_keys:
-            record = instance.get_latest_asset_check_evaluation_record(key)
-            evaluation = record.evaluation if record is not None else None
+            evaluation = _latest_verdict(instance, key)
             if evaluation is None or not evaluation.passed:
                 failed.append(key.name)
     return failed

@@ -17,3 +17,7 @@ class UnknownAlias(ModelError):
 
 class NotBetterThanTrivial(ModelError):
     """A trained detector that does not beat the trivial baseline on the held-out split is not registered."""
+
+
+class NoHeldOutLesions(ModelError):
+    """The dataset version's test split has no lesion: no FROC to measure a detector (nor the trivial one) by."""

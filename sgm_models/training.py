@@ -13,7 +13,7 @@ from sgm_datasets.api import load_dataset
 from sgm_datasets.mlflow_log import log_input, mlflow_digest, use_tracking
 from sgm_datasets.site import site_store
 from sgm_models.data import LabelledImage, split_images
-from sgm_models.errors import NotBetterThanTrivial
+from sgm_models.errors import NoHeldOutLesions, NotBetterThanTrivial
 from sgm_models.evaluation import Evaluation, evaluate
 from sgm_models.predictors import baseline_predictor, trivial_predictor
 
@@ -55,6 +55,15 @@ class _Splits:
     test: list[LabelledImage]
 
 
+def check_measurable(test: list[LabelledImage], dataset: str, version: str) -> None:
+    """Refuse, before any training, a version whose test split has no lesion to measure the detector on."""
+    if not any(item.lesions for item in test):
+        raise NoHeldOutLesions(
+            f"the test split of {dataset}@{version[:12]} has no lesion ({len(test)} images): nothing to measure a "
+            "detector on; export a version with findings in more patients (splits are by patient)"
+        )
+
+
 def _params(request: TrainingRequest, version: str, splits: _Splits) -> dict[str, object]:
     return {
         **request.config.params(),
@@ -78,6 +87,7 @@ def train_detector(
     version = str(root.name)
     side = request.input_long_side
     splits = _Splits(*(split_images(manifest, root, s, side) for s in ("train", "val", "test")))
+    check_measurable(splits.test, request.dataset, version)
     say(f"training on {len(splits.train)} images")
     detector = BaselineDetector(request.config).fit(
         [i.image.pixels for i in splits.train], [i.lesions for i in splits.train]

@@ -107,6 +107,7 @@ class CorpusOptions:
     registry_extra: int = 0
     prior_fraction: float = 0.3
     workers: int = 1
+    finding_fraction: float = FINDING_STUDY_FRACTION  # share of exams with findings
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ def options_key(options: CorpusOptions) -> dict[str, object]:
     """Options that determine the output (the worker count does not)."""
     key = asdict(options)
     key.pop("workers")
+    # Added after corpora were published: left out at its default, so their UIDs and corpus.json stay the same.
+    if options.finding_fraction == FINDING_STUDY_FRACTION:
+        key.pop("finding_fraction")
     return key
 
 
@@ -329,7 +333,7 @@ def plan_corpus(options: CorpusOptions) -> tuple[Cohort, list[StudyPlan]]:
     slots = _study_slots(rng, cohort.persons, options.prior_fraction)
     variants = assign_study_variants(rng, [s[0] for s in slots], cohort.tags)
     flags = _image_flags(rng, len(slots))
-    n_with = quota(FINDING_STUDY_FRACTION, len(slots), forced_from=5)
+    n_with = quota(options.finding_fraction, len(slots), forced_from=5)
     with_findings = {int(i) for i in rng.choice(len(slots), size=min(n_with, len(slots)), replace=False)}
     plans = []
     for i, slot in enumerate(slots):
@@ -488,6 +492,8 @@ def _validate(options: CorpusOptions) -> None:
         raise ValueError(f"matrix {options.columns}x{options.rows} too small (minimum 64x64)")
     if not 0.0 <= options.prior_fraction <= 1.0:
         raise ValueError(f"prior_fraction must be within [0, 1], got {options.prior_fraction}")
+    if not 0.0 <= options.finding_fraction <= 1.0:
+        raise ValueError(f"finding_fraction must be within [0, 1], got {options.finding_fraction}")
     if options.workers < 1:
         raise ValueError("workers must be >= 1")
 
@@ -499,7 +505,8 @@ def _existing_summary(out: Path, options: CorpusOptions) -> CorpusSummary | None
         data = json.loads(meta.read_text(encoding="utf-8"))
         stored, wanted = data.get("options", {}), options_key(options)
         if stored != wanted:
-            diff = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+            keys = sorted(stored.keys() | wanted.keys())  # an option left out at its default differs too
+            diff = {k: (stored.get(k), wanted.get(k)) for k in keys if stored.get(k) != wanted.get(k)}
             raise ValueError(
                 f"{out} already holds a corpus generated with different options "
                 f"(option: (existing, requested)): {diff}; use another directory"

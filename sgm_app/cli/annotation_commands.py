@@ -129,9 +129,12 @@ def campaign_group() -> None:
     """Annotation campaigns: blind double reading, adjudication, consolidation, export."""
 
 
-def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) -> list[int]:
-    """The studies named, else every study with mammograms (oldest first), up to `limit`."""
+def _study_ids(
+    ctx: CliContext, study_uids: tuple[str, ...], limit: int | None, not_in: tuple[str, ...] = ()
+) -> list[int]:
+    """The studies named, else every study with mammograms (oldest first), none of campaigns `not_in`, up to `limit`."""
     from emr_core.models import Instance, Series, Study
+    from emr_core.models_annotation import AnnotationCampaign, CampaignTask
 
     with session_scope(ctx.sessions()) as session:
         query = select(Study.id).where(
@@ -143,6 +146,11 @@ def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) 
         )
         if study_uids:
             query = query.where(Study.study_uid.in_(study_uids))
+        if not_in:
+            taken = select(CampaignTask.study_id).join(
+                AnnotationCampaign, AnnotationCampaign.id == CampaignTask.campaign_id
+            )
+            query = query.where(Study.id.not_in(taken.where(AnnotationCampaign.name.in_(not_in))))
         return list(session.scalars(query.order_by(Study.id).limit(limit)))
 
 
@@ -160,6 +168,7 @@ def _study_ids(ctx: CliContext, study_uids: tuple[str, ...], limit: int | None) 
 @click.option("--senior", help="The senior reviewer's email (senior_review).")
 @click.option("--study-uid", "study_uids", multiple=True, help="Studies to include (default: every mammography study).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many studies.")
+@click.option("--not-in", "not_in", multiple=True, metavar="CAMPAIGN", help="Leave out studies of this campaign.")
 @click.option("--seed", default=0, show_default=True, help="Seeds each reader's random reading order.")
 @click.option(
     "--long-side",
@@ -182,6 +191,7 @@ def campaign_create(
     senior: str | None,
     study_uids: tuple[str, ...],
     limit: int | None,
+    not_in: tuple[str, ...],
     seed: int,
     long_side: int,
     schema_config: Path | None,
@@ -203,7 +213,7 @@ def campaign_create(
             ctx.settings,
             admin_client(ctx.settings),
             name,
-            _study_ids(ctx, study_uids, limit),
+            _study_ids(ctx, study_uids, limit, not_in),
             readers,
             adjudicator,
             senior=senior,

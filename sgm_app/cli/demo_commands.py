@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from emr_core.synthetic.corpus import FINDING_STUDY_FRACTION
 from sgm_app.cli.context import CliContext, pass_cli
 
 FULL_SIZE = (3328, 4096)
@@ -42,6 +43,13 @@ def _matrix(value: str | None) -> tuple[int, int] | None:
     type=click.FloatRange(0, 1),
     help="Share of persons with a prior exam.",
 )
+@click.option(
+    "--finding-fraction",
+    default=FINDING_STUDY_FRACTION,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of exams with findings (masses, calcifications) and their boxes.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Processes writing images.")
 def demo_data(
     patients: int,
@@ -51,6 +59,7 @@ def demo_data(
     matrix: str | None,
     registry_extra: int,
     prior_fraction: float,
+    finding_fraction: float,
     workers: int,
 ) -> None:
     """Generate synthetic screening mammograms, a patient registry CSV and the ground truth.
@@ -70,6 +79,7 @@ def demo_data(
         rows=rows,
         registry_extra=registry_extra,
         prior_fraction=prior_fraction,
+        finding_fraction=finding_fraction,
         workers=workers,
     )
     try:

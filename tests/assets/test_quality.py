@@ -8,6 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
+from dagster._core.events import DagsterEvent, DagsterEventType
+from dagster._core.utils import make_new_run_id
 from sqlalchemy import select, update
 
 from assets import ingest, linking
@@ -55,6 +58,13 @@ def _drop(files: list[Path], incoming: Path) -> None:
         shutil.copy(f, incoming / f.name)
 
 
+def _plan(instance: dg.DagsterInstance, key: dg.AssetCheckKey) -> None:
+    """What a run launching the check records first (its verdict comes when the check finishes)."""
+    planned = AssetCheckEvaluationPlanned(asset_key=key.asset_key, check_name=key.name)
+    event = DagsterEvent(DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value, "later", event_specific_data=planned)
+    instance.report_dagster_event(event, run_id=make_new_run_id())
+
+
 def test_blocking_image_check_stops_the_export_and_judges_only_its_run(emr: Emr) -> None:
     studies = _by_study(emr)
     bad = emr.edited(studies[0][0], _burned_in, "burned")
@@ -84,6 +94,9 @@ def test_blocking_image_check_stops_the_export_and_judges_only_its_run(emr: Emr)
         check = again.get_asset_check_evaluations()[0]
         assert check.passed and check.metadata["rows"].value == 8
         assert again.asset_materializations_for_node("training_export")
+        assert "dicom_instances_quality" not in failed_gates(instance)
+        # A later run has started the check but not finished it: the verdict is still the last one given.
+        _plan(instance, dicom_instances_quality.check_key)
         assert "dicom_instances_quality" not in failed_gates(instance)
 
 

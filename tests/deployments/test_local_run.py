@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_peer
+from tests.deployments.model_walk import walk_the_model_loop
 from tests.deployments.researcher_walk import walk_the_researcher_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,6 @@ def _platform_env(home: Path, ports: dict[str, int], label_studio_bin: str) -> d
     env.update(
         SGM_HOME=str(home),
         SGM_LABEL_STUDIO_BIN=label_studio_bin,
-        SGM_DEMO_PATIENTS="2",
         VENV=str(Path(sys.executable).parent.parent),
     )
     return env
@@ -129,11 +129,14 @@ def test_stopping_leaves_no_process_and_no_bound_port(
     _wait_until_ready(proc, log_path, timeout_s=1500)
     for name, port in ports.items():
         assert _port_is_bound(port), f"{name} {port} is not listening:\n{log_path.read_text()[-3000:]}"
-    if stop_signal == signal.SIGINT:  # the first start: walk the researcher's path on the demo it made
-        walk_the_researcher_path(_platform_env(platform_home, ports, label_studio_bin), ports, tmp_path)
+    if stop_signal == signal.SIGINT:  # the first start: walk the researcher's path and the model loop it ran
+        env = _platform_env(platform_home, ports, label_studio_bin)
+        walk_the_researcher_path(env, ports, tmp_path)
+        walk_the_model_loop(env, ports, log_path.read_text(errors="replace"))
     else:  # the second start on the same data folder: nothing of the demo is done twice
         output = log_path.read_text(errors="replace")
         assert "simulating the demo readers" not in output, output[-3000:]
+        assert "training the baseline detector" not in output, output[-3000:]
         assert "demo campaign not created" not in output, output[-3000:]
 
     started = time.monotonic()

@@ -16,9 +16,9 @@ from emr_core.models import AuditEvent
 from sgm_datasets.api import load_dataset
 from sgm_datasets.mlflow_log import mlflow_client, mlflow_digest, use_tracking
 from sgm_models.data import split_images
-from sgm_models.errors import UnknownAlias, UnknownModel
+from sgm_models.errors import NoHeldOutLesions, UnknownAlias, UnknownModel
 from sgm_models.registry import CHALLENGER, CHAMPION, ModelRegistry, promote
-from sgm_models.training import EXPERIMENT, TrainingReport
+from sgm_models.training import EXPERIMENT, TrainingReport, check_measurable
 from tests.support.model_dataset import ModelDataset
 
 
@@ -102,3 +102,13 @@ def test_champion_moves_only_after_a_comparison_on_the_same_version_and_is_audit
         assert events[0].detail["dataset_version"] == model_dataset.version
     listed = registry.versions(trained.model_name)
     assert listed[0].version == new and set(listed[0].aliases) == {CHAMPION, CHALLENGER}
+
+
+def test_a_test_split_without_lesions_is_refused_in_one_line(model_dataset: ModelDataset) -> None:
+    manifest, root = load_dataset(model_dataset.name, model_dataset.version, settings=model_dataset.settings)
+    test = split_images(manifest, root, "test", 256)
+    check_measurable(test, model_dataset.name, model_dataset.version)  # the real split has lesions
+    without = [item for item in test if not item.lesions]
+    assert without, "the model dataset's test split has no image without lesions"
+    with pytest.raises(NoHeldOutLesions, match=r"test split of .* has no lesion \(\d+ images\)"):
+        check_measurable(without, model_dataset.name, model_dataset.version)

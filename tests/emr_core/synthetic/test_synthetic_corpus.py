@@ -15,9 +15,9 @@ import pydicom
 import pytest
 
 from emr_core.synthetic import CorpusOptions, generate_corpus
-from emr_core.synthetic.corpus import GT_COLUMNS, STUDY_IMAGE_VARIANTS
+from emr_core.synthetic.corpus import GT_COLUMNS, STUDY_IMAGE_VARIANTS, options_key, plan_corpus
 from emr_core.synthetic.people import ascii_fold
-from emr_core.synthetic.registry import REGISTRY_COLUMNS, STUDY_VARIANTS
+from emr_core.synthetic.registry import REGISTRY_COLUMNS, STUDY_VARIANTS, quota
 
 OPTIONS = CorpusOptions(patients=60, seed=7, columns=128, rows=160, registry_extra=40)
 BIRADS_ORDER = ("1", "2", "3", "4A", "4B", "4C", "5")
@@ -262,3 +262,25 @@ def test_refuses_foreign_directory(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="not empty"):
         generate_corpus(tmp_path, CorpusOptions(patients=1, columns=64, rows=64))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_finding_fraction_sets_the_share_of_exams_with_findings(fraction: float) -> None:
+    _, plans = plan_corpus(CorpusOptions(patients=20, seed=7, columns=64, rows=64, finding_fraction=fraction))
+    with_findings = [p for p in plans if p.findings]
+    assert len(with_findings) == quota(fraction, len(plans), forced_from=5)
+    assert all(len(p.findings) in (1, 2) for p in with_findings)
+
+
+def test_default_finding_fraction_keeps_published_corpora_and_others_differ(corpus: Path) -> None:
+    # Corpora made before the option existed keep their key, hence their UIDs and corpus.json.
+    assert "finding_fraction" not in options_key(OPTIONS)
+    assert "finding_fraction" not in (corpus / "corpus.json").read_text(encoding="utf-8")
+    richer = CorpusOptions(**{**OPTIONS.__dict__, "finding_fraction": 0.5})
+    assert options_key(richer)["finding_fraction"] == 0.5
+    published = {row["study_uid"] for row in _read(corpus / "ground_truth" / "studies.csv")}
+    assert {p.header.study_uid for p in plan_corpus(richer)[1]}.isdisjoint(published)
+    with pytest.raises(ValueError, match="finding_fraction"):
+        generate_corpus(corpus, richer)
+    with pytest.raises(ValueError, match="finding_fraction"):
+        generate_corpus(corpus.parent / "bad", CorpusOptions(patients=1, columns=64, rows=64, finding_fraction=1.5))

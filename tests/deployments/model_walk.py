@@ -1,0 +1,52 @@
+"""The demo's model loop, checked on the platform `make run` started: the baseline trained on the first dataset
+version beat the trivial baseline and is the champion, the demo studies have its predictions, and the feedback
+of the AI-assisted reads is logged to MLflow on the champion version."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+from sqlalchemy import func, select
+
+from emr_core.db import make_engine, make_session_factory, session_scope
+from emr_core.enums import InferenceStatus
+from emr_core.models_ml import StudyInference
+from emr_core.settings import Settings
+from tests.deployments.researcher_walk import _sgm, dagster_export_version
+
+MODEL = "sgm-baseline-detector"  # run.sh's default SGM_DETECTOR_MODEL_NAME
+
+
+def _predicted_studies(home: Path, version: str) -> int:
+    """Studies the given model version has predicted."""
+    sessions = make_session_factory(make_engine(Settings(home=home).url))
+    done = (StudyInference.model_name == MODEL, StudyInference.model_version == version,
+            StudyInference.status == InferenceStatus.DONE.value)  # fmt: skip
+    with session_scope(sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(StudyInference).where(*done)) or 0)
+
+
+def _demo_studies(home: Path) -> int:
+    """Exams of the demo corpus, from its ground truth."""
+    with (home / "demo" / "ground_truth" / "studies.csv").open(encoding="utf-8") as fh:
+        return len(list(csv.DictReader(fh)))
+
+
+def walk_the_model_loop(env: dict[str, str], ports: dict[str, int], run_log: str) -> None:
+    assert "demo model loop done" in run_log, run_log[-3000:]
+    dataset = dagster_export_version(ports["SGM_DAGSTER_PORT"])
+    listed = _sgm(env, "model", "list")
+    assert re.search(rf"^{MODEL} v1 \[[^]]*\bchampion\b[^]]*\] dataset demo@{dataset[:12]} ", listed, re.M), listed
+
+    client = MlflowClient(tracking_uri=f"http://127.0.0.1:{ports['SGM_MLFLOW_PORT']}")
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    trained = client.get_run(str(champion.run_id)).data.metrics
+    assert trained["test.lesions"] > 0 and trained["test.froc_score"] > trained["trivial.test.froc_score"], trained
+    home = Path(env["SGM_HOME"])
+    assert _predicted_studies(home, str(champion.version)) == _demo_studies(home)  # `sgm predict --all`
+
+    feedback = client.get_run(champion.tags["feedback_run_id"]).data.metrics
+    assert feedback["exams"] > 0 and feedback["lesions"] > 0 and "froc_score" in feedback, feedback
