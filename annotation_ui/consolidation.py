@@ -210,6 +210,10 @@ def decide_campaign(session_factory: sessionmaker[Session], name: str, user: str
     """Decide every side from its latest untainted reads and replace the stored findings, in one transaction."""
     with session_scope(session_factory) as session:
         ctx = load_context(session, campaign_by_name(session, name))
+        if not set((*BLIND_ROLES, ADJUDICATOR)) <= set(ctx.assignments):
+            # single, ai_assisted, senior_review...: no two blind reads to decide between (yet); never a crash
+            # that would stop the consolidation of every other campaign
+            return DecisionReport(name, dict(Counter(task.state for task in ctx.tasks.values())), 0)
         decisions = _decide(ctx, _latest(session, ctx))
         findings = _store(session, ctx, decisions)
         _mark_annotated(session, ctx)

@@ -48,12 +48,9 @@ DICOGNITO_DUMMIES = frozenset(
         "ScheduledProcedureStepID",
         "StationName",
         "StudyID",
-        "InstitutionName",
-        "InstitutionAddress",
-        "InstitutionalDepartmentName",
-        "PatientAddress",
     )
-)
+)  # Not institutions or addresses: dicognito fakes them as real cities ("Hong Kong's Willow Lane Clinic"), which
+# a reader may take for the true site and which can contain a patient's name; the table's own action applies.
 STUDY_DESCRIPTION, SERIES_DESCRIPTION = Tag("StudyDescription"), Tag("SeriesDescription")
 DUMMY_TEXT = "ANONYMIZED"
 _TEXT_LIMITS = {"SH": 16, "AE": 16, "CS": 16, "LO": 64, "PN": 64, "ST": 1024, "LT": 10240, "UT": 65535, "UC": 65535}

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.campaigns import CampaignError, assignments_of, provision_campaign
+from annotation_ui.consolidation import decide_campaign
 from annotation_ui.scheme_provision import RolesError, roles_for
 from annotation_ui.schemes import SCHEMES, scheme_named
 from emr_core.db import session_scope
@@ -93,3 +94,6 @@ def test_each_scheme_is_provisioned(
         assert project["show_collab_predictions"] is PROJECTS[scheme][role][1], role
         assert project["maximum_annotations"] == 1
         assert ("blind read" in project["title"]) is (scheme.startswith("blind") and role.startswith("reader"))
+    # Deciding a campaign before any read: every side pending, whatever roles the scheme has (no KeyError)
+    report = decide_campaign(session_factory, f"prov-{scheme}")
+    assert (report.states, report.findings) == ({"pending": 16}, 0)
