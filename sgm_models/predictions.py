@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Text, delete, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
+from detection.contract import PredictedBox
 from emr_core.enums import InferenceStatus
 from emr_core.models import Instance, Series, Study, utcnow
 from emr_core.models_ml import ModelPrediction, StudyInference
@@ -170,18 +171,6 @@ def study_predictions(session: Session, study_id: int, model_name: str | None = 
         }
         for r in rows
     ]
-
-
-@dataclass(frozen=True)
-class PredictedBox:
-    """One well-formed predicted box: DICOM pixels (x_max/y_max exclusive), a score and a label."""
-
-    x_min: float
-    y_min: float
-    x_max: float
-    y_max: float
-    score: float
-    label: str
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detection.contract import PredictedBox
 from emr_core.dicom.render import cached_render
 from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import ConsolidatedFinding
 from emr_core.objectstore import open_stored
 from emr_core.settings import Settings
-from sgm_models.predictions import DoneRun, PredictedBox, run_boxes
+from sgm_models.predictions import DoneRun, run_boxes
 
 HANGING = ("RCC", "LCC", "RMLO", "LMLO")  # top row CC, bottom row MLO; the right breast on the viewer's left
 
