@@ -30,7 +30,7 @@ from annotation_ui.schemes import DEFAULT_SCHEME, ReadingScheme, SchemeError, sc
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId
-from emr_core.models import Instance, Series
+from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import AnnotationCampaign, CampaignTask, LabelStudioTask, ReaderAssignment
 from emr_core.settings import Settings
 from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS, ViewPosition
@@ -301,3 +301,21 @@ def campaign_status(session: Session, campaign_id: int) -> dict[str, int]:
         .group_by(CampaignTask.state)
     ).all()
     return {state: int(n) for state, n in rows}
+
+
+def campaign_study_ids(
+    session: Session, study_uids: Sequence[str] = (), limit: int | None = None, not_in: Sequence[str] = ()
+) -> list[int]:
+    """The studies named, else every study with mammograms (oldest first), none of campaigns `not_in`, up to `limit`."""
+    with_mammograms = (
+        select(Series.study_id).join(Instance, Instance.series_id == Series.id).where(Instance.is_mammogram.is_(True))
+    )
+    query = select(Study.id).where(Study.id.in_(with_mammograms))
+    if study_uids:
+        query = query.where(Study.study_uid.in_(study_uids))
+    if not_in:
+        taken = select(CampaignTask.study_id).join(
+            AnnotationCampaign, AnnotationCampaign.id == CampaignTask.campaign_id
+        )
+        query = query.where(Study.id.not_in(taken.where(AnnotationCampaign.name.in_(not_in))))
+    return list(session.scalars(query.order_by(Study.id).limit(limit)))

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
 
 from annotation_ui.labeling_config import READING_LONG_SIDE
 from emr_core.db import session_scope
@@ -132,26 +131,10 @@ def campaign_group() -> None:
 def _study_ids(
     ctx: CliContext, study_uids: tuple[str, ...], limit: int | None, not_in: tuple[str, ...] = ()
 ) -> list[int]:
-    """The studies named, else every study with mammograms (oldest first), none of campaigns `not_in`, up to `limit`."""
-    from emr_core.models import Instance, Series, Study
-    from emr_core.models_annotation import AnnotationCampaign, CampaignTask
+    from annotation_ui.campaigns import campaign_study_ids
 
     with session_scope(ctx.sessions()) as session:
-        query = select(Study.id).where(
-            Study.id.in_(
-                select(Series.study_id)
-                .join(Instance, Instance.series_id == Series.id)
-                .where(Instance.is_mammogram.is_(True))
-            )
-        )
-        if study_uids:
-            query = query.where(Study.study_uid.in_(study_uids))
-        if not_in:
-            taken = select(CampaignTask.study_id).join(
-                AnnotationCampaign, AnnotationCampaign.id == CampaignTask.campaign_id
-            )
-            query = query.where(Study.id.not_in(taken.where(AnnotationCampaign.name.in_(not_in))))
-        return list(session.scalars(query.order_by(Study.id).limit(limit)))
+        return campaign_study_ids(session, study_uids, limit, not_in)
 
 
 @campaign_group.command("create")
