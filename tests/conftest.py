@@ -42,6 +42,7 @@ SHARED_FIXTURE_GROUPS = {
     "registry": "models",
     "planted_files": "models",
     "web_server": "web",
+    "platform_home": "make-run",  # the restart test needs the data folder the first start made, on its worker
     "quality_corpus": "quality",
     "dataset_corpus": "datasets",
     "corpus": "corpus",

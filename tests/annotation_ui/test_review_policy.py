@@ -26,8 +26,11 @@ READER_GRANTS = Grants("r@h.test", {FIRST: True}, read_only_tasks=frozenset({101
         (SENIOR_GRANTS, "GET", "/api/tasks/102", False),  # not submitted yet
         (SENIOR_GRANTS, "GET", "/api/annotations/1002", False),
         (SENIOR_GRANTS, "GET", f"/projects/{FIRST}/data?task=101,102", False),
-        (SENIOR_GRANTS, "GET", f"/api/tasks?project={FIRST}", False),  # a list would show every side
-        (SENIOR_GRANTS, "GET", f"/api/dm/views?project={FIRST}", False),
+        # the Data Manager calls the editor makes; the gateway narrows the list to the tasks under review
+        # (tests/annotation_ui/test_senior_review.py checks the list against a real Label Studio)
+        (SENIOR_GRANTS, "GET", f"/api/tasks?project={FIRST}", True),
+        (SENIOR_GRANTS, "GET", f"/api/dm/views?project={FIRST}", True),
+        (SENIOR_GRANTS, "POST", f"/api/dm/views?project={FIRST}", False),  # look, never change
         (SENIOR_GRANTS, "GET", f"/projects/{FIRST}/data", False),
         (SENIOR_GRANTS, "POST", "/api/tasks/101/annotations", False),  # read-only
         (SENIOR_GRANTS, "GET", f"/api/tasks?project={SENIOR}", True),  # their own review queue

@@ -35,13 +35,33 @@ def _demo_studies(home: Path) -> int:
         return len(list(csv.DictReader(fh)))
 
 
+# Training's one-line refusal (sgm_models.training.NotBetterThanTrivial).
+REFUSED = re.compile(r"FROC score [\d.]+ on the test split does not beat the trivial baseline's [\d.]+: "
+                     r"not registered \(run (\w+)\)")  # fmt: skip
+
+
+def _check_refusal(client: MlflowClient, run_id: str) -> None:
+    """A detector that lost to the trivial baseline: its run is logged with both figures and nothing registered."""
+    run = client.get_run(run_id)
+    metrics = run.data.metrics
+    assert run.data.tags["sgm.beats_trivial"] == "false", run.data.tags
+    assert metrics["test.froc_score"] <= metrics["trivial.test.froc_score"], metrics
+    assert not client.search_registered_models(filter_string=f"name = '{MODEL}'")
+
+
 def walk_the_model_loop(env: dict[str, str], ports: dict[str, int], run_log: str) -> None:
+    client = MlflowClient(tracking_uri=f"http://127.0.0.1:{ports['SGM_MLFLOW_PORT']}")
+    refused = REFUSED.search(run_log)
+    if refused:
+        # An honest outcome on 20 synthetic patients: the patient split follows the site's secret, so a few data
+        # folders give a test split where the brightest-spot baseline wins (seen in 1 of 4 fresh starts).
+        _check_refusal(client, refused.group(1))
+        return
     assert "demo model loop done" in run_log, run_log[-3000:]
     dataset = dagster_export_version(ports["SGM_DAGSTER_PORT"])
     listed = _sgm(env, "model", "list")
     assert re.search(rf"^{MODEL} v1 \[[^]]*\bchampion\b[^]]*\] dataset demo@{dataset[:12]} ", listed, re.M), listed
 
-    client = MlflowClient(tracking_uri=f"http://127.0.0.1:{ports['SGM_MLFLOW_PORT']}")
     champion = client.get_model_version_by_alias(MODEL, "champion")
     trained = client.get_run(str(champion.run_id)).data.metrics
     assert trained["test.lesions"] > 0 and trained["test.froc_score"] > trained["trivial.test.froc_score"], trained
