@@ -43,7 +43,7 @@ def _graphql(port: int, query: str) -> dict[str, Any]:
 
 
 CHECK_QUERY = """{ %s }"""
-CHECK_FIELD = """%s: assetCheckExecutions(assetKey: {path: ["%s"]}, checkName: "%s", limit: 1) {
+CHECK_FIELD = """%s: assetCheckExecutions(assetKey: {path: ["%s"]}, checkName: "%s", limit: 10) {
   status evaluation { success } }"""
 NODES_QUERY = """{ assetNodes(assetKeys: [%s]) { assetKey { path }
   assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }"""
@@ -57,10 +57,13 @@ def dagster_gates(port: int) -> dict[str, tuple[bool, str, bool]]:
     nodes = _graphql(port, NODES_QUERY % keys)["assetNodes"]
     blocking = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}
     fields = " ".join(CHECK_FIELD % (check, asset, check) for asset, check in GATES.items())
-    latest = _graphql(port, CHECK_QUERY % fields)
+    executions = _graphql(port, CHECK_QUERY % fields)
+    # The latest *finished* execution: a consolidation run the sensor started may have only planned its check.
+    latest = {check: next((e for e in executions[check] if e["evaluation"]), None) for check in GATES.values()}
     return {
-        check: (blocking[check], latest[check][0]["status"], bool(latest[check][0]["evaluation"]["success"]))
-        for check in GATES.values()
+        check: (blocking[check], found["status"], bool(found["evaluation"]["success"]))
+        for check, found in latest.items()
+        if found is not None
     }
 
 

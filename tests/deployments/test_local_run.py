@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -108,23 +109,33 @@ def _wait_until_ready(proc: subprocess.Popen[str], log_path: Path, timeout_s: fl
     pytest.fail(f"the platform was not ready within {timeout_s} s:\n{log_path.read_text()[-3000:]}")
 
 
-@pytest.fixture
+@contextmanager
 def running_platform(platform_home: Path, label_studio_bin: str) -> Iterator[Platform]:
     started = _start_platform(platform_home, label_studio_bin)
-    yield started
-    proc = started[0]
-    if proc.poll() is None:  # the test failed before stopping it: do not leave a platform behind
-        os.killpg(proc.pid, signal.SIGKILL)
-    for line in _processes_mentioning(str(platform_home)):
-        os.kill(int(line.split(":")[0]), signal.SIGKILL)
+    try:
+        yield started
+    finally:
+        proc = started[0]
+        if proc.poll() is None:  # the test failed before stopping it: do not leave a platform behind
+            os.killpg(proc.pid, signal.SIGKILL)
+        for line in _processes_mentioning(str(platform_home)):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stopping_leaves_no_process_and_no_bound_port(
-    running_platform: Platform, platform_home: Path, stop_signal: int, label_studio_bin: str, tmp_path: Path
+    platform_home: Path, label_studio_bin: str, tmp_path: Path
 ) -> None:
-    proc, ports, log_path = running_platform
+    """The first start (stopped by Ctrl-C), then a restart on the same data folder (stopped by SIGTERM), in order."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        with running_platform(platform_home, label_studio_bin) as platform:
+            _start_walk_and_stop(platform, platform_home, stop_signal, label_studio_bin, tmp_path)
+
+
+def _start_walk_and_stop(
+    platform: Platform, platform_home: Path, stop_signal: int, label_studio_bin: str, tmp_path: Path
+) -> None:
+    proc, ports, log_path = platform
     # The first start reads, adjudicates and exports the demo: minutes on a busy 2-core machine.
     _wait_until_ready(proc, log_path, timeout_s=1500)
     for name, port in ports.items():
