@@ -76,14 +76,29 @@ def _mariadb_engine() -> Generator[Engine, None, None]:
         server.dispose()
 
 
+MLFLOW_GLOBALS = {  # module: the process-global mlflow keeps there (set_tracking_uri, set_registry_uri, ...)
+    "mlflow.tracking.fluent": "_active_experiment_id",
+    "mlflow.tracking._tracking_service.utils": "_tracking_uri",
+    "mlflow.tracking._model_registry.utils": "_registry_uri",
+}
+
+
 @pytest.fixture(autouse=True)
-def _no_active_mlflow_experiment() -> Iterator[None]:
-    """mlflow keeps the active experiment process-global (and in the environment): no test inherits one."""
+def _no_mlflow_state_left() -> Iterator[None]:
+    """mlflow keeps the experiment and both URIs process-global and exports them to the environment of every
+    later subprocess: no test inherits another's (a leaked registry URI once sent a lookup to a dead server)."""
+    keys = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {key: os.environ.get(key) for key in keys}
     yield
-    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-    fluent = sys.modules.get("mlflow.tracking.fluent")
-    if fluent is not None:
-        fluent._active_experiment_id = None  # type: ignore[attr-defined]
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    for module_name, attribute in MLFLOW_GLOBALS.items():
+        module = sys.modules.get(module_name)
+        if module is not None:
+            setattr(module, attribute, None)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.enums import InferenceStatus
 from emr_core.models_ml import StudyInference
 from emr_core.settings import Settings
+from sgm_datasets.mlflow_log import mlflow_client
 from tests.deployments.researcher_walk import _sgm, dagster_export_version
 
 MODEL = "sgm-baseline-detector"  # run.sh's default SGM_DETECTOR_MODEL_NAME
@@ -50,7 +51,7 @@ def _check_refusal(client: MlflowClient, run_id: str) -> None:
 
 
 def walk_the_model_loop(env: dict[str, str], ports: dict[str, int], run_log: str) -> None:
-    client = MlflowClient(tracking_uri=f"http://127.0.0.1:{ports['SGM_MLFLOW_PORT']}")
+    client = mlflow_client(f"http://127.0.0.1:{ports['SGM_MLFLOW_PORT']}")
     refused = REFUSED.search(run_log)
     if refused:
         # An honest outcome on 20 synthetic patients: the patient split follows the site's secret, so a few data

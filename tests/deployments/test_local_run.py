@@ -75,7 +75,7 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _platform_env(home: Path, ports: dict[str, int], label_studio_bin: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGM_", "DAGSTER_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SGM_", "DAGSTER_", "MLFLOW_"))}
     env.update({name: str(port) for name, port in ports.items()})
     env.update(
         SGM_HOME=str(home),
