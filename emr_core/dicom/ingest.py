@@ -6,7 +6,6 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +25,7 @@ from emr_core.dicom.quarantine import Quarantined, quarantine_file
 from emr_core.dicom.storage import TEMP_PREFIX, instance_key
 from emr_core.enums import QuarantineReason
 from emr_core.objectstore import ObjectStore, object_store
+from emr_core.processes import process_pool
 from emr_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ def _mapper(workers: int) -> Iterator[Callable[[Callable[[T], R], list[T], int],
     if workers <= 1:
         yield lambda fn, items, _chunksize: map(fn, items)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers, preload=[__name__]) as pool:
         yield lambda fn, items, chunksize: pool.map(fn, items, chunksize=chunksize)
 
 

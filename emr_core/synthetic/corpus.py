@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from pydicom.uid import generate_uid
 from threadpoolctl import threadpool_limits
 
+from emr_core.processes import process_pool
 from emr_core.synthetic import pixels
 from emr_core.synthetic.findings import (
     Finding,
@@ -376,7 +376,7 @@ def _write_images(plans: Sequence[StudyPlan], out: Path, workers: int, progress:
                 if progress:
                     progress(n)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_single_thread_blas) as pool:
+    with process_pool(workers, preload=[__name__], initializer=_single_thread_blas) as pool:
         for n in pool.map(_render_study, units, [str(out)] * len(units)):
             if progress:
                 progress(n)
