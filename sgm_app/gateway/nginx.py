@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 NGINX_BIN = "/usr/sbin/nginx"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -157,9 +160,19 @@ def write_config(layout: GatewayLayout) -> Path:
     return layout.conf
 
 
+def _end_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies, however it dies (SIGKILL included)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_nginx(layout: GatewayLayout) -> subprocess.Popen[bytes]:
-    """nginx in the foreground (daemon off) as our child; stop it with terminate()."""
+    """nginx in the foreground (daemon off) as our child; stop it with terminate().
+
+    Should we be killed before we can, nginx gets SIGTERM from the kernel (a master that outlived us would
+    keep the port and its workers forever)."""
     conf = write_config(layout)
     return subprocess.Popen(
-        [nginx_binary(), "-p", str(layout.home), "-c", str(conf), "-e", str(layout.home / "logs/error.log")]
+        [nginx_binary(), "-p", str(layout.home), "-c", str(conf), "-e", str(layout.home / "logs/error.log")],
+        preexec_fn=_end_with_parent,  # noqa: PLW1509 - only prctl, no lock taken; we start nginx from one thread
     )
