@@ -72,4 +72,4 @@ def test_nginx_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
         if parent.poll() is None:
             parent.kill()
         if nginx_pid and _alive(nginx_pid):
-            os.kill(nginx_pid, signal.SIGKILL)
+            os.kill(nginx_pid, signal.SIGTERM)  # not SIGKILL: the master stops its workers on the way out
