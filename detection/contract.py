@@ -40,6 +40,9 @@ OUTPUT_COLUMNS: tuple[str, ...] = ("image_id", "boxes", "image_score", "exam_sco
 DEFAULT_INPUT_LONG_SIDE = 1024
 
 
+BOX_KEYS = ("x_min", "y_min", "x_max", "y_max")
+
+
 class MalformedOutput(ValueError):
     """A model's output breaks the contract; the message says how."""
 
@@ -116,27 +119,38 @@ def output_frame(results: Sequence[ImageResult]) -> pd.DataFrame:
 
 
 def _unit(value: object, what: str) -> float:
-    number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+    number = _finite(value, what)
+    if not 0.0 <= number <= 1.0:
         raise MalformedOutput(f"{what} {value!r} is not a score in [0, 1]")
     return number
 
 
-def _box(raw: object, width: int, height: int, image_id: str) -> PredictedBox:
+def _finite(value: object, what: str) -> float:
+    # bool is an int subclass and a numeric string is text: neither is a coordinate or a score.
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise MalformedOutput(f"{what} {value!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise MalformedOutput(f"{what} {value!r} is not a finite number")
+    return number
+
+
+def checked_box(raw: object, what: str, size: tuple[int, int] | None = None) -> PredictedBox:
+    """The box of one output item: finite pixel coordinates spanning a positive area (inside the image when its
+    (width, height) is given), a score in [0, 1]; MalformedOutput says what is wrong. The one rule for boxes
+    a model returns and boxes read back from the EMR."""
     if not isinstance(raw, dict):
-        raise MalformedOutput(f"image {image_id}: a box is {type(raw).__name__}, not an object")
-    try:
-        box = PredictedBox(
-            float(raw["x_min"]), float(raw["y_min"]), float(raw["x_max"]), float(raw["y_max"]),
-            _unit(raw["score"], f"image {image_id}: box score"), str(raw.get("label", "lesion")),
-        )  # fmt: skip
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, MalformedOutput):
-            raise
-        raise MalformedOutput(f"image {image_id}: box {raw!r} lacks a numeric {exc}") from None
-    inside = 0 <= box.x_min < box.x_max <= width and 0 <= box.y_min < box.y_max <= height
-    if not inside:
-        raise MalformedOutput(f"image {image_id}: box {raw!r} is not inside the {width}x{height} image")
+        raise MalformedOutput(f"{what}: a box is {type(raw).__name__}, not an object")
+    missing = [k for k in (*BOX_KEYS, "score") if k not in raw]
+    if missing:
+        raise MalformedOutput(f"{what}: box {raw!r} lacks {', '.join(missing)}")
+    x_min, y_min, x_max, y_max = (_finite(raw[k], f"{what}: box {k}") for k in BOX_KEYS)
+    label = raw.get("label", "lesion")
+    box = PredictedBox(x_min, y_min, x_max, y_max, _unit(raw["score"], f"{what}: box score"), str(label))
+    if not (x_min < x_max and y_min < y_max):
+        raise MalformedOutput(f"{what}: box {raw!r} spans no area")
+    if size is not None and not (x_min >= 0 and y_min >= 0 and x_max <= size[0] and y_max <= size[1]):
+        raise MalformedOutput(f"{what}: box {raw!r} is not inside the {size[0]}x{size[1]} image")
     return box
 
 
@@ -159,7 +173,7 @@ def parse_output(frame: object, sent: Sequence[tuple[str, int, int]]) -> list[Im
             raise MalformedOutput(f"image {image_id}: boxes are not JSON") from None
         if not isinstance(raw_boxes, list):
             raise MalformedOutput(f"image {image_id}: boxes are not a list")
-        boxes = tuple(_box(b, width, height, image_id) for b in raw_boxes)
+        boxes = tuple(checked_box(b, f"image {image_id}", (width, height)) for b in raw_boxes)
         image_score = _unit(row.image_score, f"image {image_id}: image score")
         exam_score = _unit(row.exam_score, f"image {image_id}: exam score")
         results.append(ImageResult(image_id, boxes, image_score, exam_score))

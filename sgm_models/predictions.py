@@ -6,7 +6,6 @@ Query functions take the session first and never commit: the caller owns the tra
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from sqlalchemy import Text, delete, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
-from detection.contract import PredictedBox
+from detection.contract import MalformedOutput, PredictedBox, checked_box
 from emr_core.enums import InferenceStatus
 from emr_core.models import Instance, Series, Study, utcnow
 from emr_core.models_ml import ModelPrediction, StudyInference
@@ -183,25 +182,12 @@ class DoneRun:
     exam_score: float | None
 
 
-def _number(value: Any) -> float | None:
-    # bool is an int subclass; a stored true/false is not a coordinate.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def well_formed_box(raw: Any) -> PredictedBox | None:
-    """The box if it is a mapping of finite coordinates spanning a positive area, else None."""
-    if not isinstance(raw, dict):
+    """The box if it keeps the model contract's rule (detection.contract.checked_box), else None."""
+    try:
+        return checked_box(raw, "stored prediction")
+    except MalformedOutput:
         return None
-    values = [_number(raw.get(k)) for k in ("x_min", "y_min", "x_max", "y_max", "score")]
-    x_min, y_min, x_max, y_max, score = values
-    if x_min is None or y_min is None or x_max is None or y_max is None or score is None:
-        return None
-    if x_max <= x_min or y_max <= y_min:
-        return None
-    label = raw.get("label")
-    return PredictedBox(x_min, y_min, x_max, y_max, score, label if isinstance(label, str) else "")
 
 
 def decoded_boxes(text: str | None) -> list[PredictedBox]:

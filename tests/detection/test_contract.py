@@ -19,6 +19,7 @@ from detection.contract import (
     output_frame,
     parse_output,
 )
+from sgm_models.predictions import well_formed_box
 
 SENT = [("a", 100, 80), ("b", 100, 80)]
 
@@ -69,13 +70,21 @@ def test_malformed_output_is_refused_with_the_reason(
         {"x_min": 10, "y_min": 20, "x_max": 30, "y_max": 40, "score": -0.1},  # score out of range
         {"x_min": "a", "y_min": 20, "x_max": 30, "y_max": 40, "score": 0.5},  # not a number
         {"y_min": 20, "x_max": 30, "y_max": 40, "score": 0.5},  # missing coordinate
+        {"x_min": "10", "y_min": 20, "x_max": 30, "y_max": 40, "score": 0.5},  # a number written as text
+        {"x_min": True, "y_min": 20, "x_max": 30, "y_max": 40, "score": 0.5},  # a boolean
+        {"x_min": 10, "y_min": 20, "x_max": 10, "y_max": 40, "score": 0.5},  # no area
+        {"x_min": 10, "y_min": 20, "x_max": 30, "y_max": 40, "score": None},  # no score
         [1, 2, 3, 4],
     ],
 )
-def test_a_bad_box_is_refused(box: object) -> None:
+def test_a_bad_box_is_refused_and_skipped_when_read_back(box: object) -> None:
     frame = _good().assign(boxes=[json.dumps([box]), "[]"])
     with pytest.raises(MalformedOutput):
         parse_output(frame, SENT)
+    # The same rule reads stored boxes back (a database writer's edit), skipping instead of refusing; only
+    # the image size is unknown there.
+    beyond_the_image = isinstance(box, dict) and box.get("x_max") == 130
+    assert (well_formed_box(box) is not None) == beyond_the_image
 
 
 def test_a_non_table_is_refused() -> None:
