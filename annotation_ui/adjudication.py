@@ -13,7 +13,7 @@ from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, assignments_of, ca
 from annotation_ui.client import LabelStudioClient
 from emr_core.db import session_scope
 from emr_core.enums import CampaignTaskState
-from emr_core.models_annotation import CampaignTask, LabelStudioTask
+from emr_core.models_annotation import CampaignTask, LabelStudioTask, ReaderAssignment
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,12 @@ def queue_for_adjudication(
 
 
 def adjudication_queue(session: Session, campaign_id: int) -> list[CampaignTask]:
-    """Sides waiting for the adjudicator."""
+    """Sides waiting for the adjudicator (none under open consensus, whose discordant sides wait for their readers)."""
     query = select(CampaignTask).where(
-        CampaignTask.campaign_id == campaign_id, CampaignTask.state == CampaignTaskState.DISCORDANT
+        CampaignTask.campaign_id == campaign_id,
+        CampaignTask.state == CampaignTaskState.DISCORDANT,
+        select(ReaderAssignment.id)
+        .where(ReaderAssignment.campaign_id == campaign_id, ReaderAssignment.role == ADJUDICATOR)
+        .exists(),
     )
     return list(session.scalars(query.order_by(CampaignTask.id)))

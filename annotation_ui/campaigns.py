@@ -294,7 +294,7 @@ def assignments_of(session: Session, campaign_id: int) -> dict[str, ReaderAssign
 
 
 def campaign_status(session: Session, campaign_id: int) -> dict[str, int]:
-    """Tasks per state (pending, concordant, discordant, adjudicated, invalid)."""
+    """Tasks per state (emr_core.enums.CampaignTaskState: pending, invalid, then the scheme's own)."""
     rows = session.execute(
         select(CampaignTask.state, func.count())
         .where(CampaignTask.campaign_id == campaign_id)

@@ -19,14 +19,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation_ui.adjudication import AdjudicationItem, queue_for_adjudication
 from annotation_ui.agreement import agreement
 from annotation_ui.campaign_context import CampaignContext, load_context
-from annotation_ui.campaigns import ADJUDICATOR, BLIND_ROLES, campaign_by_name
+from annotation_ui.campaigns import campaign_by_name
 from annotation_ui.client import LabelStudioClient
-from annotation_ui.discordance import discordances, match_findings
+from annotation_ui.decisions import DECIDERS, Decisions
 from annotation_ui.pull import pull_campaign
-from annotation_ui.reads import Box, Finding, SideRead, parse_read
+from annotation_ui.reads import Finding
+from annotation_ui.schemes import SCHEMES
 from emr_core.audit import AuditRecord, record_event
 from emr_core.db import session_scope
-from emr_core.enums import AuditAction, AuditEventId, CampaignTaskState, LedgerStage
+from emr_core.enums import FINAL_TASK_STATES, AuditAction, AuditEventId, LedgerStage
 from emr_core.models import LedgerEntry
 from emr_core.models_annotation import (
     AnnotationCampaign,
@@ -86,55 +87,12 @@ def _latest(session: Session, ctx: CampaignContext) -> dict[tuple[int, int], Ann
     return latest
 
 
-def _mean_box(a: Box, b: Box) -> Box:
-    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2, (a[3] + b[3]) / 2)
-
-
-def merge_reads(r1: SideRead, r2: SideRead) -> SideRead:
-    """Two concordant reads as one: matched findings with the mean of the two readers' boxes."""
-    findings = []
-    for i, j in match_findings(r1.findings, r2.findings):
-        f1, f2 = r1.findings[i], r2.findings[j]
-        boxes = {v: _mean_box(f1.boxes[v], f2.boxes[v]) for v in f1.boxes}
-        findings.append(Finding(f1.finding_type, f1.birads, f1.attributes, boxes, f1.region_ids + f2.region_ids))
-    return SideRead(r1.composition, r1.assessment, tuple(findings))
-
-
-@dataclass
-class _Decisions:
-    """Per-side outcome of one run."""
-
-    consolidated: dict[int, tuple[SideRead, str, list[int]]] = field(default_factory=dict)
-    to_adjudicate: list[tuple[CampaignTask, tuple[list[Any], list[Any]]]] = field(default_factory=list)
-    pairs: list[tuple[SideRead, SideRead]] = field(default_factory=list)
-
-
-def _decide(ctx: CampaignContext, latest: dict[tuple[int, int], AnnotationRevision]) -> _Decisions:
-    """Set each side's state: pending, invalid, concordant, discordant or adjudicated."""
-    a1, a2, adj = (ctx.assignments[r] for r in (*BLIND_ROLES, ADJUDICATOR))
-    out = _Decisions()
+def _decide(ctx: CampaignContext, latest: dict[tuple[int, int], AnnotationRevision]) -> Decisions:
+    """Set each side's state by the campaign's reading scheme, and collect the final reads."""
+    decide, out = DECIDERS[ctx.campaign.scheme], Decisions()
     for task in ctx.tasks.values():
-        r1, r2, ra = (latest.get((a.id, task.id)) for a in (a1, a2, adj))
-        if r1 is None or r2 is None or not (r1.valid and r2.valid):
-            invalid = any(r is not None and not r.valid for r in (r1, r2))
-            task.state = (CampaignTaskState.INVALID if invalid else CampaignTaskState.PENDING).value
-            continue
-        read1, read2 = (parse_read(r.result, ctx.mappings[task.id]) for r in (r1, r2))
-        out.pairs.append((read1, read2))
-        task.discordance = discordances(read1, read2)
-        if not task.discordance:
-            task.state = CampaignTaskState.CONCORDANT.value
-            out.consolidated[task.id] = (merge_reads(read1, read2), CampaignTaskState.CONCORDANT.value, [r1.id, r2.id])
-        elif ra is not None and ra.valid:
-            task.state = CampaignTaskState.ADJUDICATED.value
-            out.consolidated[task.id] = (
-                parse_read(ra.result, ctx.mappings[task.id]),
-                CampaignTaskState.ADJUDICATED.value,
-                [r1.id, r2.id, ra.id],
-            )
-        else:
-            task.state = CampaignTaskState.DISCORDANT.value
-            out.to_adjudicate.append((task, (r1.result, r2.result)))
+        by_role = {role: rev for role, a in ctx.assignments.items() if (rev := latest.get((a.id, task.id)))}
+        decide(ctx, task, by_role, out)
     return out
 
 
@@ -162,7 +120,7 @@ def _finding_row(ctx: CampaignContext, task: CampaignTask, k: int, f: Finding, s
     )
 
 
-def _store(session: Session, ctx: CampaignContext, decisions: _Decisions) -> int:
+def _store(session: Session, ctx: CampaignContext, decisions: Decisions) -> int:
     """Replace the campaign's consolidated reads and findings; returns the number of findings."""
     task_ids = list(ctx.tasks)
     session.execute(delete(ConsolidatedFinding).where(ConsolidatedFinding.campaign_task_id.in_(task_ids)))
@@ -189,9 +147,7 @@ def _mark_annotated(session: Session, ctx: CampaignContext) -> None:
     """Ledger: a study is annotated once every side of it in the campaign is consolidated."""
     sides: dict[int, list[bool]] = {}
     for task in ctx.tasks.values():
-        sides.setdefault(task.study_id, []).append(
-            task.state in (CampaignTaskState.CONCORDANT, CampaignTaskState.ADJUDICATED)
-        )
+        sides.setdefault(task.study_id, []).append(task.state in FINAL_TASK_STATES)
     done = {s for s, states in sides.items() if all(states)}
     known = set(
         session.scalars(
@@ -210,8 +166,9 @@ def decide_campaign(session_factory: sessionmaker[Session], name: str, user: str
     """Decide every side from its latest untainted reads and replace the stored findings, in one transaction."""
     with session_scope(session_factory) as session:
         ctx = load_context(session, campaign_by_name(session, name))
-        if not set((*BLIND_ROLES, ADJUDICATOR)) <= set(ctx.assignments):
-            # single, ai_assisted, senior_review...: no two blind reads to decide between (yet); never a crash
+        scheme = SCHEMES.get(ctx.campaign.scheme)
+        if scheme is None or ctx.campaign.scheme not in DECIDERS or not set(scheme.roles) <= set(ctx.assignments):
+            # a scheme this version does not know, or a campaign short of a role: left as it is, never a crash
             # that would stop the consolidation of every other campaign
             return DecisionReport(name, dict(Counter(task.state for task in ctx.tasks.values())), 0)
         decisions = _decide(ctx, _latest(session, ctx))

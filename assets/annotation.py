@@ -80,7 +80,7 @@ def consolidated_findings(
     emr_db: EmrDatabaseResource,
     label_studio: LabelStudioResource,
 ) -> dg.MaterializeResult:
-    """Findings agreed by two blind readers or adjudicated, with CC and MLO boxes in DICOM pixels."""
+    """Findings of every final read, as each campaign's reading scheme decides it, with boxes in DICOM pixels."""
     sessions = emr_db.sessions()
     reports = decide_all(sessions, user="dagster")
     # Decided and stored first (database only); discordant sides then go to Label Studio.

@@ -8,6 +8,7 @@ from enum import StrEnum
 from emr_core.vocabulary.dicom import Laterality
 
 __all__ = [
+    "FINAL_TASK_STATES",
     "AuditAction",
     "AuditEventId",
     "AuditOutcome",
@@ -18,6 +19,7 @@ __all__ = [
     "LinkMethod",
     "LinkStatus",
     "QuarantineReason",
+    "ReadSource",
     "TaskStatus",
 ]
 
@@ -58,13 +60,42 @@ class TaskStatus(StrEnum):
 
 
 class CampaignTaskState(StrEnum):
-    """Where one breast side of an annotation campaign stands after the last consolidation."""
+    """Where one breast side of an annotation campaign stands after the last consolidation (16 characters at most:
+    the column is a plain string, so a new state needs no migration)."""
 
-    PENDING = "pending"
-    INVALID = "invalid"
-    CONCORDANT = "concordant"
-    DISCORDANT = "discordant"
-    ADJUDICATED = "adjudicated"
+    PENDING = "pending"  # a read the scheme needs is missing
+    INVALID = "invalid"  # a read the scheme needs breaks the BI-RADS schema
+    CONCORDANT = "concordant"  # blind double reading: the two blind reads agree
+    DISCORDANT = "discordant"  # two reads disagree: blind, until adjudicated; open consensus, until they agree
+    ADJUDICATED = "adjudicated"  # blind double reading: the adjudicator's read decides
+    READ = "read"  # single and AI-assisted reading: the one reader's read is final
+    UNDER_REVIEW = "under_review"  # senior review: the first read is in, the senior has not read the side yet
+    REVIEWED = "reviewed"  # senior review: the senior's read is final
+    CONSENSUS = "consensus"  # open consensus: the two readers agree
+
+
+# The states with a consolidated read: the side's reading is done.
+FINAL_TASK_STATES = frozenset(
+    {
+        CampaignTaskState.CONCORDANT,
+        CampaignTaskState.ADJUDICATED,
+        CampaignTaskState.READ,
+        CampaignTaskState.REVIEWED,
+        CampaignTaskState.CONSENSUS,
+    }
+)
+
+
+class ReadSource(StrEnum):
+    """How a consolidated read came about (ConsolidatedRead.source, ConsolidatedFinding.source; 16 characters at
+    most). One-reader reads name their scheme, so reads made while seeing the model's boxes stay apart."""
+
+    CONCORDANT = "concordant"  # mean of two agreeing blind reads
+    ADJUDICATED = "adjudicated"  # the adjudicator's read
+    SINGLE = "single"  # the one reader's read
+    AI_ASSISTED = "ai_assisted"  # the one reader's read, made with the model's boxes shown
+    REVIEWED = "reviewed"  # the senior's read of a first read
+    CONSENSUS = "consensus"  # mean of two agreeing open reads
 
 
 class InferenceStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""Retraining: a run of the training pipeline once enough newly agreed or adjudicated exams have arrived."""
+"""Retraining: a run of the training pipeline once enough exams with newly final reads have arrived."""
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation at runtime.
 import dagster as dg
@@ -14,7 +14,7 @@ from sgm_models.retraining import final_reads_since
     job=retrain_detector_job,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Request a retraining after SGM_RETRAIN_AFTER_EXAMS newly agreed or adjudicated exams.",
+    description="Request a retraining after SGM_RETRAIN_AFTER_EXAMS exams with newly final reads.",
 )
 def adjudicated_exams_sensor(
     context: dg.SensorEvaluationContext, emr_db: EmrDatabaseResource

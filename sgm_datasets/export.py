@@ -223,7 +223,7 @@ def export_version(session: Session, store: DatasetStore, request: ExportRequest
         )
     selection = select_images(session)
     if not selection.images:
-        raise GateFailedError("nothing to export: no exam is agreed or adjudicated on every side")
+        raise GateFailedError("nothing to export: no exam has a final read on every side")
     staged = store.staging(request.name)
     try:
         return _export_staged(store, request, selection.images, selection.excluded, selection.phi, staged)

@@ -25,7 +25,7 @@ COLUMNS: dict[str, str] = {
     "width": "int64",
     "density": "string",
     "breast_birads": "string",
-    "label_source": "string",  # concordant or adjudicated
+    "label_source": "string",  # emr_core.enums.ReadSource: concordant, adjudicated, single, ai_assisted, ...
     "findings": "string",  # JSON list of boxes in DICOM pixels (xmax/ymax exclusive)
     "finding_count": "int64",
     "revisions": "string",  # JSON list of the sha256 of the annotation revisions the read came from

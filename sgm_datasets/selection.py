@@ -1,4 +1,4 @@
-"""What goes into a version: every image of exams whose breast sides were all agreed or adjudicated."""
+"""What goes into a version: every image of exams whose breast sides all have a final (consolidated) read."""
 
 from __future__ import annotations
 
@@ -77,13 +77,13 @@ def _decided_tasks(session: Session) -> tuple[dict[int, list[tuple[CampaignTask,
 
 
 def select_images(session: Session) -> Selection:
-    """Every CC and MLO image of exams whose every side has a consolidated (agreed or adjudicated) read."""
+    """Every CC and MLO image of exams whose every side has a consolidated read (of any ReadSource)."""
     selection = Selection()
     per_study, undecided = _decided_tasks(session)
     studies = {s.id: s for s in session.scalars(select(Study).where(Study.id.in_(list(per_study))))}
     for study_id in undecided:
         study = studies[study_id]
-        reason = "exam not agreed or adjudicated on every breast side"
+        reason = "exam without a final read on every breast side"
         selection.excluded.append((study.dicom_issuer, study.dicom_patient_id, reason))
     decided = [s for s in sorted(per_study) if s not in set(undecided)]
     findings: dict[int, list[ConsolidatedFinding]] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""When to retrain: exams whose final read (agreed or adjudicated) arrived after the last training request."""
+"""When to retrain: exams whose final (consolidated) read arrived after the last training request."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class NewFinalReads:
 
 
 def final_reads_since(session: Session, after_id: int) -> NewFinalReads:
-    """Consolidated reads are written once per study side when agreed or adjudicated; ids only grow."""
+    """Consolidated reads are written per study side once its reading scheme calls the side final; ids only grow."""
     newer = (
         select(ConsolidatedRead.id, CampaignTask.study_id)
         .join(CampaignTask, CampaignTask.id == ConsolidatedRead.campaign_task_id)

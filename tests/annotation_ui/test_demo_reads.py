@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from annotation_ui.campaigns import provision_campaign
 from annotation_ui.consolidation import consolidate_campaign
 from annotation_ui.demo_reads import DemoReadsError, load_ground_truth, submit_demo_reads
+from annotation_ui.preannotations import push_predictions
 from annotation_ui.readers import register_reader
 from emr_core.db import session_scope
 from emr_core.enums import CampaignTaskState
 from emr_core.models import AuditEvent
 from emr_core.models_annotation import AnnotationRevision, ConsolidatedFinding
 from emr_core.settings import Settings
+from sgm_models.feedback_db import model_feedback
+from tests.annotation_ui.scheme_setup import provision_scheme
+from tests.annotation_ui.test_preannotations import store_predictions
 from tests.support.annotation_scenario import ingest
 from tests.support.lsenv import LabelStudioEnv
 
@@ -90,3 +94,27 @@ def test_a_token_of_another_reader_is_refused(
         submit_demo_reads(session_factory, label_studio.admin, campaign, truth, tokens)
     with pytest.raises(DemoReadsError, match="not found"):
         load_ground_truth(corpus)
+
+
+def test_demo_ai_reads_are_final_and_reviewed_by_the_feedback(
+    label_studio: LabelStudioEnv, session_factory: sessionmaker[Session], ls_settings: Settings, corpus: Path
+) -> None:
+    """`make run`'s model loop on an AI-assisted campaign, through the functions its `sgm` commands call:
+    predictions pushed (`campaign predict`), simulated reads (`demo reads`), `campaign consolidate`, then the
+    feedback (`model feedback`) reviews every read."""
+    campaign_id = provision_scheme(label_studio, session_factory, ls_settings, corpus, "demo-ai", "ai_assisted")
+    store_predictions(session_factory, campaign_id, ("baseline", "3"))  # one box on every image
+    with session_scope(session_factory) as session:
+        assert push_predictions(session, label_studio.admin, "demo-ai", "baseline", "3").created == SIDES
+    truth, tokens = load_ground_truth(corpus / "ground_truth"), _tokens(label_studio)
+    read = submit_demo_reads(session_factory, label_studio.admin, "demo-ai", truth, tokens, by="test")
+    assert read.submitted == {"reader_1": SIDES} and read.disagreements == 0
+
+    decided = consolidate_campaign(session_factory, label_studio.admin, "demo-ai")
+    assert decided.states == {CampaignTaskState.READ.value: SIDES}
+    with session_scope(session_factory) as session:
+        feedback = model_feedback(session, "baseline", "3")
+    review = feedback.review
+    assert review.reads == SIDES and review.shown == 2 * SIDES  # every read, every box shown to it
+    assert review.accepted + review.edited + review.rejected == review.shown
+    assert feedback.metrics()["reviewed_reads"] == SIDES

@@ -1,6 +1,6 @@
 """The demo's model loop, checked on the platform `make run` started: the baseline trained on the first dataset
 version beat the trivial baseline and is the champion, the demo studies have its predictions, and the feedback
-of the AI-assisted reads is logged to MLflow on the champion version."""
+of the AI-assisted reads, with their accept/edit/reject review, is logged to MLflow on the champion version."""
 
 from __future__ import annotations
 
@@ -71,3 +71,6 @@ def walk_the_model_loop(env: dict[str, str], ports: dict[str, int], run_log: str
 
     feedback = client.get_run(champion.tags["feedback_run_id"]).data.metrics
     assert feedback["exams"] > 0 and feedback["lesions"] > 0 and "froc_score" in feedback, feedback
+    # demo-ai's simulated reads are consolidated as final AI-assisted reads, and every one of its images has the
+    # champion's boxes: the accept/edit/reject review has reads to count
+    assert feedback["reviewed_reads"] > 0 and feedback["boxes_shown"] > 0, feedback

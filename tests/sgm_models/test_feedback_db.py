@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from annotation_ui.consolidation import decide_campaign
 from detection.froc import HitCriterion
 from emr_core.db import session_scope
+from emr_core.enums import LedgerStage
+from emr_core.models import LedgerEntry
+from emr_core.models_annotation import ConsolidatedRead
 from sgm_models.feedback import FeedbackOptions
 from sgm_models.feedback_db import FeedbackError, model_feedback
 from tests.support.feedback_rows import ExamSpec, add_campaign, add_exam
@@ -71,8 +76,6 @@ def test_unknown_version_is_a_one_line_error(session_factory: sessionmaker[Sessi
 
 @pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)
 def test_hostile_reader_results_are_no_boxes(session_factory: sessionmaker[Session]) -> None:
-    from sqlalchemy import select
-
     from emr_core.models_annotation import AnnotationRevision
 
     with session_scope(session_factory) as session:
@@ -91,3 +94,31 @@ def test_hostile_reader_results_are_no_boxes(session_factory: sessionmaker[Sessi
     with session_scope(session_factory) as session:
         review = model_feedback(session, *MODEL).review
     assert (review.shown, review.rejected, review.added) == (1, 1, 0)
+
+
+def test_ai_assisted_reads_count_once_consolidated(session_factory: sessionmaker[Session]) -> None:
+    """An AI-assisted read is reviewed once the campaign's own decision makes it final, not before."""
+    with session_scope(session_factory) as session:
+        campaign = add_campaign(session, "ai_assisted")
+        spec = ExamSpec(
+            assessment={"L": "4A", "R": "1"},
+            predictions={("L", "cc"): [(P1, 0.9)], ("R", "cc"): [((500, 500, 700, 700), 0.4)]},
+            reviewed={("L", "cc"): [P1]},  # the reader kept the L box and removed the R one
+            decided=False,
+        )
+        study_id = add_exam(session, campaign, spec, MODEL)
+    with session_scope(session_factory) as session, pytest.raises(FeedbackError, match="final reads"):
+        model_feedback(session, *MODEL)
+    decided = decide_campaign(session_factory, campaign.name)
+    assert (decided.states, decided.findings) == ({"read": 2}, 1)
+    with session_scope(session_factory) as session:
+        result = model_feedback(session, *MODEL)
+        sources = set(session.scalars(select(ConsolidatedRead.source)))
+        annotated = session.scalars(select(LedgerEntry.study_id).where(LedgerEntry.stage == LedgerStage.ANNOTATED))
+        assert list(annotated) == [study_id]
+    assert sources == {"ai_assisted"}
+    r = result.review
+    assert (r.reads, r.shown, r.accepted, r.edited, r.rejected, r.added) == (2, 2, 1, 0, 1, 0)
+    assert result.metrics()["reviewed_reads"] == 2.0
+    d = result.detection
+    assert (d.exams, d.lesions, d.predictions, d.true_positives, d.false_positives) == (1, 1, 2, 1, 1)

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from annotation_ui.demo_reads import GtFinding, finding_items, side_items
 from annotation_ui.labeling_config import box_control
 from annotation_ui.reads import box_to_percent
+from annotation_ui.schemes import SCHEMES
 from emr_core.dicom.render import mapping_for
 from emr_core.models import Instance, Series, Study
 from emr_core.models_annotation import (
@@ -47,12 +49,17 @@ class ExamSpec:
     reviewed: dict[Image, list[Box]] | None = None  # the AI-seeing reader's final boxes, None when not read
     final: bool = True  # False: one side has no consolidated read yet
     inference_status: str = "done"
+    # False: no consolidated rows, and the reader's revisions are full reads of `reviewed` for the campaign's own
+    # decision (annotation_ui.consolidation.decide_campaign) to consolidate
+    decided: bool = True
 
 
 @dataclass
 class Campaign:
     id: int
+    name: str
     assignments: dict[str, int]  # role -> assignment id
+    reviewer: str  # the role whose revisions hold the reviewed boxes: one shown predictions, if the scheme has one
 
 
 def add_campaign(session: Session, scheme: str = "blind_double_ai", name: str | None = None) -> Campaign:
@@ -70,7 +77,8 @@ def add_campaign(session: Session, scheme: str = "blind_double_ai", name: str | 
         session.add(assignment)
         session.flush()
         assignments[role] = assignment.id
-    return Campaign(campaign.id, assignments)
+    reviewer = (*SCHEMES[scheme].shows_predictions, "adjudicator")[0]
+    return Campaign(campaign.id, campaign.name, assignments, reviewer)
 
 
 def _instances(session: Session, study: Study) -> dict[Image, int]:
@@ -109,22 +117,36 @@ def _reader_result(boxes: dict[Image, list[Box]], side: str) -> list[dict[str, A
     ]
 
 
+MASS = {"mass_shape": "oval", "mass_margin": "circumscribed", "mass_density": "equal"}
+
+
+def _full_read(boxes: dict[Image, list[Box]], side: str, spec: ExamSpec) -> list[dict[str, Any]]:
+    """A complete read of one side as a reader submits it: density, assessment, each box a described mass."""
+    mapping = mapping_for(COLUMNS, ROWS, LONG_SIDE)
+    items = side_items("b", spec.assessment[side])
+    drawn = [(view, box) for (s, view), view_boxes in boxes.items() if s == side for box in view_boxes]
+    for k, (view, box) in enumerate(drawn):
+        finding = GtFinding(f"f{k}", "mass", "4A", MASS, {view: box})
+        items += finding_items(finding, {"cc": mapping, "mlo": mapping}, f"f{k}")
+    return items
+
+
 def _side(
     session: Session, campaign: Campaign, study: Study, images: dict[Image, int], side: str, spec: ExamSpec
 ) -> None:
     task = CampaignTask(
         campaign_id=campaign.id, study_id=study.id, laterality=side,
-        cc_instance_id=images[(side, "cc")], mlo_instance_id=images[(side, "mlo")], state="agreed",
+        cc_instance_id=images[(side, "cc")], mlo_instance_id=images[(side, "mlo")], state="concordant",
     )  # fmt: skip
     session.add(task)
     session.flush()
-    if spec.final or side == "L":
+    if spec.decided and (spec.final or side == "L"):
         session.add(
             ConsolidatedRead(
                 campaign_task_id=task.id, composition="b", assessment=spec.assessment[side], source="concordant"
             )
         )
-    for (s, view), boxes in spec.lesions.items():
+    for (s, view), boxes in spec.lesions.items() if spec.decided else ():
         for box in boxes if s == side else []:
             session.add(
                 ConsolidatedFinding(
@@ -140,11 +162,11 @@ def _side(
                 )
             )
     if spec.reviewed is not None:
-        result = _reader_result(spec.reviewed, side)
+        result = _reader_result(spec.reviewed, side) if spec.decided else _full_read(spec.reviewed, side, spec)
         digest = hashlib.sha256(repr(result).encode()).hexdigest()
         session.add(
             AnnotationRevision(
-                assignment_id=campaign.assignments["adjudicator"],
+                assignment_id=campaign.assignments[campaign.reviewer],
                 campaign_task_id=task.id,
                 ls_annotation_id=next(_ids),
                 result=result,
