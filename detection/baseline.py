@@ -25,7 +25,10 @@ Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in pixels 
 class BaselineConfig:
     """Hyper-parameters; all of them are logged with a trained model."""
 
-    work_long_side: int = 256
+    # 512, not 256: on the demo's 20 patients (26 exams, 1024-pixel renders), over 12 random patient splits the
+    # baseline beat the trivial one in 12 (FROC score higher by 0.59 on average, 0.42 at least) against 9 at 256
+    # (0.25 on average, -0.13 at worst): small calcifications survive the downsampling. ~5x the candidate cost.
+    work_long_side: int = 512
     max_candidates: int = 60
     max_boxes: int = 10
     box_sigmas: float = 2.5  # box half-size in DoG scales
