@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,18 +149,23 @@ def _mark_annotated(session: Session, ctx: CampaignContext) -> None:
     sides: dict[int, list[bool]] = {}
     for task in ctx.tasks.values():
         sides.setdefault(task.study_id, []).append(task.state in FINAL_TASK_STATES)
-    done = {s for s, states in sides.items() if all(states)}
+    mark_annotated(session, {s for s, states in sides.items() if all(states)}, f"campaign {ctx.campaign.name}")
+
+
+def mark_annotated(session: Session, study_ids: Collection[int], detail: str) -> None:
+    """The studies' ANNOTATED ledger entry, once per study ever: it marks when an exam's read first became final
+    (what the retraining sensor counts), whatever later consolidations replace."""
     known = set(
         session.scalars(
             select(LedgerEntry.study_id).where(
-                LedgerEntry.stage == LedgerStage.ANNOTATED, LedgerEntry.study_id.in_(done)
+                LedgerEntry.stage == LedgerStage.ANNOTATED, LedgerEntry.study_id.in_(study_ids)
             )
         )
     )
     session.add_all(
-        LedgerEntry(study_id=s, stage=LedgerStage.ANNOTATED, detail=f"campaign {ctx.campaign.name}")
-        for s in sorted(done - known)
+        LedgerEntry(study_id=s, stage=LedgerStage.ANNOTATED, detail=detail) for s in sorted(set(study_ids) - known)
     )
+    session.flush()
 
 
 def decide_campaign(session_factory: sessionmaker[Session], name: str, user: str = "") -> DecisionReport:

@@ -20,7 +20,7 @@ def adjudicated_exams_sensor(
     context: dg.SensorEvaluationContext, emr_db: EmrDatabaseResource
 ) -> dg.SensorResult | dg.SkipReason:
     needed = emr_db.settings().retrain_after_exams
-    # The cursor is the newest final read already counted towards a requested retraining.
+    # The cursor is the newest ANNOTATED ledger entry already counted towards a requested retraining.
     after = int(context.cursor or 0)
     with session_scope(emr_db.sessions()) as session:
         new = final_reads_since(session, after)
@@ -28,7 +28,7 @@ def adjudicated_exams_sensor(
         return dg.SkipReason(f"{new.exams} of {needed} new final exam reads since the last retraining request")
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=f"retrain-after-read-{new.last_read_id}", tags={"sgm/new_exams": str(new.exams)})
+            dg.RunRequest(run_key=f"retrain-after-read-{new.last_entry_id}", tags={"sgm/new_exams": str(new.exams)})
         ],
-        cursor=str(new.last_read_id),
+        cursor=str(new.last_entry_id),
     )

@@ -1,4 +1,4 @@
-"""When to retrain: exams whose final (consolidated) read arrived after the last training request."""
+"""When to retrain: exams whose read became final (consolidated) after the last training request."""
 
 from __future__ import annotations
 
@@ -7,23 +7,24 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from emr_core.models_annotation import CampaignTask, ConsolidatedRead
+from emr_core.enums import LedgerStage
+from emr_core.models import LedgerEntry
 
 
 @dataclass(frozen=True)
 class NewFinalReads:
-    """Distinct exams with a final read after `after_id`, and the newest read id (the next cursor)."""
+    """Distinct exams whose read became final after `after_id`, and the newest ledger entry id (the next cursor)."""
 
     exams: int
-    last_read_id: int
+    last_entry_id: int
 
 
 def final_reads_since(session: Session, after_id: int) -> NewFinalReads:
-    """Consolidated reads are written per study side once its reading scheme calls the side final; ids only grow."""
+    """Counted from the studies' ANNOTATED ledger entries, written once per exam: not from the consolidated reads,
+    which every consolidation pass replaces under new ids (each pass would count every exam again)."""
     newer = (
-        select(ConsolidatedRead.id, CampaignTask.study_id)
-        .join(CampaignTask, CampaignTask.id == ConsolidatedRead.campaign_task_id)
-        .where(ConsolidatedRead.id > after_id)
+        select(LedgerEntry.id, LedgerEntry.study_id)
+        .where(LedgerEntry.stage == LedgerStage.ANNOTATED.value, LedgerEntry.id > after_id)
         .subquery()
     )
     exams, last = session.execute(select(func.count(func.distinct(newer.c.study_id)), func.max(newer.c.id))).one()

@@ -53,5 +53,8 @@ def test_it_fires_after_n_new_final_exams_and_counts_again_from_there(
     assert isinstance(fired, dg.SensorResult) and len(fired.run_requests) == 1
     assert fired.run_requests[0].tags["sgm/new_exams"] == "4"
     assert "0 of 3" in str(evaluate(fired.cursor).skip_message)
+    # The same exams final again (a re-read, a consolidation pass): new read ids, no new exam.
+    consolidate_ground_truth(session_factory, small_corpus, campaign="gt-again", only=studies[:4])
+    assert "0 of 3" in str(evaluate(fired.cursor).skip_message)
     consolidate_ground_truth(session_factory, small_corpus, only=studies[4:])
     assert "1 of 3" in str(evaluate(fired.cursor).skip_message)

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from annotation_ui.consolidation import mark_annotated
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.deid import key_path, load_or_create_key
 from emr_core.dicom.ingest import ingest_paths
@@ -82,7 +83,7 @@ def consolidate_ground_truth(
             owner = AnnotationCampaign(name=campaign)
             session.add(owner)
             session.flush()
-        count = 0
+        count, read_studies = 0, set[int]()
         for study in session.scalars(select(Study).order_by(Study.id)):
             if only is not None and study.study_uid not in only:
                 continue
@@ -109,6 +110,8 @@ def consolidate_ground_truth(
                 for row in findings[(study.study_uid, side)]:
                     session.add(_finding(task, row, boxes[row["finding_id"]]))
                 count += 1
+                read_studies.add(study.id)
+        mark_annotated(session, read_studies, f"campaign {campaign}")
     return count
 
 
