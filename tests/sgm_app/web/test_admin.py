@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 
 from emr_core.db import session_scope
 from emr_core.models import AuditEvent
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 
+@BOTH_BACKENDS
 def test_admin_adds_a_user_with_an_error_first(page: Any, web_server: WebServer) -> None:
     sign_in(page, "admin", "/ui/admin/users")
     page.get_by_label("User name").fill("nurse.lan")
@@ -25,6 +26,7 @@ def test_admin_adds_a_user_with_an_error_first(page: Any, web_server: WebServer)
     assert page.get_by_role("cell", name="nurse.lan", exact=True).is_visible()
 
 
+@BOTH_BACKENDS
 def test_audit_log_filters_and_the_chain_is_verified_from_the_page(page: Any, web_server: WebServer) -> None:
     sign_in(page, "clinician", "/ui/patients/1")  # leaves a Patient Record read by the clinician
     page.context.clear_cookies()
