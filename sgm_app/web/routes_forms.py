@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from emr_core.clinical.forms import FormInvalid, check_submission, latest_template, store_submission
-from emr_core.clinical.patients import PatientNotFound, get_patient, writable_patient
+from emr_core.clinical.patients import PatientNotFound, get_patient, merged_away_into, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
@@ -36,6 +36,7 @@ def listing(web: Reader, patient_id: int) -> Response:
     try:
         with web.ctx.read() as session:
             patient = get_patient(session, patient_id)
+            survivor = merged_away_into(session, patient_id)
             names = session.scalars(select(FormTemplate.name).distinct().order_by(FormTemplate.name)).all()
             templates = [latest_template(session, n) for n in names]
             history = session.execute(
@@ -48,7 +49,7 @@ def listing(web: Reader, patient_id: int) -> Response:
     except PatientNotFound:
         return web.page("not_found.html", 404)
     _audit(web, patient_id, "form_submissions")
-    return web.page("forms/list.html", patient=patient, templates=templates, history=history)
+    return web.page("forms/list.html", patient=patient, templates=templates, history=history, survivor=survivor)
 
 
 def _template(session: Any, name: str, version: int | None) -> FormTemplate | None:
@@ -101,7 +102,8 @@ def _form_page(
 def fill(web: Writer, patient_id: int, name: FormName, version: int | None = None) -> Response:
     with web.ctx.read() as session:
         try:
-            patient = get_patient(session, patient_id)
+            # A merged-away record: the 409 page names the survivor before anyone types a form in vain.
+            patient = writable_patient(session, patient_id)
         except PatientNotFound:
             return web.page("not_found.html", 404)
         template = _template(session, name, version)
