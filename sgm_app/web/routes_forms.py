@@ -17,7 +17,7 @@ from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.routers.patients import ref
 from sgm_app.web.deps import Web, signed_in
 from sgm_app.web.render import gettext_for
-from sgm_app.web.schema_form import Parsed, error_kind, flatten, parse, widgets
+from sgm_app.web.schema_form import Parsed, error_kind, flatten, label_paths, parse, widgets
 
 router = APIRouter(prefix="/ui/patients/{patient_id}/forms", include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.FORM_READ))]
@@ -94,7 +94,14 @@ def _form_page(
 ) -> Response:
     fields = widgets(template.json_schema, data)
     return web.page(
-        "forms/fill.html", status, patient=patient, template=template, fields=fields, values=values, errors=errors
+        "forms/fill.html",
+        status,
+        patient=patient,
+        template=template,
+        fields=fields,
+        values=values,
+        errors=errors,
+        labels=label_paths(fields),  # the error summary names fields as the form shows them, in its order
     )
 
 

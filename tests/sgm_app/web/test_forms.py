@@ -63,6 +63,23 @@ def test_intake_form_with_one_mistake_then_corrected(page: Any, web_server: WebS
     assert page.locator("table").get_by_role("cell", name="v1").count() >= 1
 
 
+def test_the_error_summary_names_fields_by_their_labels_in_form_order(page: Any, web_server: WebServer) -> None:
+    before = _submissions(web_server)
+    sign_in(page, "clinician", f"/ui/patients/{_patient_id(web_server)}/forms/breast_screening_intake/fill")
+    page.get_by_role("button", name="Save form").click()
+    summary = page.locator("#form-errors li")
+    assert summary.all_inner_texts() == [
+        "Symptoms › Any: This field is required.",
+        "Family history › Breast or ovarian cancer: This field is required.",
+        "Hormone therapy › Current: This field is required.",
+        "Pregnant or breastfeeding: This field is required.",
+        "Implants › Present: This field is required.",
+    ]
+    for link in summary.get_by_role("link").all():  # each leads to its field
+        assert page.locator(link.get_attribute("href")).count() == 1
+    assert _submissions(web_server) == before
+
+
 @BOTH_BACKENDS
 def test_a_word_in_a_number_field_is_refused_beside_it(page: Any, web_server: WebServer) -> None:
     pid = _patient_id(web_server)
