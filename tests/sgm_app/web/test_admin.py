@@ -38,6 +38,7 @@ def test_audit_log_filters_and_the_chain_is_verified_from_the_page(page: Any, we
     rows = page.locator("tbody tr")
     assert rows.count() >= 1
     assert all("clinician" in t and "emr:1" in t for t in rows.all_inner_texts())
+    assert rows.first.locator("td").all_inner_texts()[3:5] == ["Read", "Success"]  # words, not DICOM codes
     page.get_by_role("button", name="Verify the chain").click()
     assert page.get_by_role("status").inner_text().startswith("The audit chain is intact")
     # Someone edits an event behind the application's back: the page says so.
