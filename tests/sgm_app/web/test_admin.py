@@ -73,3 +73,5 @@ def test_researcher_sees_only_pseudonyms(page: Any, web_server: WebServer) -> No
         names = session.scalars(select(Patient.full_name)).all()
     assert not any(name in text for name in names)
     assert page.locator("tbody tr").count() >= 1
+    # The follow-up fixture reported three exams BI-RADS 3; the others have no report yet.
+    assert page.evaluate("window.sgmCharts[0].data.labels") == ["BI-RADS 3", "not reported"]
