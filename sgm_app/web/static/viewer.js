@@ -25,6 +25,8 @@
     tag.className = "ai-score";
     tag.textContent = box.label;
     el.appendChild(tag);
+    el.dataset.score = box.score;
+    el.classList.toggle("ai-below", box.score < minScore());  // not in the page until OpenSeadragon draws it
     const [x, y, w, h] = box.rect;
     viewer.addOverlay({ element: el, location: new OpenSeadragon.Rect(x, y, w, h) });
   }
@@ -46,6 +48,20 @@
     const studies = document.querySelector(".studies");
     if (studies) studies.classList.toggle("ai-hidden", !(toggle && toggle.checked));
     viewers.forEach(placeTags);  // hidden tags have no size: measure them once shown
+  }
+
+  // Boxes under the reader's minimum score are hidden (the form carries the value to the next study or model).
+  function minScore() {
+    const input = document.getElementById("ai-min");
+    return input ? Number(input.value) || 0 : 0;
+  }
+
+  function applyMinScore() {
+    const min = minScore();
+    for (const el of document.querySelectorAll(".ai-box")) {
+      el.classList.toggle("ai-below", Number(el.dataset.score) < min);
+    }
+    viewers.forEach(placeTags);
   }
 
   function link(source) {
@@ -109,6 +125,8 @@
     });
     const toggle = document.getElementById("ai-toggle");
     if (toggle) toggle.addEventListener("change", showAi);
+    const minimum = document.getElementById("ai-min");
+    if (minimum) minimum.addEventListener("input", applyMinScore);
     showAi();
     applyWindow();
   });
