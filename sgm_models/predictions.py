@@ -128,22 +128,32 @@ def store_failure(
 
 
 def _image_rows(session: Session, inference_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    # The boxes column read as text and decoded tolerantly (decoded_boxes): a row a database writer edited into
+    # invalid JSON or malformed boxes loses those boxes, never the whole answer.
     rows = session.execute(
-        select(ModelPrediction, Instance.sop_instance_uid, Instance.laterality, Instance.view)
+        select(
+            ModelPrediction.study_inference_id,
+            ModelPrediction.image_score,
+            ModelPrediction.input_sha256,
+            type_coerce(ModelPrediction.boxes, Text),
+            Instance.sop_instance_uid,
+            Instance.laterality,
+            Instance.view,
+        )
         .join(Instance, Instance.id == ModelPrediction.instance_id)
         .where(ModelPrediction.study_inference_id.in_(inference_ids))
         .order_by(ModelPrediction.instance_id)
     ).all()
     images: dict[int, list[dict[str, Any]]] = {}
-    for prediction, sop, side, view in rows:
-        images.setdefault(prediction.study_inference_id, []).append(
+    for inference_id, score, sha256, boxes, sop, side, view in rows:
+        images.setdefault(inference_id, []).append(
             {
                 "sop_instance_uid": sop,
                 "laterality": side,
                 "view": view,
-                "image_score": prediction.image_score,
-                "boxes": prediction.boxes,
-                "input_sha256": prediction.input_sha256,
+                "image_score": _number(score),
+                "boxes": [box.as_dict() for box in decoded_boxes(boxes)],
+                "input_sha256": sha256,
             }
         )
     return images
@@ -162,7 +172,7 @@ def study_predictions(session: Session, study_id: int, model_name: str | None = 
             "model_version": r.model_version,
             "status": r.status,
             "reason": r.reason,
-            "exam_score": r.exam_score,
+            "exam_score": _number(r.exam_score),
             "input_sha256": r.input_sha256,
             "attempts": r.attempts,
             "updated_at": r.updated_at,

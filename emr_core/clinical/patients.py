@@ -78,11 +78,17 @@ def surviving_patient(session: Session, patient_id: int) -> int:
     return current
 
 
+def merged_away_into(session: Session, patient_id: int) -> int | None:
+    """The surviving record when this one was merged away (the end of its merge chain), else None."""
+    survivor = surviving_patient(session, patient_id)
+    return survivor if survivor != patient_id else None
+
+
 def writable_patient(session: Session, patient_id: int) -> Patient:
     """The patient, for a write; PatientNotFound, or PatientMergedError when merged away (data lives elsewhere)."""
     patient = get_patient(session, patient_id)
-    survivor = surviving_patient(session, patient_id)
-    if survivor != patient_id:
+    survivor = merged_away_into(session, patient_id)
+    if survivor is not None:
         raise PatientMergedError(patient_id, survivor)
     return patient
 

@@ -82,7 +82,8 @@ def _ai_box(box: PredictedBox, columns: int, mirrored: bool, run: DoneRun) -> di
     """A predicted box placed like a finding, labelled with its score and titled with the model that drew it."""
     parts = [f"{run.model_name} {run.model_version}", box.label, f"{box.score:.2f}"]
     rect = _placed([box.x_min, box.y_min, box.x_max, box.y_max], columns, mirrored)
-    return {"rect": rect, "label": f"AI {box.score:.2f}", "title": " · ".join(p for p in parts if p)}
+    title = " · ".join(p for p in parts if p)
+    return {"rect": rect, "label": f"AI {box.score:.2f}", "title": title, "score": box.score}
 
 
 def _with_predictions(view: View, predicted: tuple[float, list[PredictedBox]] | None, run: DoneRun) -> View:

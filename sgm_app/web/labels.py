@@ -36,4 +36,7 @@ REPORT_COLUMNS = (
     _("assignee_role"),
     _("overdue"),
 )
+# The audit log's DICOM codes (PS3.15 A.5.1: EventActionCode, EventOutcomeIndicator) as words an auditor reads.
+AUDIT_ACTIONS = {"C": _("Create"), "R": _("Read"), "U": _("Update"), "D": _("Delete"), "E": _("Execute")}
+AUDIT_OUTCOMES = {0: _("Success"), 4: _("Minor failure"), 8: _("Serious failure"), 12: _("Major failure")}
 FILE_CATEGORIES = (_("Pathology report"), _("Consent form"), _("Referral"), _("Prior report"), _("Other"))

@@ -210,6 +210,8 @@ def reports(
 @router.get("/ui/research")
 def research(web: Researcher, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     data = research_exams(web.ctx, offset=offset, limit=200)
-    counts = Counter(str(e["assessment"] or "—") for e in data["exams"])
+    # Bars named as readers say them; an exam without a report is "not reported", not a dash.
+    unreported = translate(web.request, "not reported")
+    counts = Counter(f"BI-RADS {e['assessment']}" if e["assessment"] else unreported for e in data["exams"])
     chart = {"labels": sorted(counts), "series": [{"label": "exams", "data": [counts[k] for k in sorted(counts)]}]}
     return web.page("research.html", exams=data["exams"], offset=offset, chart=chart)

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
 from emr_core.clinical.files import CATEGORIES, FileRejected, attach_file, blob_path, check_category, store_blob
-from emr_core.clinical.patients import PatientNotFound, get_patient, writable_patient
+from emr_core.clinical.patients import PatientNotFound, get_patient, merged_away_into, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import PatientFile
@@ -27,6 +27,7 @@ def _listing(web: Web, patient_id: int, status: int = 200, **values: object) -> 
     try:
         with web.ctx.read() as session:
             patient = get_patient(session, patient_id)
+            survivor = merged_away_into(session, patient_id)
             files = list(
                 session.scalars(
                     select(PatientFile).where(PatientFile.patient_id == patient_id).order_by(PatientFile.id)
@@ -36,7 +37,10 @@ def _listing(web: Web, patient_id: int, status: int = 200, **values: object) -> 
     except PatientNotFound:
         return web.page("not_found.html", 404)
     web.ctx.audit(AuditEventId.PATIENT_RECORD, AuditAction.READ, event_type="file_list", patient_ref=ref(patient_id))
-    return web.page("files/list.html", status, patient=patient, files=files, categories=sorted(CATEGORIES), **values)
+    categories = sorted(CATEGORIES)
+    return web.page(
+        "files/list.html", status, patient=patient, files=files, categories=categories, survivor=survivor, **values
+    )
 
 
 @router.get("/ui/patients/{patient_id}/files")

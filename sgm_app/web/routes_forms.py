@@ -10,14 +10,14 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from emr_core.clinical.forms import FormInvalid, check_submission, latest_template, store_submission
-from emr_core.clinical.patients import PatientNotFound, get_patient, writable_patient
+from emr_core.clinical.patients import PatientNotFound, get_patient, merged_away_into, writable_patient
 from emr_core.clinical.roles import Permission
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.models_clinical import FormSubmission, FormTemplate
 from sgm_app.api.routers.patients import ref
 from sgm_app.web.deps import Web, signed_in
 from sgm_app.web.render import gettext_for
-from sgm_app.web.schema_form import Parsed, error_kind, flatten, parse, widgets
+from sgm_app.web.schema_form import Parsed, error_kind, flatten, label_paths, parse, widgets
 
 router = APIRouter(prefix="/ui/patients/{patient_id}/forms", include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.FORM_READ))]
@@ -36,6 +36,7 @@ def listing(web: Reader, patient_id: int) -> Response:
     try:
         with web.ctx.read() as session:
             patient = get_patient(session, patient_id)
+            survivor = merged_away_into(session, patient_id)
             names = session.scalars(select(FormTemplate.name).distinct().order_by(FormTemplate.name)).all()
             templates = [latest_template(session, n) for n in names]
             history = session.execute(
@@ -48,7 +49,7 @@ def listing(web: Reader, patient_id: int) -> Response:
     except PatientNotFound:
         return web.page("not_found.html", 404)
     _audit(web, patient_id, "form_submissions")
-    return web.page("forms/list.html", patient=patient, templates=templates, history=history)
+    return web.page("forms/list.html", patient=patient, templates=templates, history=history, survivor=survivor)
 
 
 def _template(session: Any, name: str, version: int | None) -> FormTemplate | None:
@@ -93,7 +94,14 @@ def _form_page(
 ) -> Response:
     fields = widgets(template.json_schema, data)
     return web.page(
-        "forms/fill.html", status, patient=patient, template=template, fields=fields, values=values, errors=errors
+        "forms/fill.html",
+        status,
+        patient=patient,
+        template=template,
+        fields=fields,
+        values=values,
+        errors=errors,
+        labels=label_paths(fields),  # the error summary names fields as the form shows them, in its order
     )
 
 
@@ -101,7 +109,8 @@ def _form_page(
 def fill(web: Writer, patient_id: int, name: FormName, version: int | None = None) -> Response:
     with web.ctx.read() as session:
         try:
-            patient = get_patient(session, patient_id)
+            # A merged-away record: the 409 page names the survivor before anyone types a form in vain.
+            patient = writable_patient(session, patient_id)
         except PatientNotFound:
             return web.page("not_found.html", 404)
         template = _template(session, name, version)

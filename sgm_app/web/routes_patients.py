@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from emr_core.clinical.patients import (
     Demographics,
     PatientNotFound,
-    get_patient,
     merge_patients,
     update_demographics,
+    writable_patient,
 )
 from emr_core.clinical.roles import Permission
 from emr_core.clinical.search import has_unindexed_patients, index_new_patients, index_patients, search_patients
@@ -149,7 +149,7 @@ def _create(web: Web, values: dict[str, Any], identifier: str, issuer: str) -> i
 def edit_form(web: Writer, patient_id: int) -> Response:
     try:
         with web.ctx.read() as session:
-            p = get_patient(session, patient_id)
+            p = writable_patient(session, patient_id)  # PatientMergedError: the 409 page names the survivor
             form = {"full_name": p.full_name, "birth_date": str(p.birth_date or ""), "sex": p.sex or ""}
     except PatientNotFound:
         return web.page("not_found.html", 404)

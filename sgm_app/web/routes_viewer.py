@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -23,6 +23,9 @@ from sgm_models.predictions import done_runs
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Web, Depends(signed_in(Permission.IMAGE_READ))]
+# AI boxes scoring below this start hidden: a detector's many near-zero candidates would bury the image. The
+# reader lowers it (to 0 for every box) or raises it in the viewer; the form keeps the choice.
+AI_MIN_SCORE = 0.1
 
 
 def _day(study: Study) -> date:
@@ -45,6 +48,7 @@ def viewer(
     prior: int | None = None,
     ai: int | None = None,
     ai_shown: bool = False,
+    ai_min: Annotated[float, Query(ge=0, le=1)] = AI_MIN_SCORE,
 ) -> Response:
     settings = web.ctx.state.settings
     try:
@@ -80,6 +84,7 @@ def viewer(
         runs=runs.get(current.id, []) if current else [],
         chosen=chosen,
         ai_shown=ai_shown,
+        ai_min=ai_min,
     )
 
 

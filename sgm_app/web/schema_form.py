@@ -62,6 +62,18 @@ def widgets(schema: Mapping[str, Any], data: Any, prefix: str = "") -> list[Widg
     return out
 
 
+def label_paths(fields: list[Widget], parents: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    """Input name -> the labels leading to it (section, row number, field), in the order the form shows them."""
+    out: dict[str, tuple[str, ...]] = {}
+    for w in fields:
+        path = (*parents, w.label)
+        out[w.name] = path
+        out.update(label_paths(w.children, path))
+        for number, row in enumerate(w.rows, 1):
+            out.update(label_paths(row, (*path, str(number))))
+    return out
+
+
 @dataclass
 class Parsed:
     """The document built from the form, what was typed (to show it again) and errors found while reading it."""

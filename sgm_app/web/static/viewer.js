@@ -25,14 +25,43 @@
     tag.className = "ai-score";
     tag.textContent = box.label;
     el.appendChild(tag);
+    el.dataset.score = box.score;
+    el.classList.toggle("ai-below", box.score < minScore());  // not in the page until OpenSeadragon draws it
     const [x, y, w, h] = box.rect;
     viewer.addOverlay({ element: el, location: new OpenSeadragon.Rect(x, y, w, h) });
+  }
+
+  // A score tag sits above its box, unless the viewer's top edge leaves it no room there (a box touching the
+  // image's top, or panned up to the edge): then inside the box, or below a box too short to hold it as well as
+  // show what it marks, so the score is never cut off.
+  function placeTags(viewer) {
+    const top = viewer.element.getBoundingClientRect().top;
+    for (const tag of viewer.element.querySelectorAll(".ai-score")) {
+      const box = tag.parentElement.getBoundingClientRect();
+      const high = tag.offsetHeight;
+      tag.dataset.place = box.top - top >= high ? "above" : box.height >= 2 * high ? "inside" : "below";
+    }
   }
 
   function showAi() {
     const toggle = document.getElementById("ai-toggle");
     const studies = document.querySelector(".studies");
     if (studies) studies.classList.toggle("ai-hidden", !(toggle && toggle.checked));
+    viewers.forEach(placeTags);  // hidden tags have no size: measure them once shown
+  }
+
+  // Boxes under the reader's minimum score are hidden (the form carries the value to the next study or model).
+  function minScore() {
+    const input = document.getElementById("ai-min");
+    return input ? Number(input.value) || 0 : 0;
+  }
+
+  function applyMinScore() {
+    const min = minScore();
+    for (const el of document.querySelectorAll(".ai-box")) {
+      el.classList.toggle("ai-below", Number(el.dataset.score) < min);
+    }
+    viewers.forEach(placeTags);
   }
 
   function link(source) {
@@ -78,6 +107,9 @@
         JSON.parse(el.dataset.boxes || "[]").forEach((b) => overlay(viewer, b));
         JSON.parse(el.dataset.aiBoxes || "[]").forEach((b) => aiOverlay(viewer, b));
       });
+      // After every redraw (open, zoom, pan, resize) the overlays move; OpenSeadragon raises this event just before
+      // it moves them, so the tags are measured once the redraw has finished, still before the frame is painted.
+      viewer.addHandler("update-viewport", () => queueMicrotask(() => placeTags(viewer)));
       link(viewer);
       viewers.push(viewer);
     }
@@ -93,6 +125,8 @@
     });
     const toggle = document.getElementById("ai-toggle");
     if (toggle) toggle.addEventListener("change", showAi);
+    const minimum = document.getElementById("ai-min");
+    if (minimum) minimum.addEventListener("input", applyMinScore);
     showAi();
     applyWindow();
   });

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from emr_core.models import Study
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
 from sgm_app.api import create_app
-from tests.conftest import require_peer
+from tests.conftest import _mariadb_engine, require_peer
 from tests.sgm_app.web.webenv import WebServer, password_of
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,16 +67,45 @@ def _populate(settings: Settings, sessions: sessionmaker[Session], corpus: Path)
         evaluate_followup(session, load_rules())
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """One app for the web tests (SQLite), with a user per role, a linked synthetic corpus and follow-up tasks."""
-    home = tmp_path_factory.mktemp("web")
-    settings = Settings(home=home / "sgm", web_session_idle_minutes=30)
-    settings.root.mkdir(parents=True)
-    engine = make_engine(settings.url)
-    upgrade(engine)
-    sessions = make_session_factory(engine, settings)
-    _populate(settings, sessions, home / "corpus")
+@contextmanager
+def _database(backend: str, settings: Settings) -> Iterator[Settings]:
+    """The settings pointing at a migrated database of the backend (MariaDB: created for the run, then dropped)."""
+    if backend == "sqlite":
+        yield settings
+        return
+    databases = _mariadb_engine()
+    engine = next(databases)
+    try:
+        yield settings.model_copy(update={"database_url": engine.url.render_as_string(hide_password=False)})
+    finally:
+        databases.close()
+
+
+# SQLite serves every browser test; the tests that write (sign-in back-off, patient register/edit/merge, forms,
+# files, worklists and the review queue, adding a user, the audit chain) also run on MariaDB, marked with
+# webenv.BOTH_BACKENDS (about 40 s more). Read-only pages (navigation, session, search, chart, viewer, reports,
+# language, accessibility) stay on SQLite: the same queries, less CI time. pytest groups the tests by backend,
+# so each server starts once.
+@pytest.fixture(scope="session", params=["sqlite"])
+def web_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """One app per backend for the web tests, with a user per role, a linked synthetic corpus and follow-up tasks."""
+    home = tmp_path_factory.mktemp(f"web-{request.param}")
+    with _database(request.param, Settings(home=home / "sgm", web_session_idle_minutes=30)) as settings:
+        settings.root.mkdir(parents=True)
+        engine = make_engine(settings.url)
+        try:
+            upgrade(engine)
+            sessions = make_session_factory(engine, settings)
+            _populate(settings, sessions, home / "corpus")
+            with _serving(settings) as url:
+                yield WebServer(url, settings, sessions, home / "corpus")
+        finally:
+            engine.dispose()  # before MariaDB's database is dropped
+
+
+@contextmanager
+def _serving(settings: Settings) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a thread; its base URL."""
     port = _free_port()
     app = create_app(settings)
     # A minute, not a second, for the first back-off wait: on a loaded machine it must not lapse mid-test.
@@ -87,10 +117,11 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield WebServer(f"http://127.0.0.1:{port}", settings, sessions, home / "corpus")
-    server.should_exit = True
-    thread.join(timeout=15)
-    engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ from sqlalchemy import select, update
 
 from emr_core.db import session_scope
 from emr_core.models import AuditEvent
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 
+@BOTH_BACKENDS
 def test_admin_adds_a_user_with_an_error_first(page: Any, web_server: WebServer) -> None:
     sign_in(page, "admin", "/ui/admin/users")
     page.get_by_label("User name").fill("nurse.lan")
@@ -25,6 +26,7 @@ def test_admin_adds_a_user_with_an_error_first(page: Any, web_server: WebServer)
     assert page.get_by_role("cell", name="nurse.lan", exact=True).is_visible()
 
 
+@BOTH_BACKENDS
 def test_audit_log_filters_and_the_chain_is_verified_from_the_page(page: Any, web_server: WebServer) -> None:
     sign_in(page, "clinician", "/ui/patients/1")  # leaves a Patient Record read by the clinician
     page.context.clear_cookies()
@@ -36,6 +38,7 @@ def test_audit_log_filters_and_the_chain_is_verified_from_the_page(page: Any, we
     rows = page.locator("tbody tr")
     assert rows.count() >= 1
     assert all("clinician" in t and "emr:1" in t for t in rows.all_inner_texts())
+    assert rows.first.locator("td").all_inner_texts()[3:5] == ["Read", "Success"]  # words, not DICOM codes
     page.get_by_role("button", name="Verify the chain").click()
     assert page.get_by_role("status").inner_text().startswith("The audit chain is intact")
     # Someone edits an event behind the application's back: the page says so.
@@ -70,3 +73,5 @@ def test_researcher_sees_only_pseudonyms(page: Any, web_server: WebServer) -> No
         names = session.scalars(select(Patient.full_name)).all()
     assert not any(name in text for name in names)
     assert page.locator("tbody tr").count() >= 1
+    # The follow-up fixture reported three exams BI-RADS 3; the others have no report yet.
+    assert page.evaluate("window.sgmCharts[0].data.labels") == ["BI-RADS 3", "not reported"]

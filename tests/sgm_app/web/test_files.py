@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from emr_core.db import session_scope
 from emr_core.models import Patient
 from emr_core.models_clinical import PatientFile
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -29,6 +29,7 @@ def _patient_id(server: WebServer) -> int:
         return int(session.scalar(select(func.max(Patient.id))))
 
 
+@BOTH_BACKENDS
 def test_upload_preview_and_download(page: Any, web_server: WebServer, tmp_path: Path) -> None:
     pid = _patient_id(web_server)
     sign_in(page, "clinician", f"/ui/patients/{pid}/files")
@@ -60,6 +61,7 @@ def test_upload_preview_and_download(page: Any, web_server: WebServer, tmp_path:
     assert "breast-us.png" in names and "pathology.pdf" in names
 
 
+@BOTH_BACKENDS
 def test_a_disguised_file_is_refused_beside_the_field(page: Any, web_server: WebServer, tmp_path: Path) -> None:
     pid = _patient_id(web_server)
     with session_scope(web_server.sessions) as session:

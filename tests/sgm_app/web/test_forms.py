@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from emr_core.db import session_scope
 from emr_core.models import Patient
 from emr_core.models_clinical import FormSubmission
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 
 def _patient_id(server: WebServer) -> int:
@@ -27,6 +27,7 @@ def _answer(page: Any, name: str, value: str) -> None:
     page.locator(f'[name="{name}"][value="{value}"]').check()
 
 
+@BOTH_BACKENDS
 def test_intake_form_with_one_mistake_then_corrected(page: Any, web_server: WebServer) -> None:
     pid = _patient_id(web_server)
     before = _submissions(web_server)
@@ -62,6 +63,24 @@ def test_intake_form_with_one_mistake_then_corrected(page: Any, web_server: WebS
     assert page.locator("table").get_by_role("cell", name="v1").count() >= 1
 
 
+def test_the_error_summary_names_fields_by_their_labels_in_form_order(page: Any, web_server: WebServer) -> None:
+    before = _submissions(web_server)
+    sign_in(page, "clinician", f"/ui/patients/{_patient_id(web_server)}/forms/breast_screening_intake/fill")
+    page.get_by_role("button", name="Save form").click()
+    summary = page.locator("#form-errors li")
+    assert summary.all_inner_texts() == [
+        "Symptoms › Any: This field is required.",
+        "Family history › Breast or ovarian cancer: This field is required.",
+        "Hormone therapy › Current: This field is required.",
+        "Pregnant or breastfeeding: This field is required.",
+        "Implants › Present: This field is required.",
+    ]
+    for link in summary.get_by_role("link").all():  # each leads to its field
+        assert page.locator(link.get_attribute("href")).count() == 1
+    assert _submissions(web_server) == before
+
+
+@BOTH_BACKENDS
 def test_a_word_in_a_number_field_is_refused_beside_it(page: Any, web_server: WebServer) -> None:
     pid = _patient_id(web_server)
     sign_in(page, "clinician", f"/ui/patients/{pid}/forms/breast_screening_intake/fill")
@@ -71,6 +90,7 @@ def test_a_word_in_a_number_field_is_refused_beside_it(page: Any, web_server: We
     assert page.get_by_label("Since weeks").input_value() == "three"
 
 
+@BOTH_BACKENDS
 def test_history_spans_template_versions_and_old_answers_keep_their_version(page: Any, web_server: WebServer) -> None:
     from emr_core.clinical.forms import add_template_version, latest_template, store_submission
 
@@ -109,6 +129,7 @@ def test_history_spans_template_versions_and_old_answers_keep_their_version(page
     assert "Referring doctor" not in page.inner_text("main")
 
 
+@BOTH_BACKENDS
 def test_a_merged_away_record_refuses_a_form_and_names_the_survivor(page: Any, web_server: WebServer) -> None:
     from emr_core.clinical.patients import merge_patients
 

@@ -8,7 +8,7 @@ import httpx
 
 from emr_core.clinical.users import create_user
 from emr_core.db import session_scope
-from tests.sgm_app.web.webenv import WebServer
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -22,6 +22,7 @@ def _try(client: httpx.Client, username: str, password: str) -> httpx.Response:
     )
 
 
+@BOTH_BACKENDS
 def test_repeated_wrong_passwords_are_throttled_and_the_api_shares_the_count(web_server: WebServer) -> None:
     with session_scope(web_server.sessions) as session:
         create_user(session, "backoff.web", "clinician", "right-password-1")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from emr_core.db import session_scope
 from emr_core.linking.names import fold
 from emr_core.models import AuditEvent, Patient
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 
 def _person_with_diacritics(server: WebServer) -> dict[str, str]:
@@ -53,6 +53,7 @@ def test_search_by_identifier_and_birth_date(page: Any, web_server: WebServer) -
     assert page.locator("#results").get_by_role("link", name=person["full_name"]).is_visible()
 
 
+@BOTH_BACKENDS
 def test_register_with_a_mistake_then_correct_and_edit(page: Any, web_server: WebServer) -> None:
     sign_in(page, "clinician", "/ui/patients/new/form")
     page.get_by_label("Full name").fill("Trần Thị Bích Ngọc")
@@ -79,6 +80,7 @@ def test_register_with_a_mistake_then_correct_and_edit(page: Any, web_server: We
     assert page.locator("#results").get_by_role("link", name="Trần Thị Bích Ngọc B").is_visible()
 
 
+@BOTH_BACKENDS
 def test_steward_merges_a_duplicate_record_from_the_chart(page: Any, web_server: WebServer) -> None:
     from emr_core.clinical.search import index_patients
     from emr_core.linking.names import name_key

@@ -141,6 +141,13 @@ def test_ai_boxes_are_drawn_where_the_model_put_them_at_every_zoom(
     page.wait_for_function(ALL_LOADED, timeout=20_000)
     assert "ai_shown=1" in page.url and page.get_by_label("Show AI boxes").is_checked()
     assert current.locator(".ai-box").first.is_visible()
+    # A minimum score hides the weaker boxes at once, and the form keeps it.
+    page.get_by_label("Minimum AI score").fill("0.7")
+    assert [current.locator(".ai-box").nth(i).is_visible() for i in range(3)] == [True, False, False]  # 0.83
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_function(ALL_LOADED, timeout=20_000)
+    assert "ai_min=0.7" in page.url and page.get_by_label("Minimum AI score").input_value() == "0.7"
+    assert sum(current.locator(".ai-box").nth(i).is_visible() for i in range(3)) == 1
     assert errors == []
     print(f"screenshots: {tmp_path}")
 
@@ -158,3 +165,77 @@ def test_a_study_without_predictions_shows_no_ai_and_no_error(page: Any, web_ser
     page.wait_for_function(ALL_LOADED, timeout=20_000)
     assert page.locator(".ai-box").count() == 0 and page.get_by_label("Show AI boxes").count() == 0
     assert "AI" not in page.locator(".study h2").first.inner_text() and errors == []
+
+
+# Each shown AI score tag's page rectangle beside its box's and its viewer's: [left, top, right, bottom].
+TAGS = """() => window.sgmViewers.flatMap(v => {
+  const el = v.element.closest('.view'), frame = el.getBoundingClientRect();
+  return [...el.querySelectorAll('.ai-box')].filter(o => o.offsetWidth > 0).map(o => {
+    const r = o.getBoundingClientRect(), t = o.querySelector('.ai-score').getBoundingClientRect();
+    return {position: el.dataset.position, frame: [frame.left, frame.top, frame.right, frame.bottom],
+      box: [r.left, r.top, r.right, r.bottom], tag: [t.left, t.top, t.right, t.bottom]};
+  });
+})"""
+
+# Pan the RMLO view so that image row y sits at the viewer's top.
+PAN_TO_TOP = """(y) => {
+  const v = window.sgmViewers.find(w => w.sgmPosition === 'RMLO');
+  const top = v.viewport.imageToViewportCoordinates(new OpenSeadragon.Point(0, y)).y;
+  v.viewport.panBy(new OpenSeadragon.Point(0, top - v.viewport.getBounds(true).y), true);
+}"""
+
+
+def _edge_patient(server: WebServer) -> tuple[int, int]:
+    """Another patient than _predicted_patient's: its newest study gets boxes touching the image's top edge."""
+    with session_scope(server.sessions) as session:
+        pid = session.scalar(
+            select(Study.patient_id)
+            .where(Study.patient_id.is_not(None))
+            .group_by(Study.patient_id)
+            .order_by(func.count().desc(), Study.patient_id)
+            .limit(1)
+        )
+        study = session.scalars(select(Study).where(Study.patient_id == pid).order_by(Study.study_date.desc())).first()
+        assert pid is not None and study is not None
+        ids = {
+            f"{i.laterality}{i.view}": i.id
+            for i in session.scalars(select(Instance).join(Series).where(Series.study_id == study.id))
+        }
+        boxes = {  # stored pixels of the 96x120 corpus images
+            "RCC": {"x_min": 20.0, "y_min": 0.0, "x_max": 60.0, "y_max": 60.0, "score": 0.91, "label": "mass"},
+            "LCC": {"x_min": 20.0, "y_min": 0.0, "x_max": 60.0, "y_max": 3.0, "score": 0.42, "label": "mass"},
+            "RMLO": {"x_min": 20.0, "y_min": 50.0, "x_max": 60.0, "y_max": 80.0, "score": 0.66, "label": "mass"},
+            # Under the viewer's default minimum score (0.1): hidden until the reader lowers it.
+            "LMLO": {"x_min": 20.0, "y_min": 50.0, "x_max": 60.0, "y_max": 80.0, "score": 0.04, "label": "mass"},
+        }
+        preds = [ImagePrediction(ids[p], "0" * 64, [b], b["score"]) for p, b in boxes.items()]
+        store_done(session, study.id, "edge-detector", "1", "b" * 64, 0.91, preds)
+        return pid, study.id
+
+
+def test_a_score_tag_without_room_above_its_box_moves_inside_or_below(page: Any, web_server: WebServer) -> None:
+    pid, study_id = _edge_patient(web_server)
+    sign_in(page, "radiologist")
+    page.goto(f"/ui/patients/{pid}/viewer?study={study_id}&prior=0&ai_shown=1")
+    page.wait_for_function(ALL_LOADED, timeout=20_000)
+    page.wait_for_timeout(300)
+    tags = {row["position"]: row for row in page.evaluate(TAGS)}
+    assert set(tags) == {"RCC", "LCC", "RMLO"}  # LMLO's 0.04 is under the default minimum score
+    assert page.locator(f"#view-{study_id}-LMLO .ai-box").count() == 1
+    for row in tags.values():  # never cut off by the viewer's edges
+        (fl, ft, fr, fb), (tl, tt, tr, tb) = row["frame"], row["tag"]
+        assert fl - 0.5 <= tl and tr <= fr + 0.5 and ft - 0.5 <= tt and tb <= fb + 0.5, row
+    # A tall box at the image's top edge: the tag inside its top; a short one there: the tag below it.
+    rcc, lcc, rmlo = tags["RCC"], tags["LCC"], tags["RMLO"]
+    assert rcc["box"][1] - 0.5 <= rcc["tag"][1] and rcc["tag"][3] <= rcc["box"][3], rcc
+    assert lcc["tag"][1] >= lcc["box"][3] - 2.5, lcc  # below, over at most the box's bottom border
+    # Room above: the tag stays on top of its box.
+    assert rmlo["tag"][3] == pytest.approx(rmlo["box"][1], abs=1.0), rmlo
+    assert page.locator(f"#view-{study_id}-RCC .ai-score").inner_text() == "AI 0.91"
+    # Panned until the RMLO box meets the viewer's top: its tag follows on the next redraw.
+    page.get_by_label("Link zoom").uncheck()
+    page.evaluate(PAN_TO_TOP, 50)
+    page.wait_for_timeout(300)
+    rmlo = next(row for row in page.evaluate(TAGS) if row["position"] == "RMLO")
+    assert rmlo["box"][1] == pytest.approx(rmlo["frame"][1], abs=1.0), rmlo
+    assert rmlo["box"][1] - 0.5 <= rmlo["tag"][1] and rmlo["tag"][3] <= rmlo["box"][3], rmlo

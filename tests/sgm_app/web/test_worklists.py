@@ -10,7 +10,7 @@ from emr_core.db import session_scope
 from emr_core.enums import LinkStatus
 from emr_core.models import LinkDecision, Patient, Study
 from emr_core.models_clinical import Task, User
-from tests.sgm_app.web.webenv import WebServer, sign_in
+from tests.sgm_app.web.webenv import BOTH_BACKENDS, WebServer, sign_in
 
 
 def _task(server: WebServer, task_id: int) -> Task:
@@ -20,6 +20,7 @@ def _task(server: WebServer, task_id: int) -> Task:
         return task
 
 
+@BOTH_BACKENDS
 def test_close_reschedule_and_reassign_tasks(page: Any, web_server: WebServer) -> None:
     sign_in(page, "clinician", "/ui/tasks?overdue=1")
     rows = page.locator("tbody tr")
@@ -91,6 +92,7 @@ def _queue_a_study(server: WebServer) -> tuple[str, int, int]:
         return study.study_uid, other, study.id
 
 
+@BOTH_BACKENDS
 def test_steward_decides_a_review_item_in_one_click(page: Any, web_server: WebServer) -> None:
     _, other, study_id = _queue_a_study(web_server)
     sign_in(page, "data_steward", "/ui/review")

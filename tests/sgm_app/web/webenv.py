@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.settings import Settings
+
+# A browser test that writes runs on both backends (conftest.py's web_server: SQLite for all, MariaDB for these).
+BOTH_BACKENDS = pytest.mark.parametrize("web_server", ["sqlite", "mariadb"], indirect=True)
 
 
 def password_of(role: str) -> str:
