@@ -6,6 +6,7 @@ Query functions take the session first and never commit: the caller owns the tra
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +191,13 @@ class DoneRun:
     model_name: str
     model_version: str
     exam_score: float | None
+
+
+def _number(value: Any) -> float | None:
+    """A stored score as a finite number, else None (MariaDB's JSON check lets 1e400, Python's infinity, in)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def well_formed_box(raw: Any) -> PredictedBox | None:
