@@ -3,10 +3,11 @@ scheme lets the reader see them (every other project of the campaign is set not 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from annotation_ui.campaign_context import CampaignContext, load_context
@@ -52,7 +53,11 @@ def prediction_result(
     for view, view_boxes in boxes.items():
         m = mappings[view]
         for k, b in enumerate(view_boxes):
-            box = (float(b["x_min"]), float(b["y_min"]), float(b["x_max"]), float(b["y_max"]))
+            try:
+                box = (float(b["x_min"]), float(b["y_min"]), float(b["x_max"]), float(b["y_max"]))
+                score = float(b.get("score", 0.0))
+            except (KeyError, TypeError, ValueError):
+                continue  # a box a database writer damaged (stored ones passed the model contract): not shown
             label = _label(str(b.get("label")), finding_types)
             items.append(
                 {
@@ -63,7 +68,7 @@ def prediction_result(
                     "original_width": m.png_width,
                     "original_height": m.png_height,
                     "image_rotation": 0,
-                    "score": float(b.get("score", 0.0)),
+                    "score": score,
                     "value": {**box_to_percent(box, m), "rectanglelabels": [label]},
                 }
             )
@@ -74,7 +79,7 @@ def _boxes_by_instance(session: Session, ctx: CampaignContext, name: str, versio
     """Instance id -> (boxes, exam score) of this model version, for the campaign's studies it ran on."""
     studies = {t.study_id for t in ctx.tasks.values()}
     rows = session.execute(
-        select(ModelPrediction.instance_id, ModelPrediction.boxes, StudyInference.exam_score)
+        select(ModelPrediction.instance_id, type_coerce(ModelPrediction.boxes, Text), StudyInference.exam_score)
         .join(StudyInference, StudyInference.id == ModelPrediction.study_inference_id)
         .where(
             StudyInference.study_id.in_(studies),
@@ -83,7 +88,16 @@ def _boxes_by_instance(session: Session, ctx: CampaignContext, name: str, versio
             StudyInference.status == InferenceStatus.DONE.value,
         )
     )
-    return {i: (boxes or [], score) for i, boxes, score in rows}
+    return {i: (stored_box_list(text), score) for i, text, score in rows}
+
+
+def stored_box_list(text: str | None) -> list[Any]:
+    """The stored boxes column (read as text: invalid JSON a database writer left must not stop the push)."""
+    try:
+        boxes = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [b for b in boxes if isinstance(b, dict)] if isinstance(boxes, list) else []
 
 
 def _showing_projects(ctx: CampaignContext) -> tuple[list[int], list[int]]:

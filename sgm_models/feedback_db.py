@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from annotation_ui.reads import group_result, region_box
@@ -32,6 +32,7 @@ from emr_core.models_annotation import (
 from emr_core.models_ml import ModelPrediction, StudyInference
 from sgm_models.feedback import BOX_COLUMNS, DetectionFeedback, FeedbackOptions, detection_feedback, positive_assessment
 from sgm_models.feedback_review import ReviewCounts, ReviewOptions, review_counts
+from sgm_models.predictions import decoded_boxes
 
 VIEWS = ("cc", "mlo")
 
@@ -104,14 +105,15 @@ def _final_tasks(session: Session, name: str, version: str) -> pd.DataFrame:
 
 def _predictions(session: Session, name: str, version: str, studies: set[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(images, boxes) of the version's predictions on the given studies."""
+    # Boxes read as text and decoded by the contract's rule: a row a database writer damaged loses its boxes only.
     rows = session.execute(
-        select(StudyInference.study_id, ModelPrediction.instance_id, ModelPrediction.boxes)
+        select(StudyInference.study_id, ModelPrediction.instance_id, type_coerce(ModelPrediction.boxes, Text))
         .join(StudyInference, StudyInference.id == ModelPrediction.study_inference_id)
         .where(StudyInference.model_name == name, StudyInference.model_version == version)
     ).all()
     kept = [r for r in rows if r.study_id in studies]
     images = pd.DataFrame([(r.instance_id, r.study_id) for r in kept], columns=["image_id", "exam_id"])
-    boxes = [(r.instance_id, *(float(b[c]) for c in BOX_COLUMNS), float(b["score"])) for r in kept for b in r.boxes]
+    boxes = [(r.instance_id, b.x_min, b.y_min, b.x_max, b.y_max, b.score) for r in kept for b in decoded_boxes(r[2])]
     return images, pd.DataFrame(boxes, columns=["image_id", *BOX_COLUMNS, "score"])
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.campaigns import assignments_of
 from annotation_ui.labeling_config import box_control
-from annotation_ui.preannotations import PreannotationError, push_predictions
+from annotation_ui.preannotations import PreannotationError, prediction_result, push_predictions, stored_box_list
 from annotation_ui.prediction_filter import PREDICTION_FIELDS
 from annotation_ui.reads import box_to_percent
 from emr_core.db import session_scope
@@ -162,3 +162,18 @@ def test_blind_readers_never_get_predictions(
     upcoming = reader.get(f"{gateway.url}/api/projects/{project}/next", timeout=60)
     assert upcoming.status_code == 200 and not _has_predictions(upcoming.json())
     assert reader.get(f"{gateway.url}/api/predictions?task={ls_task}", timeout=60).status_code == 403
+
+
+def test_boxes_a_database_writer_damaged_are_not_pushed() -> None:
+    """Stored boxes passed the model contract; an edited row loses what it broke, never the push."""
+    good = {"x_min": 10, "y_min": 10, "x_max": 50, "y_max": 60, "score": 0.7, "label": "mass"}
+    damaged: list[dict[str, Any]] = [
+        good,
+        {"x_min": "left", "y_min": 1, "x_max": 2, "y_max": 3},
+        {"y_min": 1},
+        {"x_min": None},
+    ]
+    items = prediction_result({"cc": damaged}, {"cc": mapping_for(832, 1024)}, ("mass", "calcification"))
+    assert [item["score"] for item in items] == [0.7]
+    assert stored_box_list("{not json") == [] and stored_box_list('{"not": "a list"}') == []
+    assert stored_box_list("[1, {}]") == [{}]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from annotation_ui.consolidation import decide_campaign
@@ -12,6 +12,7 @@ from emr_core.db import session_scope
 from emr_core.enums import LedgerStage
 from emr_core.models import LedgerEntry
 from emr_core.models_annotation import ConsolidatedRead
+from emr_core.models_ml import ModelPrediction
 from sgm_models.feedback import FeedbackOptions
 from sgm_models.feedback_db import FeedbackError, model_feedback
 from tests.support.feedback_rows import ExamSpec, add_campaign, add_exam
@@ -122,3 +123,22 @@ def test_ai_assisted_reads_count_once_consolidated(session_factory: sessionmaker
     assert result.metrics()["reviewed_reads"] == 2.0
     d = result.detection
     assert (d.exams, d.lesions, d.predictions, d.true_positives, d.false_positives) == (1, 1, 2, 1, 1)
+
+
+def test_damaged_prediction_rows_lose_their_boxes_not_the_feedback(session_factory: sessionmaker[Session]) -> None:
+    """A database writer left invalid JSON in one row and a malformed box in another: both are no predictions."""
+    with session_scope(session_factory) as session:
+        _scenario(session)
+        rows = {
+            tuple(p.boxes[0][k] for k in ("x_min", "y_min")): p.id
+            for p in session.scalars(select(ModelPrediction))
+            if p.boxes
+        }
+        edit = text("UPDATE model_predictions SET boxes = :raw WHERE id = :id")
+        # MariaDB checks JSON syntax itself; SQLite keeps any text.
+        broken = "{not json" if session.get_bind().dialect.name == "sqlite" else '{"not": "a list"}'
+        session.execute(edit, {"raw": broken, "id": rows[(500, 500)]})  # exam A's R CC false positive
+        session.execute(edit, {"raw": '[{"x_min": "2000", "score": 0.3}]', "id": rows[(2000, 2000)]})  # L MLO
+    with session_scope(session_factory) as session:
+        d = model_feedback(session, *MODEL).detection
+    assert (d.exams, d.lesions, d.predictions, d.true_positives, d.false_positives) == (3, 2, 3, 1, 1)
