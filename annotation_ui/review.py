@@ -58,7 +58,8 @@ def queue_reviews(
         )
         if only is not None:
             query = query.where(LabelStudioTask.ls_task_id.in_(only))
-        before = queued_now
+        # A full pass also gives sides queued before tabs were made (an upgraded site) the tab they lack.
+        before = queued_now if only is not None else queued_now - bool(session.scalar(queued.limit(1)))
         for task in session.scalars(query.order_by(LabelStudioTask.position)).all():
             if _submitted(admin, task.ls_task_id):
                 _queue_one(session, admin, reviewer, task)
