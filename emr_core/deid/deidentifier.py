@@ -7,6 +7,7 @@ import os
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 
 from dicognito import __version__ as dicognito_version
@@ -16,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from emr_core.deid.dates import DateShifter
+from emr_core.deid.pixels import DEFER_SIZE, attach_pixels, detach_pixels
 from emr_core.deid.profile import (
     SERIES_DESCRIPTION,
     STUDY_DESCRIPTION,
@@ -127,13 +129,24 @@ class Deidentifier:
     def deidentify_file(self, source: Path, out_root: Path) -> DeidResult:
         """Write the de-identified copy under out_root/pseudonym/study/; never raises for one bad file."""
         try:
-            ds = dcmread(source)
+            # Opened before the read: the pixels are copied from this handle, checked to be the file read.
+            with source.open("rb") as handle:
+                return self._deidentify_open(source, handle, out_root)
+        except OSError as exc:
+            return DeidResult(source, None, f"not a readable DICOM file ({type(exc).__name__})")
+
+    def _deidentify_open(self, source: Path, handle: BufferedReader, out_root: Path) -> DeidResult:
+        try:
+            ds = dcmread(source, defer_size=DEFER_SIZE)
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
             return DeidResult(source, None, f"not a readable DICOM file ({type(exc).__name__})")
         issuer, patient_id = str(ds.get("IssuerOfPatientID", "") or ""), str(ds.get("PatientID", "") or "")
         audit = {"patient_ref": f"{issuer}/{patient_id}"[:64], "study_uid": str(ds.get("StudyInstanceUID", ""))}
         try:
+            pixels = detach_pixels(ds, handle)
             key = self.deidentify(ds)
+            if pixels is not None:
+                attach_pixels(ds, pixels, handle)
             output = out_root / key.pseudonym / str(ds.StudyInstanceUID) / f"{ds.SOPInstanceUID}.dcm"
             _write(ds, output)
         except DeidRefusedError as exc:
