@@ -6,7 +6,6 @@ import logging
 import os
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
 from io import BufferedReader
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from emr_core.deid.profile import (
     present,
 )
 from emr_core.deid.pseudonyms import PatientKey, patient_key
+from emr_core.deid.result import DeidResult
 from emr_core.deid.uids import UidRemapper
 
 LIBRARY = f"DICOGNITO {dicognito_version}"
@@ -52,22 +52,6 @@ logging.getLogger("pydicom").addFilter(_DicognitoKeywordNoise())
 
 class DeidRefusedError(Exception):
     """The object cannot be released; the message is the reason."""
-
-
-@dataclass(frozen=True)
-class DeidResult:
-    """One file's outcome. Original identifiers are here for the audit trail only, never written out."""
-
-    source: Path
-    output: Path | None
-    reason: str = ""
-    pseudonym: str = ""
-    patient_ref: str = ""
-    study_uid: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.output is not None
 
 
 def _check_releasable(ds: Dataset) -> tuple[str, str]:
