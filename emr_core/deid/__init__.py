@@ -4,12 +4,28 @@ clean descriptors), built on dicognito and the standard's Table E.1-1 as shipped
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emr_core.deid.batch import deidentify_files, find_files
-from emr_core.deid.deidentifier import Deidentifier, DeidRefusedError, DeidResult
+from emr_core.deid.batch import DeidWorkers, deidentify_files, find_files
 from emr_core.deid.pseudonyms import PatientKey, patient_key
+from emr_core.deid.result import DeidResult
 from emr_core.deid.secret import DeidKeyError, load_or_create_key
 from emr_core.settings import Settings
+
+if TYPE_CHECKING:
+    from emr_core.deid.deidentifier import Deidentifier, DeidRefusedError
+
+# The DICOM stack (pydicom, dicognito, the E.1-1 table) loads on first use of these: `sgm deidentify`
+# starts its workers, which load it in parallel, before its own process needs any of it.
+_DICOM_STACK = ("Deidentifier", "DeidRefusedError")
+
+
+def __getattr__(name: str) -> object:
+    if name in _DICOM_STACK:
+        from emr_core.deid import deidentifier
+
+        return getattr(deidentifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def key_path(settings: Settings) -> Path:
@@ -19,6 +35,8 @@ def key_path(settings: Settings) -> Path:
 
 def site_deidentifier(settings: Settings) -> Deidentifier:
     """A Deidentifier with the site's secret (created on first use)."""
+    from emr_core.deid.deidentifier import Deidentifier
+
     return Deidentifier(load_or_create_key(key_path(settings)))
 
 
@@ -26,6 +44,7 @@ __all__ = [
     "DeidKeyError",
     "DeidRefusedError",
     "DeidResult",
+    "DeidWorkers",
     "Deidentifier",
     "PatientKey",
     "deidentify_files",

@@ -7,8 +7,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
-from emr_core.deid.deidentifier import Deidentifier, DeidResult
+from emr_core.deid.result import DeidResult
+
+if TYPE_CHECKING:
+    from emr_core.deid.deidentifier import Deidentifier
 
 _worker: Deidentifier | None = None
 _worker_out: Path | None = None
@@ -27,6 +32,9 @@ def find_files(sources: Iterable[Path], skip: Path | None = None) -> list[Path]:
 
 
 def _init(secret: bytes, out_root: str) -> None:
+    # Imported here, in the worker: pydicom and dicognito load in every worker at once.
+    from emr_core.deid.deidentifier import Deidentifier
+
     global _worker, _worker_out
     _worker, _worker_out = Deidentifier(secret), Path(out_root)
 
@@ -34,6 +42,47 @@ def _init(secret: bytes, out_root: str) -> None:
 def _one(path: Path) -> DeidResult:
     assert _worker is not None and _worker_out is not None
     return _worker.deidentify_file(path, _worker_out)
+
+
+class DeidWorkers:
+    """Processes that de-identify into one folder, started when created: while they load the DICOM
+    stack, the caller can do its own start-up (the command line checks the database it audits to)."""
+
+    def __init__(self, secret: bytes, out_root: Path, workers: int = 1) -> None:
+        self._args = (secret, str(out_root))
+        self._pool: ProcessPoolExecutor | None = None
+        self.workers = max(1, min(workers, os.cpu_count() or 1))
+        if self.workers == 1:
+            return
+        # Objects alive now are shared copy-on-write with the forked workers; kept out of their garbage
+        # collections, the workers do not copy the parent's heap page by page.
+        gc.freeze()
+        try:
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_init, initargs=self._args)
+            # The first task forks every worker at once (fork start method); not waited for.
+            self._pool.submit(int)
+        finally:
+            gc.unfreeze()
+
+    def run(self, paths: Sequence[Path], progress: Callable[[DeidResult], None] | None = None) -> Iterator[DeidResult]:
+        """Yield a result per file, in the order of `paths`."""
+        if self._pool is None:
+            _init(*self._args)
+            yield from _reported(map(_one, paths), progress)
+            return
+        # Chunks keep the inter-process overhead per file small; the file bytes never cross processes.
+        chunks = max(1, min(16, len(paths) // (self.workers * 4)))
+        yield from _reported(self._pool.map(_one, paths, chunksize=chunks), progress)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> DeidWorkers:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
 
 
 def deidentify_files(
@@ -44,22 +93,8 @@ def deidentify_files(
     progress: Callable[[DeidResult], None] | None = None,
 ) -> Iterator[DeidResult]:
     """Yield a result per file; workers > 1 spreads files over processes."""
-    workers = max(1, min(workers, len(paths) or 1, os.cpu_count() or 1))
-    if workers == 1:
-        _init(secret, str(out_root))
-        results: Iterable[DeidResult] = map(_one, paths)
-        yield from _reported(results, progress)
-        return
-    # Objects alive now are shared copy-on-write with the forked workers; kept out of their garbage
-    # collections, the workers do not copy the parent's heap page by page.
-    gc.freeze()
-    try:
-        with ProcessPoolExecutor(workers, initializer=_init, initargs=(secret, str(out_root))) as pool:
-            # Chunks keep the inter-process overhead per file small; the file bytes never cross processes.
-            chunks = max(1, min(16, len(paths) // (workers * 4)))
-            yield from _reported(pool.map(_one, paths, chunksize=chunks), progress)
-    finally:
-        gc.unfreeze()
+    with DeidWorkers(secret, out_root, min(workers, len(paths) or 1)) as pool:
+        yield from pool.run(paths, progress)
 
 
 def _reported(results: Iterable[DeidResult], progress: Callable[[DeidResult], None] | None) -> Iterator[DeidResult]:

@@ -6,7 +6,7 @@ import logging
 import os
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 
 from dicognito import __version__ as dicognito_version
@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from emr_core.deid.dates import DateShifter
+from emr_core.deid.pixels import DEFER_SIZE, attach_pixels, detach_pixels
 from emr_core.deid.profile import (
     SERIES_DESCRIPTION,
     STUDY_DESCRIPTION,
@@ -25,6 +26,7 @@ from emr_core.deid.profile import (
     present,
 )
 from emr_core.deid.pseudonyms import PatientKey, patient_key
+from emr_core.deid.result import DeidResult
 from emr_core.deid.uids import UidRemapper
 
 LIBRARY = f"DICOGNITO {dicognito_version}"
@@ -50,22 +52,6 @@ logging.getLogger("pydicom").addFilter(_DicognitoKeywordNoise())
 
 class DeidRefusedError(Exception):
     """The object cannot be released; the message is the reason."""
-
-
-@dataclass(frozen=True)
-class DeidResult:
-    """One file's outcome. Original identifiers are here for the audit trail only, never written out."""
-
-    source: Path
-    output: Path | None
-    reason: str = ""
-    pseudonym: str = ""
-    patient_ref: str = ""
-    study_uid: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.output is not None
 
 
 def _check_releasable(ds: Dataset) -> tuple[str, str]:
@@ -127,13 +113,24 @@ class Deidentifier:
     def deidentify_file(self, source: Path, out_root: Path) -> DeidResult:
         """Write the de-identified copy under out_root/pseudonym/study/; never raises for one bad file."""
         try:
-            ds = dcmread(source)
+            # Opened before the read: the pixels are copied from this handle, checked to be the file read.
+            with source.open("rb") as handle:
+                return self._deidentify_open(source, handle, out_root)
+        except OSError as exc:
+            return DeidResult(source, None, f"not a readable DICOM file ({type(exc).__name__})")
+
+    def _deidentify_open(self, source: Path, handle: BufferedReader, out_root: Path) -> DeidResult:
+        try:
+            ds = dcmread(source, defer_size=DEFER_SIZE)
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
             return DeidResult(source, None, f"not a readable DICOM file ({type(exc).__name__})")
         issuer, patient_id = str(ds.get("IssuerOfPatientID", "") or ""), str(ds.get("PatientID", "") or "")
         audit = {"patient_ref": f"{issuer}/{patient_id}"[:64], "study_uid": str(ds.get("StudyInstanceUID", ""))}
         try:
+            pixels = detach_pixels(ds, handle)
             key = self.deidentify(ds)
+            if pixels is not None:
+                attach_pixels(ds, pixels, handle)
             output = out_root / key.pseudonym / str(ds.StudyInstanceUID) / f"{ds.SOPInstanceUID}.dcm"
             _write(ds, output)
         except DeidRefusedError as exc:

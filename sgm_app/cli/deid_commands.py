@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from sgm_app.cli.context import CliContext, pass_cli
 # The command imports its libraries when it runs, so `--help` (and every other sgm command, which
 # imports this module for `_os_user`) pays for none of them.
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from emr_core.audit import AuditRecord
     from emr_core.deid import DeidResult
 
@@ -67,6 +70,14 @@ def _export_records(results: Sequence[DeidResult], out: Path) -> list[AuditRecor
     return records
 
 
+def _audit(sessions: sessionmaker[Session], results: Sequence[DeidResult], out: Path) -> None:
+    from emr_core.audit import record_events
+    from emr_core.db import session_scope
+
+    with session_scope(sessions) as session:
+        record_events(session, _export_records(results, out))
+
+
 @click.command("deidentify")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
@@ -91,20 +102,21 @@ def deidentify_command(ctx: CliContext, source: Path, out: Path, workers: int) -
     """
     from tqdm import tqdm
 
-    from emr_core.audit import record_events
-    from emr_core.db import session_scope
-    from emr_core.deid import DeidKeyError, deidentify_files, find_files, key_path, load_or_create_key
+    from emr_core.deid import DeidKeyError, DeidWorkers, find_files, key_path, load_or_create_key
 
-    sessions = ctx.sessions()  # no export without its audit trail: fail before any work
     try:
         secret = load_or_create_key(key_path(ctx.settings))
     except DeidKeyError as exc:
         raise click.ClickException(str(exc)) from None
     files = find_files([source], skip=out)
-    with tqdm(total=len(files), unit="file", desc="deidentify", disable=None) as bar:
-        results = list(deidentify_files(files, out, secret, workers, progress=lambda _: bar.update()))
-    with session_scope(sessions) as session:
-        record_events(session, _export_records(results, out))
+    # The workers load the DICOM stack while this process loads the database's; no file goes to them
+    # before the database is known to take the audit trail (no export without it).
+    with DeidWorkers(secret, out, min(workers, len(files) or 1)) as pool:
+        sessions = ctx.sessions()
+        importlib.import_module("emr_core.audit")  # its ORM models, loaded while the workers still load
+        with tqdm(total=len(files), unit="file", desc="deidentify", disable=None) as bar:
+            results = list(pool.run(files, progress=lambda _: bar.update()))
+    _audit(sessions, results, out)
     failed = [r for r in results if not r.ok]
     for result in failed:
         click.echo(f"excluded {result.source}: {result.reason}")

@@ -106,6 +106,8 @@ def _fill_table(ds: Dataset, actions: dict[BaseTag, str]) -> dict[BaseTag, str]:
 def phi_dataset(sop_uid: str, study_uid: str, referenced_sop: str) -> PhiFile:
     """One MG image of patient P-PHI-001 with every table attribute filled."""
     ds = mg_dataset(
+        rows=256,  # pixels above the deferral size: copied from the source file, as a real mammogram's are
+        columns=192,
         BurnedInAnnotation="NO",
         SOPInstanceUID=sop_uid,
         StudyInstanceUID=study_uid,
@@ -134,7 +136,12 @@ def phi_dataset(sop_uid: str, study_uid: str, referenced_sop: str) -> PhiFile:
     return PhiFile(Path(), ds, markers)
 
 
-def write_phi_file(path: Path, sop_uid: str, study_uid: str, referenced_sop: str) -> PhiFile:
+def write_phi_file(path: Path, sop_uid: str, study_uid: str, referenced_sop: str, pixels_last: bool = False) -> PhiFile:
+    """pixels_last drops the table's rows after Pixel Data (signatures, padding): such files have
+    their pixels copied from the source; with those rows they take the in-memory path."""
     phi = phi_dataset(sop_uid, study_uid, referenced_sop)
+    if pixels_last:
+        for tag in [element.tag for element in phi.dataset if element.tag > Tag("PixelData")]:
+            del phi.dataset[tag]
     phi.path = write(path, phi.dataset)
     return phi

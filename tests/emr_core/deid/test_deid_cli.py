@@ -6,7 +6,7 @@ import getpass
 from collections.abc import Callable
 from pathlib import Path
 
-from click.testing import Result
+from click.testing import CliRunner, Result
 from pydicom import dcmread
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +15,7 @@ from emr_core.audit import verify_chain
 from emr_core.deid import key_path
 from emr_core.models import AuditEvent
 from emr_core.settings import Settings
+from sgm_app.cli import _register, cli
 from tests.support.dicom_factory import write_mg
 
 
@@ -66,3 +67,15 @@ def test_single_file_succeeds_and_repeats_identically(sgm: Callable[..., Result]
 def test_missing_source_is_a_usage_error(sgm: Callable[..., Result], tmp_path: Path) -> None:
     result = sgm("deidentify", str(tmp_path / "nope"), str(tmp_path / "out"))
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_no_file_is_released_without_a_database_to_audit_to(tmp_path: Path) -> None:
+    """The workers start before the database check; they get no file when it fails."""
+    _register()
+    for i in range(4):
+        write_mg(tmp_path / "in" / f"img{i}.dcm", BurnedInAnnotation="NO")
+    env = {"SGM_HOME": str(tmp_path / "sgm"), "SGM_DATABASE_URL": None}  # a database never migrated
+    args = ["deidentify", str(tmp_path / "in"), str(tmp_path / "out"), "--workers", "2"]
+    refused = CliRunner().invoke(cli, args, env=env)
+    assert refused.exit_code != 0 and "database not migrated: run `sgm db upgrade`" in refused.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

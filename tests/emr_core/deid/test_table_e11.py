@@ -26,13 +26,16 @@ CLEANED = {Tag("StudyDescription"), Tag("SeriesDescription")}
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[PhiFile], list[DeidResult], list[Dataset]]:
-    """Two images of one study (B references A), de-identified by one Deidentifier."""
+@pytest.fixture(scope="module", params=[False, True], ids=["elements after pixels", "pixels last"])
+def run(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> tuple[list[PhiFile], list[DeidResult], list[Dataset]]:
+    """Two images of one study (B references A), de-identified by one Deidentifier; both ways of
+    copying the pixels (through memory, streamed from the source) must give the same guarantees."""
     src = tmp_path_factory.mktemp("phi")
     files = [
-        write_phi_file(src / "a.dcm", SOP_A, STUDY, SOP_B),
-        write_phi_file(src / "b.dcm", SOP_B, STUDY, SOP_A),
+        write_phi_file(src / "a.dcm", SOP_A, STUDY, SOP_B, pixels_last=request.param),
+        write_phi_file(src / "b.dcm", SOP_B, STUDY, SOP_A, pixels_last=request.param),
     ]
     out = tmp_path_factory.mktemp("out")
     deidentifier = Deidentifier(SECRET)

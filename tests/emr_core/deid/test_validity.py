@@ -33,7 +33,8 @@ def phi_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
             pytest.fail("dciodvfy (dicom3tools) is required")
         pytest.skip("dciodvfy (dicom3tools) not installed")
     out = tmp_path_factory.mktemp("corpus")
-    generate_corpus(out, CorpusOptions(patients=2, seed=3, columns=96, rows=128, prior_fraction=0.0))
+    # 192 x 256: pixels above the deferral size, so the copies stream them as real mammograms do.
+    generate_corpus(out, CorpusOptions(patients=2, seed=3, columns=192, rows=256, prior_fraction=0.0))
     paths = sorted((out / "dicom").rglob("*.dcm"))
     for path in paths:
         ds = dcmread(path)
