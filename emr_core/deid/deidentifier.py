@@ -14,6 +14,7 @@ from dicognito.anonymizer import Anonymizer
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels.utils import get_expected_length
 
 from emr_core.deid.dates import DateShifter
 from emr_core.deid.pixels import DEFER_SIZE, attach_pixels, detach_pixels
@@ -128,6 +129,7 @@ class Deidentifier:
         audit = {"patient_ref": f"{issuer}/{patient_id}"[:64], "study_uid": str(ds.get("StudyInstanceUID", ""))}
         try:
             pixels = detach_pixels(ds, handle)
+            _check_pixels_complete(ds, pixels.length if pixels is not None else None)
             key = self.deidentify(ds)
             if pixels is not None:
                 attach_pixels(ds, pixels, handle)
@@ -138,6 +140,21 @@ class Deidentifier:
         except Exception as exc:
             return DeidResult(source, None, f"de-identification failed ({type(exc).__name__}: {exc})"[:300], **audit)
         return DeidResult(source, output, "", key.pseudonym, **audit)
+
+
+def _check_pixels_complete(ds: Dataset, detached_length: int | None) -> None:
+    """Refuse native pixel data shorter than Rows x Columns x samples x frames: a file cut off in its pixels
+    would otherwise be released as a shorter, broken image."""
+    transfer = ds.file_meta.get("TransferSyntaxUID")
+    if transfer is None or transfer.is_compressed or (detached_length is None and "PixelData" not in ds):
+        return
+    try:
+        expected = get_expected_length(ds, "bytes")
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return  # no complete image pixel module to measure against: nothing to compare
+    found = detached_length if detached_length is not None else len(ds.PixelData)
+    if found < expected:
+        raise DeidRefusedError(f"truncated pixel data: {found} of {expected} bytes")
 
 
 def _write(ds: Dataset, output: Path) -> None:

@@ -50,3 +50,12 @@ def test_output_inside_the_source_is_not_read_again(tmp_path: Path) -> None:
     write_mg(tmp_path / "a.dcm", BurnedInAnnotation="NO")
     write_mg(tmp_path / "out" / "old.dcm", BurnedInAnnotation="NO")
     assert find_files([tmp_path], skip=tmp_path / "out") == [tmp_path / "a.dcm"]
+
+
+@pytest.mark.parametrize("rows", [64, 512])  # small pixels read, large ones deferred
+def test_a_file_cut_off_in_its_pixels_is_refused(tmp_path: Path, rows: int) -> None:
+    source = write_mg(tmp_path / "in.dcm", rows=rows, columns=rows, BurnedInAnnotation="NO")
+    source.write_bytes(source.read_bytes()[:-100])
+    result = Deidentifier(os.urandom(32)).deidentify_file(source, tmp_path / "out")
+    assert not result.ok and "truncated pixel data" in result.reason, result.reason
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.dcm"))
