@@ -145,8 +145,15 @@ def checked_box(raw: object, what: str, size: tuple[int, int] | None = None) -> 
     if missing:
         raise MalformedOutput(f"{what}: box {raw!r} lacks {', '.join(missing)}")
     x_min, y_min, x_max, y_max = (_finite(raw[k], f"{what}: box {k}") for k in BOX_KEYS)
-    label = raw.get("label", "lesion")
-    box = PredictedBox(x_min, y_min, x_max, y_max, _unit(raw["score"], f"{what}: box score"), str(label))
+    label = raw.get("label", "lesion")  # a label that is not text is dropped, not the box: it is only a caption
+    box = PredictedBox(
+        x_min,
+        y_min,
+        x_max,
+        y_max,
+        _unit(raw["score"], f"{what}: box score"),
+        label if isinstance(label, str) else "",
+    )
     if not (x_min < x_max and y_min < y_max):
         raise MalformedOutput(f"{what}: box {raw!r} spans no area")
     if size is not None and not (x_min >= 0 and y_min >= 0 and x_max <= size[0] and y_max <= size[1]):

@@ -16,17 +16,12 @@ from emr_core.dicom.ingest import ingest_paths
 from emr_core.models import Instance, Series, Study
 from emr_core.settings import Settings
 from sgm_models.predictions import ImagePrediction, store_done
+from tests.support.damaged_boxes import MALFORMED_BOXES
 from tests.support.dicom_factory import write_mg
 
 BOX = {"x_min": 4.0, "y_min": 10.0, "x_max": 16.0, "y_max": 30.0, "score": 0.83, "label": "mass"}
 GARBAGE = [
-    1,
-    "x",
-    None,
-    {"x_min": "4", "y_min": 1, "x_max": 9, "y_max": 9, "score": 0.5},
-    {"x_min": 9, "y_min": 1, "x_max": 4, "y_max": 9, "score": 0.5},  # inverted
-    {"x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9, "score": True},
-    {"x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9},  # no score
+    *MALFORMED_BOXES,
     {"x_min": math.inf, "y_min": 1, "x_max": 9, "y_max": 9, "score": 0.5},  # stored as 1e400: valid JSON, read as inf
     BOX,
 ]

@@ -27,6 +27,7 @@ from emr_core.settings import Settings
 from sgm_app.api import create_app
 from sgm_app.web.hanging import chosen_runs, study_views
 from sgm_models.predictions import DoneRun, ImagePrediction, done_runs, store_done, store_failure
+from tests.support.damaged_boxes import MALFORMED_BOXES
 from tests.support.dicom_factory import write_mg
 
 COLUMNS, ROWS = 48, 64
@@ -109,16 +110,7 @@ def test_garbage_boxes_are_skipped_and_the_rest_drawn(
     study: tuple[int, dict[str, int]], settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     study_id, ids = study
-    garbage = [
-        1,
-        "x",
-        None,
-        {"x_min": "4", "y_min": 1, "x_max": 9, "y_max": 9, "score": 0.5},
-        {"x_min": 9, "y_min": 1, "x_max": 4, "y_max": 9, "score": 0.5},  # inverted
-        {"x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9, "score": True},
-        {"x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9},  # no score
-        {**BOX, "label": ["not", "text"]},
-    ]
+    garbage = [*MALFORMED_BOXES, {**BOX, "label": ["not", "text"]}]
     edits = {"RCC": '{"not": "a list"}', "LCC": "null", "RMLO": json.dumps(garbage)}
     if session_factory.kw["bind"].dialect.name == "sqlite":  # MariaDB's JSON check constraint refuses invalid JSON
         edits["LMLO"] = "[{oops"
