@@ -72,6 +72,13 @@ def cpu_seconds(pid: int) -> float:
     return total + sum(cpu_seconds(int(child)) for child in children)
 
 
+def cpu_wait_seconds(pid: int) -> float:
+    """Time the threads of a process and its descendants spent runnable but waiting for a CPU (schedstat)."""
+    total = sum(int(stat.read_text().split()[1]) for stat in Path(f"/proc/{pid}/task").glob("*/schedstat")) / 1e9
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total + sum(cpu_wait_seconds(int(child)) for child in children)
+
+
 Latencies = dict[str, list[float]]
 
 
@@ -138,9 +145,9 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> bool:
     server = start_server(folder, url, port, args.workers)
     try:
         # The machine is shared, so wall-clock figures swing with its load; server CPU per request does not.
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before, queued_before = cpu_seconds(server.pid), cpu_wait_seconds(server.pid)
         done, failed, seconds = asyncio.run(mixed_load(port, token, ids, args.clients, args.requests, args.write_share))
-        cpu = cpu_seconds(server.pid) - cpu_before
+        cpu, queued = cpu_seconds(server.pid) - cpu_before, cpu_wait_seconds(server.pid) - queued_before
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -149,7 +156,11 @@ def run(url: str, args: argparse.Namespace, folder: Path) -> bool:
         f"{args.workers} server process(es), {url.split(':', maxsplit=1)[0]}"
     )
     total = sum(map(len, done.values())) + sum(map(len, failed.values()))
-    print(f"server CPU {cpu * 1000 / max(total, 1):.1f} ms per request (warm-up included)")
+    per_request = 1000 / max(total, 1)
+    print(
+        f"server per request (warm-up included): CPU {cpu * per_request:.1f} ms, "
+        f"runnable but waiting for a CPU {queued * per_request:.1f} ms (other processes' load)"
+    )
     return report(done, failed, seconds, label)
 
 
