@@ -152,20 +152,19 @@ def wrk_load(port: int, token: str, ids: list[int], clients: int, seconds: int, 
     return dict(zip(names, map(float, fields), strict=True))
 
 
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of latencies (ms); zeros when there are none."""
+    ordered = sorted(latencies)
+    if not ordered:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    pick = lambda q: ordered[int(q * (len(ordered) - 1))]  # noqa: E731 - a one-line percentile picker
+    return {"p50": statistics.median(ordered), "p95": pick(0.95), "p99": pick(0.99), "max": ordered[-1]}
+
+
 def httpx_load(port: int, token: str, ids: list[int], clients: int, requests: int) -> dict[str, float]:
     """The same measurement from this Python process, when wrk is not installed."""
     latencies, errors, seconds = asyncio.run(load(port, token, ids, clients, requests))
-    ordered = sorted(latencies)
-    pick = lambda q: ordered[int(q * (len(ordered) - 1))]  # noqa: E731 - a one-line percentile picker
-    return {
-        "requests": len(ordered),
-        "errors": errors,
-        "seconds": seconds,
-        "p50": statistics.median(ordered),
-        "p95": pick(0.95),
-        "p99": pick(0.99),
-        "max": ordered[-1],
-    }
+    return {"requests": len(latencies), "errors": errors, "seconds": seconds, **percentiles(latencies)}
 
 
 def main(argv: list[str] | None = None) -> int:

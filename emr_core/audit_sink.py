@@ -10,7 +10,7 @@ import atexit
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -110,8 +110,26 @@ def defer(session: Session, sink: AuditSink, last_id: int, last_hash: str, messa
     pending.messages.extend(messages)
 
 
+def pending_snapshot(session: Session) -> Pending | None:
+    """A copy of what this session chained so far, taken before a savepoint."""
+    pending: Pending | None = session.info.get(PENDING_KEY)
+    return None if pending is None else replace(pending, messages=list(pending.messages))
+
+
+def restore_pending(session: Session, snapshot: Pending | None) -> None:
+    """The savepoint rolled back: forget what it chained, so no checkpoint or copy names those events."""
+    if snapshot is None:
+        session.info.pop(PENDING_KEY, None)
+    else:
+        session.info[PENDING_KEY] = snapshot
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released (SQLAlchemy reports that as a commit too): its events are still
+        # uncommitted and reach the checkpoint and the repository only if the outer transaction commits.
+        return
     pending: Pending | None = session.info.pop(PENDING_KEY, None)
     if pending is None:
         return

@@ -9,10 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from emr_core.audit import AuditRecord, record_events
-from emr_core.db import session_scope
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -26,11 +25,10 @@ class AuditWriter:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        writer: Callable[[], AbstractContextManager[None]],
+        transaction: Callable[[], AbstractContextManager[Session]],
         periodic: Callable[..., list[AuditRecord]] | None = None,
     ) -> None:
-        self._sessions, self._writer = sessions, writer
+        self._transaction = transaction  # a write transaction that has committed when it exits
         self._periodic = periodic  # records due now; called with everything=True at stop
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -101,5 +99,5 @@ class AuditWriter:
             done.set_result(None)
 
     def _write(self, batch: list[_Item]) -> None:
-        with self._writer(), session_scope(self._sessions) as session:
+        with self._transaction() as session:
             record_events(session, [record for record, _ in batch])

@@ -1,0 +1,184 @@
+"""50 concurrent clients mixing patient pages with 30% form submissions on a real `sgm api serve`; bounded.
+
+    python bench/api_mixed_load.py [--clients 50] [--requests 40] [--write-share 0.3] [--patients 5000]
+                                   [--workers 1] [--database-url mysql+pymysql://root@127.0.0.1:3306]
+
+Reads are patient pages (GET /patients/{id}); writes submit the shipped breast screening intake form to a
+patient's chart (POST /patients/{id}/forms/breast_screening_intake); each request is one or the other at
+random, with the write share. With --database-url naming a MySQL/MariaDB server, the bench creates a
+database of its own there and drops it at the end; without it, SQLite in a temporary folder. The server
+and its data come from api_load.py; the load comes from this process (httpx, asyncio: wrk cannot tell
+reads from writes in its percentiles), a fixed number of requests per client.
+Target (issue 13): no errors and a p95 under 300 ms for the mix on MariaDB at 50 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from api_load import free_port, percentiles, prepare, start_server  # bench/ is on sys.path as a script
+from sqlalchemy import text
+
+from emr_core.db import make_engine
+
+TARGET_P95_MS = 300.0
+FORM = "breast_screening_intake"
+KINDS = ("read", "write")
+
+
+def intake(rng: random.Random) -> dict[str, object]:
+    """A valid intake form (the shipped template), varied a little so rows differ."""
+    return {
+        "symptoms": {"any": rng.random() < 0.3, "lump": rng.choice(["none", "left", "right"]), "since_weeks": 3},
+        "family_history": {"breast_or_ovarian_cancer": rng.random() < 0.2},
+        "prior_procedures": [{"kind": "biopsy", "side": "right", "year": 2019, "result": "benign"}],
+        "hormone_therapy": {"current": False},
+        "pregnant_or_breastfeeding": "no",
+        "implants": {"present": False},
+    }
+
+
+@contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A fresh utf8mb4 database on this MySQL/MariaDB server, dropped afterwards; yields its URL."""
+    server = make_engine(server_url)
+    name = f"sgm_bench_{uuid.uuid4().hex[:12]}"
+    with server.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        yield f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
+    finally:
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        server.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its descendants so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total + sum(cpu_seconds(int(child)) for child in children)
+
+
+def cpu_wait_seconds(pid: int) -> float:
+    """Time the threads of a process and its descendants spent runnable but waiting for a CPU (schedstat)."""
+    total = sum(int(stat.read_text().split()[1]) for stat in Path(f"/proc/{pid}/task").glob("*/schedstat")) / 1e9
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total + sum(cpu_wait_seconds(int(child)) for child in children)
+
+
+Latencies = dict[str, list[float]]
+
+
+async def _client(
+    http: httpx.AsyncClient, ids: list[int], count: int, share: float, seed: int
+) -> tuple[Latencies, Latencies]:
+    """`count` requests; returns the latencies (ms) of successes and of errors, by kind."""
+    rng = random.Random(seed)
+    done: Latencies = {kind: [] for kind in KINDS}
+    failed: Latencies = {kind: [] for kind in KINDS}
+    for _ in range(count):
+        pid, write = rng.choice(ids), rng.random() < share
+        started = time.perf_counter()
+        try:
+            if write:
+                response = await http.post(f"/patients/{pid}/forms/{FORM}", json={"data": intake(rng)})
+            else:
+                response = await http.get(f"/patients/{pid}")
+            ok = response.status_code == (201 if write else 200)
+        except httpx.HTTPError:
+            ok = False
+        (done if ok else failed)["write" if write else "read"].append((time.perf_counter() - started) * 1000)
+    return done, failed
+
+
+async def mixed_load(
+    port: int, token: str, ids: list[int], clients: int, requests: int, share: float
+) -> tuple[Latencies, Latencies, float]:
+    """`clients` concurrent connections, `requests` each; returns successes, errors (ms by kind), seconds."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
+    ) as http:
+        await _client(http, ids, 20, share, seed=-1)  # warm up
+        started = time.perf_counter()
+        results = await asyncio.gather(*(_client(http, ids, requests, share, seed) for seed in range(clients)))
+        elapsed = time.perf_counter() - started
+    done = {kind: [ms for d, _ in results for ms in d[kind]] for kind in KINDS}
+    failed = {kind: [ms for _, f in results for ms in f[kind]] for kind in KINDS}
+    return done, failed, elapsed
+
+
+def report(done: Latencies, failed: Latencies, seconds: float, label: str) -> bool:
+    """Print the figures; True when the mix meets the target."""
+    total = sum(len(v) for v in done.values()) + sum(len(v) for v in failed.values())
+    errors = sum(len(v) for v in failed.values())
+    print(f"{total} requests, {label}: {total / seconds:.0f} req/s, errors {errors}")
+    for kind in KINDS:
+        figures = percentiles(done[kind])
+        print(
+            f"{kind:5} {len(done[kind]):5} ok {len(failed[kind]):3} errors  "
+            + "  ".join(f"{k} {figures[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
+        )
+    mix = percentiles(done["read"] + done["write"])
+    print("mix         " + "  ".join(f"{k} {mix[k]:.1f} ms" for k in ("p50", "p95", "p99", "max")))
+    ok = errors == 0 and mix["p95"] < TARGET_P95_MS
+    print(f"{'meets' if ok else 'MISSES'} the target: no errors and p95 of the mix under {TARGET_P95_MS:.0f} ms")
+    return ok
+
+
+def run(url: str, args: argparse.Namespace, folder: Path) -> bool:
+    ids, token = prepare(url, args.patients)
+    port = free_port()
+    server = start_server(folder, url, port, args.workers)
+    try:
+        # The machine is shared, so wall-clock figures swing with its load; server CPU per request does not.
+        cpu_before, queued_before = cpu_seconds(server.pid), cpu_wait_seconds(server.pid)
+        done, failed, seconds = asyncio.run(mixed_load(port, token, ids, args.clients, args.requests, args.write_share))
+        cpu, queued = cpu_seconds(server.pid) - cpu_before, cpu_wait_seconds(server.pid) - queued_before
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    label = (
+        f"{args.clients} concurrent clients, {args.write_share:.0%} form writes, "
+        f"{args.workers} server process(es), {url.split(':', maxsplit=1)[0]}"
+    )
+    total = sum(map(len, done.values())) + sum(map(len, failed.values()))
+    per_request = 1000 / max(total, 1)
+    print(
+        f"server per request (warm-up included): CPU {cpu * per_request:.1f} ms, "
+        f"runnable but waiting for a CPU {queued * per_request:.1f} ms (other processes' load)"
+    )
+    return report(done, failed, seconds, label)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40, help="requests per client")
+    parser.add_argument("--write-share", type=float, default=0.3, help="share of requests that submit a form")
+    parser.add_argument("--patients", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--database-url", help="a MySQL/MariaDB server URL, without a database name")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sgm-bench-mixed-") as tmp:
+        if args.database_url is None:
+            return 0 if run(f"sqlite:///{Path(tmp) / 'emr.db'}", args, Path(tmp)) else 1
+        with own_database(args.database_url) as url:
+            return 0 if run(url, args, Path(tmp)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
