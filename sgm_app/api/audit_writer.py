@@ -9,9 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.audit import AuditRecord, record_events
+from emr_core.db import session_scope
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -25,10 +26,11 @@ class AuditWriter:
 
     def __init__(
         self,
-        transaction: Callable[[], AbstractContextManager[Session]],
+        sessions: sessionmaker[Session],
+        writer: Callable[[], AbstractContextManager[None]],
         periodic: Callable[..., list[AuditRecord]] | None = None,
     ) -> None:
-        self._transaction = transaction  # a write transaction that has committed when it exits
+        self._sessions, self._writer = sessions, writer
         self._periodic = periodic  # records due now; called with everything=True at stop
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -99,5 +101,5 @@ class AuditWriter:
             done.set_result(None)
 
     def _write(self, batch: list[_Item]) -> None:
-        with self._transaction() as session:
+        with self._writer(), session_scope(self._sessions) as session:
             record_events(session, [record for record, _ in batch])

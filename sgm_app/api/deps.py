@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from emr_core.audit import AuditRecord, record_event
@@ -16,6 +17,7 @@ from emr_core.clinical.roles import Permission, allowed
 from emr_core.clinical.users import Principal, authenticate_token, token_hash
 from emr_core.db import session_scope
 from emr_core.enums import AuditAction, AuditEventId, AuditOutcome
+from emr_core.models import AuditChainHead
 from sgm_app.api.errors import ApiError
 from sgm_app.api.state import ApiState
 
@@ -37,6 +39,12 @@ async def get_state(request: Request) -> ApiState:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _lock_for_write(session: Session) -> None:
+    # Every write is audited, so it will lock the audit chain head anyway; taking that lock
+    # first makes SQLite start a write transaction instead of failing to upgrade a read snapshot.
+    session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,8 @@ class Ctx:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction holding the audit lock; record its audit event inside it."""
-        with self.state.write_transaction() as session:
+        with self.state.writer(), session_scope(self.state.sessions) as session:
+            _lock_for_write(session)
             yield session
 
     def audit(self, event_id: AuditEventId, action: AuditAction, **fields: Any) -> None:

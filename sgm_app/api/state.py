@@ -7,21 +7,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.clinical.files import DEFAULT_MAX_BYTES
 from emr_core.clinical.users import Principal
-from emr_core.db import session_scope
-from emr_core.models import AuditChainHead
 from emr_core.settings import Settings
 from sgm_app.api.audit_writer import AuditWriter
 from sgm_app.api.denials import DenialCoalescer
 from sgm_app.api.login_guard import LoginGuard
-from sgm_app.api.write_batches import WriteBatches
 
 TOKEN_CACHE_SECONDS = 10.0  # a revoked token or changed role takes effect within this time
 
@@ -52,13 +48,6 @@ class TokenCache:
             self._entries.pop(key, None)
 
 
-def lock_for_write(session: Session) -> None:
-    """Lock the audit chain head first thing in a write transaction."""
-    # Every write is audited, so it will lock the audit chain head anyway; taking that lock
-    # first makes SQLite start a write transaction instead of failing to upgrade a read snapshot.
-    session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
-
-
 @dataclass(frozen=True)
 class ApiState:
     """Built once by create_app and shared by all requests."""
@@ -73,15 +62,11 @@ class ApiState:
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     audit_writer: AuditWriter = field(init=False)
     denials: DenialCoalescer = field(init=False)
-    batches: WriteBatches | None = field(init=False)  # MySQL/MariaDB only
 
     def __post_init__(self) -> None:
         denials = DenialCoalescer(self.settings.audit_401_window_seconds)
         object.__setattr__(self, "denials", denials)
-        batched = self.engine.dialect.name != "sqlite"
-        object.__setattr__(self, "batches", WriteBatches(self.sessions, lock_for_write) if batched else None)
-        audit = partial(self.write_transaction, lock_chain=False)
-        object.__setattr__(self, "audit_writer", AuditWriter(audit, denials.due))
+        object.__setattr__(self, "audit_writer", AuditWriter(self.sessions, self.writer, denials.due))
 
     @property
     def files_root(self) -> Path:
@@ -95,20 +80,3 @@ class ApiState:
         guard = self._write_lock if self.engine.dialect.name == "sqlite" else nullcontext()
         with guard:
             yield
-
-    @contextmanager
-    def write_transaction(self, *, lock_chain: bool = True) -> Iterator[Session]:
-        """A write transaction; it commits, with its audit events, before this returns.
-
-        SQLite: one transaction per writer, serialised by `writer` (and the chain head locked first unless
-        lock_chain is False). MySQL/MariaDB: a turn in this process's open batch (group commit, see
-        write_batches), whose transaction locked the chain head when it began.
-        """
-        if self.batches is not None:
-            with self.batches.write() as session:
-                yield session
-            return
-        with self.writer(), session_scope(self.sessions) as session:
-            if lock_chain:
-                lock_for_write(session)
-            yield session

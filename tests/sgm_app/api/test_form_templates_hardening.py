@@ -132,7 +132,7 @@ def test_validation_does_not_wait_for_the_write_lock(api) -> None:
         results.append(api.post("clinician", f"/patients/{pid}/forms/breast_screening_intake", json=body).status_code)
         results.append(_publish(api, {"type": "bogus"}).status_code)
 
-    with state.write_transaction():  # another request's write transaction (on MariaDB: the batch's turn)
+    with state.writer():  # another request's write transaction
         worker = threading.Thread(target=invalid_submission)
         worker.start()
         worker.join(timeout=10)
