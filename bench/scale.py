@@ -1,0 +1,217 @@
+"""The seed hospital times --scale against MariaDB: import, index, link, quality gates, HTTP latency, one nightly run.
+
+    python bench/scale.py [--scale 50] [--keep DIR] [--increment 1000] [--workers 2] [--batch 200]
+                          [--server mysql+pymysql://root@127.0.0.1:3306 | sqlite] [--work DIR]
+
+x1 is the seed's hospital: 18,000 mammograms (four per exam, 30% of women with a prior exam) and 10,000
+patients; x50 is 900,000 instances and 500,000 patients. Small pixel matrices (64x80), real headers.
+Stages, each with wall time, rows per second, the load average and the peak memory of every process
+(this one and its pool workers, the forkserver, the API server):
+generate the corpora (reused from --keep DIR), import the registry, index patient names for search,
+ingest (header indexing and managed storage), link, the images and linking quality gates; then the
+database size (information_schema), patient search and chart (patient page) p95 over HTTP on a real
+`sgm api serve`; then one day of new exams (--increment) as the nightly run does it (registry rows of the
+day, ingest, link, gates on the new studies) on this archive and on an empty one, and their ratio.
+Each run creates its own databases and drops them at the end; corpora live under --keep or /tmp.
+
+Targets (issue 13): x50 indexed and linked in under 2 hours with every process under 2 GB; the nightly
+increment under 2 minutes and within 2x of the empty-archive increment; search p95 < 100 ms and chart
+p95 < 200 ms at 500,000 patients.
+
+x50 (not run here: it would hold both shared cores for hours): about 12 GB of corpus and 12 GB of managed
+storage, so give folders with room, e.g.
+    python bench/scale.py --scale 50 --keep /data/sgm-scale --work /data/sgm-scale-work
+See PROJECTION below for the time each stage should take, projected from x0.1, x1 and x5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench modules, also when imported
+from scale_http import api_server, chart_latency, charted_patients, sample_people, search_latency
+from scale_memory import MemoryWatch
+from scale_stages import (
+    Emr,
+    Stages,
+    archive_options,
+    database_mib,
+    import_stage,
+    increment_options,
+    ingest_stage,
+    link_stage,
+    load_average,
+    make_corpus,
+    own_database,
+    quality_images_stage,
+    quality_linking_stage,
+    say,
+    search_index_stage,
+    study_ids,
+)
+
+from quality.frames import Scope
+
+MARIADB = "mysql+pymysql://root@127.0.0.1:3306"
+INDEXED_AND_LINKED = ("import registry", "search index", "ingest", "link")
+TARGETS = {"index_link_s": 7200.0, "memory_mib": 2048.0, "nightly_s": 120.0, "ratio": 2.0, "search": 100, "chart": 200}
+PROJECTION = """Measured here (2 shared cores, MariaDB): see the commit that added this script and the README."""
+
+
+def archive_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> None:
+    """Everything the archive goes through once: registry, names, ingest, link, both gates."""
+    stages.run("import registry", "rows", lambda: import_stage(emr, corpus))
+    stages.run("search index", "patients", lambda: search_index_stage(emr))
+    stages.run("ingest", "instances", lambda: ingest_stage(emr, corpus, images)[0])
+    stages.run("link", "studies", lambda: link_stage(emr))
+    stages.run("quality images", "instances", lambda: quality_images_stage(emr, Scope()))
+    stages.run("quality linking", "studies", lambda: quality_linking_stage(emr))
+
+
+def nightly_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> float:
+    """One day of new exams, as the nightly run handles them; returns its total seconds."""
+    new: list[str] = []
+
+    def ingest() -> int:
+        stored, uids = ingest_stage(emr, corpus, images)
+        new.extend(uids)
+        return stored
+
+    first = len(stages.done)
+    stages.run("nightly import", "rows", lambda: import_stage(emr, corpus))
+    stages.run("nightly search index", "patients", lambda: search_index_stage(emr))
+    stages.run("nightly ingest", "instances", ingest)
+    stages.run("nightly link", "studies", lambda: link_stage(emr))
+    stages.run(
+        "nightly images gate",
+        "instances",
+        lambda: quality_images_stage(emr, Scope(study_ids=study_ids(emr, new))),
+    )
+    stages.run("nightly linking gate", "studies", lambda: quality_linking_stage(emr))
+    return round(sum(s.seconds for s in stages.done[first:]), 2)
+
+
+def http_figures(emr: Emr, count: int) -> dict[str, Any]:
+    """Search and chart latency over HTTP (one client, requests one after another)."""
+    people, charts = sample_people(emr, max(count, 50)), charted_patients(emr, max(count, 50))
+    say(f"HTTP: {count} searches and {count} charts against sgm api serve")
+    with api_server(emr) as client:
+        search = search_latency(client, people, count)
+        chart = chart_latency(client, charts, count)
+    say(f"  search {search}; chart {chart}")
+    return {"search": asdict(search), "chart": asdict(chart), "load": load_average()}
+
+
+def _corpora(args: argparse.Namespace, stages: Stages, root: Path) -> tuple[Path, int, Path, int]:
+    """(archive folder, its images, increment folder, its images), generated or reused."""
+    archive_opts = archive_options(args.scale, args.seed, args.workers)
+    increment_opts = increment_options(args.increment, args.seed, args.workers)
+    archive_dir = root / f"archive-x{args.scale:g}-seed{args.seed}"
+    increment_dir = root / f"increment-{args.increment}-seed{args.seed}"
+    found: dict[str, int] = {}
+    for name, folder, opts in (("archive", archive_dir, archive_opts), ("increment", increment_dir, increment_opts)):
+
+        def generate(folder: Path = folder, opts: Any = opts, name: str = name) -> int:
+            found[name] = make_corpus(folder, opts).images
+            return found[name]
+
+        stages.run(f"generate {name}", "images", generate)
+    return archive_dir, found["archive"], increment_dir, found["increment"]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole measurement; returns the report (also printed by main)."""
+    corpora_root = args.keep or Path(tempfile.mkdtemp(prefix="sgm-scale-corpus-"))
+    work = Path(tempfile.mkdtemp(prefix="sgm-scale-work-", dir=args.work))
+    report: dict[str, Any] = {"scale": args.scale, "server": args.server.split(":")[0], "load_start": load_average()}
+    try:
+        with MemoryWatch() as watch:
+            stages = Stages(watch)
+            archive, images, increment, new_images = _corpora(args, stages, corpora_root)
+            with own_database(args.server, work, "archive") as engine:
+                emr = Emr.of(engine, work / "archive", args.workers, args.batch)
+                archive_stages(stages, emr, archive, images)
+                report["database_mib"] = database_mib(engine)
+                report["http"] = http_figures(emr, args.queries)
+                report["nightly_s"] = nightly_stages(stages, emr, increment, new_images)
+                report["database_mib_after_nightly"] = database_mib(engine)
+            with own_database(args.server, work, "empty") as engine:
+                emr = Emr.of(engine, work / "empty", args.workers, args.batch)
+                report["nightly_empty_s"] = nightly_stages(stages, emr, increment, new_images)
+        report["images"], report["new_images"] = images, new_images
+        report["stages"] = [{**asdict(s), "rate": round(s.rate, 1)} for s in stages.done]
+        report["load_end"] = load_average()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(corpora_root, ignore_errors=True)
+    return summarise(report)
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """Add the totals the targets are about."""
+    stages = report["stages"]
+    report["index_link_s"] = round(sum(s["seconds"] for s in stages if s["name"] in INDEXED_AND_LINKED), 1)
+    report["memory_peak_mib"] = max(max(s["memory_mib"].values(), default=0.0) for s in stages)
+    report["nightly_ratio"] = round(report["nightly_s"] / max(report["nightly_empty_s"], 1e-9), 2)
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print(f"x{report['scale']:g} on {report['server']}: {report['images']:,} images; load {report['load_start']}")
+    print(f"{'stage':<22} {'wall':>11} {'rows':>9} {'':<10} {'rate':>11}")
+    for s in report["stages"]:
+        peak = max(s["memory_mib"].values(), default=0.0)
+        print(
+            f"{s['name']:<22} {s['seconds']:9.1f} s {s['rows']:>9,} {s['unit']:<10} {s['rate']:9,.0f}/s"
+            f"  peak {peak:7.1f} MiB  load {s['load']}"
+        )
+        print("    memory MiB: " + ", ".join(f"{k} {v}" for k, v in s["memory_mib"].items()))
+    http, t = report["http"], TARGETS
+    search, chart = http["search"], http["chart"]
+    after = report["database_mib_after_nightly"]
+    print(f"database size           {report['database_mib']:,.1f} MiB (after the nightly run {after:,.1f})")
+    print(f"search over HTTP        p50 {search['p50']} ms  p95 {search['p95']} ms  (target < {t['search']})")
+    print(f"chart over HTTP         p50 {chart['p50']} ms  p95 {chart['p95']} ms  (target < {t['chart']})")
+    print(f"  (HTTP measured at load {http['load']})")
+    print(f"indexed and linked      {report['index_link_s']:,.1f} s  (target x50 < {t['index_link_s']:.0f} s)")
+    print(f"peak memory, any process {report['memory_peak_mib']:,.1f} MiB  (target < {t['memory_mib']:.0f})")
+    nightly, empty, ratio = report["nightly_s"], report["nightly_empty_s"], report["nightly_ratio"]
+    print(f"nightly increment       {nightly:.1f} s on the archive, {empty:.1f} s on an empty one: ratio {ratio:.2f}")
+    print(f"  (targets < {t['nightly_s']:.0f} s, < {t['ratio']:g}x)")
+    print(f"load average at the end {report['load_end']}")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=50.0, help="times the seed hospital (default 50)")
+    parser.add_argument("--keep", type=Path, help="keep and reuse the generated corpora in this folder")
+    parser.add_argument("--work", type=Path, help="folder for the data folders (managed storage); default /tmp")
+    parser.add_argument("--increment", type=int, default=1000, help="new exams of the nightly run")
+    parser.add_argument("--server", default=MARIADB, help='MariaDB server URL (no database), or "sqlite"')
+    parser.add_argument("--workers", type=int, default=2, help="processes writing the corpus and reading headers")
+    parser.add_argument("--batch", type=int, default=200, help="ingest rows per database transaction")
+    parser.add_argument("--queries", type=int, default=300, help="searches and charts timed over HTTP")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    report = run(args)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
