@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench modules, also when imported
 from scale_http import api_server, chart_latency, charted_patients, sample_people, search_latency
 from scale_memory import MemoryWatch
+from scale_sql import report_lines, timed_statements
 from scale_stages import (
     Emr,
     Stages,
@@ -137,10 +138,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             archive, images, increment, new_images = _corpora(args, stages, corpora_root)
             with own_database(args.server, work, "archive") as engine:
                 emr = Emr.of(engine, work / "archive", args.workers, args.batch)
-                archive_stages(stages, emr, archive, images)
+                with timed_statements(engine) as statements:
+                    archive_stages(stages, emr, archive, images)
+                report["sql_archive"] = report_lines(engine, statements)
                 report["database_mib"] = database_mib(engine)
                 report["http"] = http_figures(emr, args.queries)
-                report["nightly_s"] = nightly_stages(stages, emr, increment, new_images)
+                with timed_statements(engine) as statements:
+                    report["nightly_s"] = nightly_stages(stages, emr, increment, new_images)
+                report["sql_nightly"] = report_lines(engine, statements)
                 report["database_mib_after_nightly"] = database_mib(engine)
             with own_database(args.server, work, "empty") as engine:
                 emr = Emr.of(engine, work / "empty", args.workers, args.batch)
@@ -186,6 +191,9 @@ def print_report(report: dict[str, Any]) -> None:
     nightly, empty, ratio = report["nightly_s"], report["nightly_empty_s"], report["nightly_ratio"]
     print(f"nightly increment       {nightly:.1f} s on the archive, {empty:.1f} s on an empty one: ratio {ratio:.2f}")
     print(f"  (targets < {t['nightly_s']:.0f} s, < {t['ratio']:g}x)")
+    for label, key in (("archive", "sql_archive"), ("nightly run on the archive", "sql_nightly")):
+        print(f"statements with the most database time, {label} (this process):")
+        print("\n".join(report[key]))
     print(f"load average at the end {report['load_end']}")
 
 

@@ -66,6 +66,7 @@ def test_scale_bench_runs_every_stage_and_reports_every_figure(
     for kind in ("search", "chart"):
         assert report["http"][kind]["count"] == 10 and report["http"][kind]["p95"] > 0
     assert report["nightly_s"] > 0 and report["nightly_empty_s"] > 0 and report["nightly_ratio"] > 0
+    assert report["sql_archive"] and report["sql_nightly"]
     assert report["index_link_s"] > 0 and report["memory_peak_mib"] > 0
     printed = capsys.readouterr().out
     for label in ("database size", "search over HTTP", "chart over HTTP", "nightly increment", "peak memory"):
