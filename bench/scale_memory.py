@@ -102,8 +102,17 @@ class MemoryWatch:
         return {f"{role} {pid}": round(mib, 1) for pid, (mib, role) in sorted(taken.items())}
 
 
+def reset_own_peak() -> None:
+    """Restart this process's high-water mark (Linux: 5 > /proc/self/clear_refs), so each stage gets its own."""
+    try:
+        (PROC / "self" / "clear_refs").write_text("5")
+    except OSError:  # not Linux, or not allowed: the lifetime peak is reported instead
+        pass
+
+
 def rusage_mib() -> dict[str, float]:
-    """ru_maxrss of this process and of the largest waited-for descendant, in MiB (Linux reports KiB)."""
+    """ru_maxrss of this process (since the last reset_own_peak: Linux resets both marks) and of the largest
+    waited-for descendant, in MiB (Linux reports KiB)."""
     return {
         "main (RUSAGE_SELF)": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "children (RUSAGE_CHILDREN)": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scale_memory import MemoryWatch, rusage_mib
+from scale_memory import MemoryWatch, reset_own_peak, rusage_mib
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +79,7 @@ class Stages:
         """Run `work` (which returns how many rows it handled) and record its figures."""
         say(f"{name}: started")
         self.watch.take()  # forget peaks of processes that belonged to earlier stages
+        reset_own_peak()
         started = time.perf_counter()
         rows = work()
         seconds = time.perf_counter() - started
