@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,10 +105,8 @@ class MemoryWatch:
 
 def reset_own_peak() -> None:
     """Restart this process's high-water mark (Linux: 5 > /proc/self/clear_refs), so each stage gets its own."""
-    try:
+    with suppress(OSError):  # not Linux, or not allowed: the lifetime peak is reported instead
         (PROC / "self" / "clear_refs").write_text("5")
-    except OSError:  # not Linux, or not allowed: the lifetime peak is reported instead
-        pass
 
 
 def rusage_mib() -> dict[str, float]:
