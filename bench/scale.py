@@ -58,8 +58,6 @@ from scale_stages import (
     study_ids,
 )
 
-from quality.frames import Scope
-
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306"
 INDEXED_AND_LINKED = ("import registry", "search index", "ingest", "link")
 TARGETS = {"index_link_s": 7200.0, "memory_mib": 2048.0, "nightly_s": 120.0, "ratio": 2.0, "search": 100, "chart": 200}
@@ -72,7 +70,7 @@ def archive_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> None:
     stages.run("search index", "patients", lambda: search_index_stage(emr))
     stages.run("ingest", "instances", lambda: ingest_stage(emr, corpus, images)[0])
     stages.run("link", "studies", lambda: link_stage(emr))
-    stages.run("quality images", "instances", lambda: quality_images_stage(emr, Scope()))
+    stages.run("quality images", "instances", lambda: quality_images_stage(emr))
     stages.run("quality linking", "studies", lambda: quality_linking_stage(emr))
 
 
@@ -93,7 +91,7 @@ def nightly_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> float
     stages.run(
         "nightly images gate",
         "instances",
-        lambda: quality_images_stage(emr, Scope(study_ids=study_ids(emr, new))),
+        lambda: quality_images_stage(emr, study_ids(emr, new)),
     )
     stages.run("nightly linking gate", "studies", lambda: quality_linking_stage(emr))
     return round(sum(s.seconds for s in stages.done[first:]), 2)
