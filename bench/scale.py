@@ -18,10 +18,40 @@ Targets (issue 13): x50 indexed and linked in under 2 hours with every process u
 increment under 2 minutes and within 2x of the empty-archive increment; search p95 < 100 ms and chart
 p95 < 200 ms at 500,000 patients.
 
-x50 (not run here: it would hold both shared cores for hours): about 12 GB of corpus and 12 GB of managed
-storage, so give folders with room, e.g.
-    python bench/scale.py --scale 50 --keep /data/sgm-scale --work /data/sgm-scale-work
-See PROJECTION below for the time each stage should take, projected from x0.1, x1 and x5.
+Measured on the shared 2-core machine against MariaDB (2026-12-02, corpora reused; other engineers'
+work kept the 1-minute load average at 6-11), wall seconds and rows/s:
+
+    stage                  x0.1 (1,800 images)   x1 (18,004 images)   growth x0.1 -> x1
+    import registry             0.3    3,300/s        3.8    2,584/s   12.7x  (about linear)
+    search index                0.6    1,650/s        2.5    3,958/s    4x    (fixed cost at x0.1)
+    ingest                     16.5      109/s       69.4      259/s    4.2x  (pool start-up at x0.1)
+    link                        0.8      600/s        9.0      501/s   11x    (slightly above linear)
+    quality images              8.3      216/s       56.6      318/s    6.8x  (fixed GX cost)
+    quality linking             0.1    4,500/s        0.4   11,252/s
+    indexed and linked         18.2                  84.7
+    peak memory, any process    447 MiB               489 MiB (the bench process in the images gate)
+    database size                 5.4 MiB              36.8 MiB
+    search p95 / chart p95     57 / 46 ms            255 / 61 ms (load 10.6; 108 / 34 ms at load 15 before)
+    nightly, 1,000 exams       34.4 s vs 39.9 s empty (0.86)   42.1 s vs 48.2 s empty (0.87)
+
+x5 was not run (writing its 90,000 images alone takes ~30 min here at 54 images/s) and x50 not at all: both cores are
+shared. Projected to x50 from the x1 rates, each stage growing linearly (import and link grow slightly
+faster: allowed for), at the same load:
+    import registry ~4-5 min, search index ~2 min, ingest ~58 min (2,940-3,475 s), link ~8-9 min:
+    indexed and linked ~75 min (target 2 h); images gate ~47 min, linking gate ~20 s;
+    database ~1.9 GB. The nightly run on the archive: ~42 s at x1 plus what grows with the archive,
+    each 50x its x1 share: the registry import's read of every patient (0.3 s at x1: ~15 s), the
+    linker's index of every patient (~15 s), the linking gate (0.3 s: ~12 s) and the review queue the
+    linker re-examines each night (97 studies at x1: ~17 s; a steward empties it, the bench does not):
+    ~100 s, ~2x the empty-archive run (targets 2 min, 2x): at the edge. Next: read only the patients the
+    new studies can match (identifier, accession, name key, birth dates), not all of them.
+Risks the projection cannot see: the linker's birth-date block holds ~50x more candidates per study at
+x50; the ingest process grew from 272 to 301 MiB between x0.1 and x1 (~1.8 KB a file: the path list and
+the pool's queued results), which is ~1.9 GB at x50, at the 2 GB target. Run x5 first to check both:
+    python bench/scale.py --scale 5 --keep /data/sgm-scale          (~45 min, ~1.2 GB of corpus)
+x50 needs ~12 GB of corpus and ~12 GB of managed storage; writing the corpus takes ~4.5 h here (once:
+--keep reuses it), the measured stages ~2.5 h more:
+    python bench/scale.py --scale 50 --keep /data/sgm-scale --work /data/sgm-scale-work --json x50.json
 """
 
 from __future__ import annotations
@@ -61,7 +91,6 @@ from scale_stages import (
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306"
 INDEXED_AND_LINKED = ("import registry", "search index", "ingest", "link")
 TARGETS = {"index_link_s": 7200.0, "memory_mib": 2048.0, "nightly_s": 120.0, "ratio": 2.0, "search": 100, "chart": 200}
-PROJECTION = """Measured here (2 shared cores, MariaDB): see the commit that added this script and the README."""
 
 
 def archive_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> None:
