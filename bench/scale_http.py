@@ -79,17 +79,21 @@ def api_server(emr: Emr) -> Iterator[httpx.Client]:
         server.wait(timeout=30)
 
 
-def search_latency(client: httpx.Client, people: list[dict[str, object]], count: int) -> Latency:
-    """api_search's mix of what clinicians type, one request at a time."""
+def search_latency(
+    client: httpx.Client, people: list[dict[str, object]], count: int
+) -> tuple[Latency, dict[str, Latency]]:
+    """api_search's mix of what clinicians type, one request at a time: all of them, and by kind."""
     client.get("/patients", params={"name": "warm up"})
-    samples, empty = [], 0
+    samples: dict[str, list[float]] = {}
+    empty = 0
     for kind, params in queries(people, count):
         started = time.perf_counter()
         response = client.get("/patients", params=params)
-        samples.append((time.perf_counter() - started) * 1000)
+        samples.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
         response.raise_for_status()
         empty += kind != "common words only" and response.json()["count"] == 0
-    return Latency.of(samples, empty)
+    every = [ms for kind in samples.values() for ms in kind]
+    return Latency.of(every, empty), {kind: Latency.of(ms) for kind, ms in samples.items()}
 
 
 def chart_latency(client: httpx.Client, patient_ids: list[int], count: int) -> Latency:

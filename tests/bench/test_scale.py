@@ -65,6 +65,7 @@ def test_scale_bench_runs_every_stage_and_reports_every_figure(
     assert report["database_mib"] > 0
     for kind in ("search", "chart"):
         assert report["http"][kind]["count"] == 10 and report["http"][kind]["p95"] > 0
+    assert sum(k["count"] for k in report["http"]["search_by_kind"].values()) == 10
     assert report["nightly_s"] > 0 and report["nightly_empty_s"] > 0 and report["nightly_ratio"] > 0
     assert report["sql_archive"] and report["sql_nightly"]
     assert report["index_link_s"] > 0 and report["memory_peak_mib"] > 0
