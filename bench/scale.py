@@ -45,9 +45,17 @@ faster: allowed for), at the same load:
     linker re-examines each night (97 studies at x1: ~17 s; a steward empties it, the bench does not):
     ~100 s, ~2x the empty-archive run (targets 2 min, 2x): at the edge. Next: read only the patients the
     new studies can match (identifier, accession, name key, birth dates), not all of them.
-Risks the projection cannot see: the linker's birth-date block holds ~50x more candidates per study at
-x50; the ingest process grew from 272 to 301 MiB between x0.1 and x1 (~1.8 KB a file: the path list and
-the pool's queued results), which is ~1.9 GB at x50, at the 2 GB target. Run x5 first to check both:
+Plans (printed at the end of each run): the one statement that read more than it needed was the images
+gate's, a scan of every study for a nightly scope (an OR across two tables; now two queries); the full
+reads left (patient_identifiers, type=ALL) are the import's and the linker's reads of every patient,
+which no index shortens. So no index was added, and no migration.
+Memory, measured apart at x0.1 and x1: the ingest process stays flat while it works (202 -> 215 MiB
+for 18,000 files: the path list and queued tasks, ~0.6 KB a file, ~0.55 GB at x50); the registry import
+grew ~4 KB a row (2 GB at x50) until it created patients 5,000 at a time (now ~2.4 KB a row at x1, most
+of it the one batch in flight, so less at x50); pool workers (~233 MiB) and the API server (~410 MiB)
+do not grow with the archive. Risk the projection cannot see: the linker's birth-date block holds ~50x
+more candidates per study at x50, and its in-memory index of every patient ~50x more rows.
+Run x5 first to check that:
     python bench/scale.py --scale 5 --keep /data/sgm-scale          (~45 min, ~1.2 GB of corpus)
 x50 needs ~12 GB of corpus and ~12 GB of managed storage; writing the corpus takes ~4.5 h here (once:
 --keep reuses it), the measured stages ~2.5 h more:
