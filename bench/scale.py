@@ -18,33 +18,35 @@ Targets (issue 13): x50 indexed and linked in under 2 hours with every process u
 increment under 2 minutes and within 2x of the empty-archive increment; search p95 < 100 ms and chart
 p95 < 200 ms at 500,000 patients.
 
-Measured on the shared 2-core machine against MariaDB (2026-12-02, corpora reused; other engineers'
-work kept the 1-minute load average at 6-11), wall seconds and rows/s:
+Measured on the shared 2-core machine against MariaDB (2026-12-02, corpora reused), at a 1-minute load
+average of 3-6 from other engineers' work; wall seconds and rows/s:
 
-    stage                  x0.1 (1,800 images)   x1 (18,004 images)   growth x0.1 -> x1
-    import registry             0.3    3,300/s        3.8    2,584/s   12.7x  (about linear)
-    search index                0.6    1,650/s        2.5    3,958/s    4x    (fixed cost at x0.1)
-    ingest                     16.5      109/s       69.4      259/s    4.2x  (pool start-up at x0.1)
-    link                        0.8      600/s        9.0      501/s   11x    (slightly above linear)
-    quality images              8.3      216/s       56.6      318/s    6.8x  (fixed GX cost)
-    quality linking             0.1    4,500/s        0.4   11,252/s
-    indexed and linked         18.2                  84.7
-    peak memory, any process    447 MiB               489 MiB (the bench process in the images gate)
-    database size                 5.4 MiB              36.8 MiB
-    search p95 / chart p95     57 / 46 ms            255 / 61 ms (load 10.6; 108 / 34 ms at load 15 before)
-    nightly, 1,000 exams       34.4 s vs 39.9 s empty (0.86)   42.1 s vs 48.2 s empty (0.87)
+    stage                  x0.1 (1,800 images)   x1 (18,004 images)   growth for 10x the data
+    import registry             0.2    4,950/s        2.1    4,735/s   10.5x (linear)
+    search index                0.3    3,000/s        0.7   14,994/s    2.3x (fixed cost at x0.1)
+    ingest                     10.5      172/s       55.1      327/s    5.2x (pool start-up; 363/s marginal)
+    link                        0.5      957/s        5.0      900/s   10x   (linear)
+    quality images              4.1      437/s       25.7      701/s    6.3x (fixed GX cost per frame)
+    quality linking             0.1    9,000/s        0.2   19,570/s
+    indexed and linked         11.5                  62.8
+    peak memory, any process    447 MiB               484 MiB (this process, in the images gate)
+    database size                 5.2 MiB              39.8 MiB
+    search p95 / chart p95     28 / 20 ms            50 / 12 ms (common words only: 29 -> 61 ms)
+    nightly, 1,000 exams       21.4 s vs 19.2 s empty (1.11)   15.8 s vs 13.8 s empty (1.14)
 
-x5 was not run (writing its 90,000 images alone takes ~30 min here at 54 images/s) and x50 not at all: both cores are
-shared. Projected to x50 from the x1 rates, each stage growing linearly (import and link grow slightly
-faster: allowed for), at the same load:
-    import registry ~4-5 min, search index ~2 min, ingest ~58 min (2,940-3,475 s), link ~8-9 min:
-    indexed and linked ~75 min (target 2 h); images gate ~47 min, linking gate ~20 s;
-    database ~1.9 GB. The nightly run on the archive: ~42 s at x1 plus what grows with the archive,
-    each 50x its x1 share: the registry import's read of every patient (0.3 s at x1: ~15 s), the
-    linker's index of every patient (~15 s), the linking gate (0.3 s: ~12 s) and the review queue the
-    linker re-examines each night (97 studies at x1: ~17 s; a steward empties it, the bench does not):
-    ~100 s, ~2x the empty-archive run (targets 2 min, 2x): at the edge. Next: read only the patients the
-    new studies can match (identifier, accession, name key, birth dates), not all of them.
+At a load of 10-17 the same x1 run took 85-114 s to index and link, search p95 108-255 ms, chart p95
+34-61 ms, nightly 41-42 s vs 48 s empty: figures here move with the neighbours' load, not only ours.
+x5 was not run (writing its 90,000 images alone takes ~30 min here at 54 images/s) and x50 not at all:
+both cores are shared. Projected to x50 from the x1 rates (every stage grew linearly or better), at a
+load of 3-6: import ~2 min, search index ~0.5 min, ingest ~42-46 min, link ~4 min: indexed and linked
+~52 min (target 2 h; ~75 min at a load of 10-15); images gate ~21 min, linking gate ~12 s; database
+~2 GB; search p95 likely over 100 ms (the common-words query doubled for 10x the patients, the others
+stayed at 20-30 ms), chart p95 ~12-20 ms. The nightly run: 13.8 s on an empty archive plus what grows
+with the archive, 50x its x1 share: the registry import's read of every patient (+0.2 s at x1: ~10 s),
+the linker's index of every patient and the review queue it re-examines each night (+0.3 s: ~15 s;
+a steward empties that queue, the bench does not), the linking gate (~5 s): ~45 s, under the 2 minutes
+but ~3x the empty-archive run, not within 2x. Next: read only the patients the new studies can match
+(identifier, accession, name key, birth dates) in the import and the linker, not all of them.
 Plans (printed at the end of each run): the one statement that read more than it needed was the images
 gate's, a scan of every study for a nightly scope (an OR across two tables; now two queries); the full
 reads left (patient_identifiers, type=ALL) are the import's and the linker's reads of every patient,
@@ -57,8 +59,8 @@ do not grow with the archive. Risk the projection cannot see: the linker's birth
 more candidates per study at x50, and its in-memory index of every patient ~50x more rows.
 Run x5 first to check that:
     python bench/scale.py --scale 5 --keep /data/sgm-scale          (~45 min, ~1.2 GB of corpus)
-x50 needs ~12 GB of corpus and ~12 GB of managed storage; writing the corpus takes ~4.5 h here (once:
---keep reuses it), the measured stages ~2.5 h more:
+x50 needs ~12 GB of corpus and ~12 GB of managed storage; writing the corpus takes ~3-4.5 h here (once:
+--keep reuses it), the measured stages ~1.5 h more:
     python bench/scale.py --scale 50 --keep /data/sgm-scale --work /data/sgm-scale-work --json x50.json
 """
 
