@@ -6,10 +6,12 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.db import session_scope
+from emr_core.linking import registry
 from emr_core.linking.registry import import_registry
 from emr_core.models import Accession, Patient, PatientIdentifier
 
@@ -125,3 +127,21 @@ def test_ten_thousand_rows_import_in_a_few_seconds(session_factory: sessionmaker
     assert report.created == 10_000 and report.accessions_added == 10_000
     assert again.unchanged == 10_000
     assert first < 10, f"import took {first:.1f} s"
+
+
+def test_new_patients_are_created_in_batches_each_with_its_own_identifier_and_accession(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_CREATE_BATCH", 2)  # five rows: three batches
+    lines = [f"2000000{i},HIS,Trần Thị Mai {i},1980-01-0{i + 1},F,ACC{i}" for i in range(5)]
+    with session_scope(session_factory) as session:
+        assert import_registry(session, write_csv(tmp_path / "r.csv", lines)).created == 5
+    with session_scope(session_factory) as session:
+        names = select(PatientIdentifier.value, Patient.full_name).join(Patient)
+        by_value = {value: name for value, name in session.execute(names)}
+        accessions = select(Accession.accession_number, PatientIdentifier.value).join(
+            PatientIdentifier, PatientIdentifier.patient_id == Accession.patient_id
+        )
+        owners = {number: value for number, value in session.execute(accessions)}
+    assert by_value == {f"2000000{i}": f"Trần Thị Mai {i}" for i in range(5)}
+    assert owners == {f"ACC{i}": f"2000000{i}" for i in range(5)}
