@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -115,11 +115,24 @@ def running_platform(platform_home: Path, label_studio_bin: str) -> Iterator[Pla
     try:
         yield started
     finally:
-        proc = started[0]
-        if proc.poll() is None:  # the test failed before stopping it: do not leave a platform behind
+        _leave_nothing_behind(started[0], platform_home)
+
+
+def _leave_nothing_behind(proc: subprocess.Popen[str], platform_home: Path) -> None:
+    """After a failed test: the platform's own stop first (it ends each service's whole process group), then
+    SIGKILL to the groups of what is left. Never SIGKILL to a lone process: an nginx master killed so leaves its
+    workers, which carry no environment to find them by, holding the gateway's port."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        for line in _processes_mentioning(str(platform_home)):
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)
+    for line in _processes_mentioning(str(platform_home)):
+        with suppress(ProcessLookupError):
+            group = os.getpgid(int(line.split(":")[0]))
+            if group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
 
 
 @pytest.mark.slow
