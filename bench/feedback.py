@@ -24,6 +24,8 @@ from emr_core.migrate import upgrade
 from sgm_models.feedback import FeedbackOptions, detection_feedback, score_lesion_frames
 from sgm_models.feedback_db import load_frames, model_feedback
 from sgm_models.feedback_review import review_counts
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: the shared test-row builders
 from tests.support.feedback_rows import COLUMNS, ROWS, Box, ExamSpec, Image, add_campaign, add_exam
 
 MODEL = ("bench-detector", "1")
