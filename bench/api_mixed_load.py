@@ -21,16 +21,11 @@ import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from api_load import free_port, percentiles, prepare, start_server  # bench/ is on sys.path as a script
-from sqlalchemy import text
-
-from emr_core.db import make_engine
+from scratch_db import own_database  # bench/ is on sys.path as a script
 
 TARGET_P95_MS = 300.0
 FORM = "breast_screening_intake"
@@ -47,21 +42,6 @@ def intake(rng: random.Random) -> dict[str, object]:
         "pregnant_or_breastfeeding": "no",
         "implants": {"present": False},
     }
-
-
-@contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A fresh utf8mb4 database on this MySQL/MariaDB server, dropped afterwards; yields its URL."""
-    server = make_engine(server_url)
-    name = f"sgm_bench_{uuid.uuid4().hex[:12]}"
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        yield f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
-    finally:
-        with server.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        server.dispose()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import scratch_db
 from scale_memory import MemoryWatch, reset_own_peak, rusage_mib
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -139,19 +139,13 @@ def own_database(server: str, workdir: Path, label: str) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    name = f"sgm_scale_{label}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(server)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    engine = make_engine(f"{server}/{name}?charset=utf8mb4")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
+    with scratch_db.own_database(server, f"sgm_scale_{label}") as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def database_mib(engine: Engine) -> float:
