@@ -59,12 +59,13 @@ def queue_reviews(
         if only is not None:
             query = query.where(LabelStudioTask.ls_task_id.in_(only))
         # A full pass also gives sides queued before tabs were made (an upgraded site) the tab they lack.
-        before = queued_now if only is not None else queued_now - bool(session.scalar(queued.limit(1)))
+        backfill = only is None and session.scalar(queued.limit(1)) is not None
+        before = queued_now
         for task in session.scalars(query.order_by(LabelStudioTask.position)).all():
             if _submitted(admin, task.ls_task_id):
                 _queue_one(session, admin, reviewer, task)
                 queued_now += 1
-        if queued_now > before:
+        if queued_now > before or backfill:
             # the Data Manager creates a tab on first opening a project, which the reviewer may not (read-only)
             admin.ensure_view(first.ls_project_id)
     return queued_now
