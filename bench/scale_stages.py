@@ -241,7 +241,7 @@ def quality_images_stage(emr: Emr, ids: list[int] | None = None, chunk: int = GA
 
 
 def quality_linking_stage(emr: Emr) -> int:
-    """The linking gate (it judges every study: the review queue as it stands); returns studies."""
+    """The linking gate (the studies waiting unlinked or for review, as the queue stands); returns them."""
     with session_scope(emr.sessions) as session:
         result = check_linking(session, float(emr.settings.link_review_max_days))
     say(f"  linking gate: {'passed' if result.success else 'FAILED'}, {result.failing_count} failing")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, select, true
+from sqlalchemy import Select, and_, func, select, true
 from sqlalchemy.orm import Session
 
 from emr_core.models import Instance, InstanceConflict, LinkDecision, Series, Study, utcnow
@@ -152,29 +152,36 @@ def _study_views(session: Session, study_ids: set[int]) -> dict[int, set[tuple[s
     return views
 
 
-def studies_frame(session: Session, now: datetime | None = None, scope: Scope = Scope()) -> pd.DataFrame:
-    """One row per study: linked, waiting for review or unlinked, and for how many days it has waited."""
+def waiting_studies_frame(session: Session, now: datetime | None = None) -> pd.DataFrame:
+    """One row per study waiting unlinked or for review, with the days it has waited.
+
+    Only these: linked studies cannot fail the linking suite (they wait for nothing), and reading all
+    500,000 of them each night made the gate's cost grow with the archive, not with the night's work.
+    Two queries, each on an index (decision status, study patient), rather than one OR across both tables.
+    """
     now = now or utcnow()
-    # Columns, not ORM objects: the gate judges every study each night, and loading each study and its
-    # decision (with its evidence JSON) as objects cost ~0.4 ms a study, two minutes at 228,000 studies.
     current = and_(LinkDecision.study_id == Study.id, LinkDecision.is_current.is_(True))
-    query = (
-        select(
-            Study.id,
-            Study.study_uid,
-            Study.patient_id,
-            Study.created_at,
-            LinkDecision.status,
-            LinkDecision.method,
-            LinkDecision.decided_at,
-        )
-        .outerjoin(LinkDecision, current)
-        .order_by(Study.id, LinkDecision.id)
+    columns = select(
+        Study.id,
+        Study.study_uid,
+        Study.patient_id,
+        Study.created_at,
+        LinkDecision.status,
+        LinkDecision.method,
+        LinkDecision.decided_at,
+        LinkDecision.id.label("decision_id"),
     )
-    if scope.study_ids is not None:
-        query = query.where(Study.id.in_(list(scope.study_ids)))
-    rows = {row.id: row for row in session.execute(query)}  # the newest current decision, should there be two
+    in_review = columns.join(LinkDecision, current).where(LinkDecision.status == "review")
+    unlinked = columns.outerjoin(LinkDecision, current).where(Study.patient_id.is_(None))
+    found = [*session.execute(in_review), *session.execute(unlinked)]
+    found.sort(key=lambda row: (row.id, row.decision_id or 0))
+    rows = {row.id: row for row in found}  # the newest current decision, should there be two
     return pd.DataFrame([_study_row(row, now) for row in rows.values()], columns=_STUDY_COLUMNS)
+
+
+def count_studies(session: Session) -> int:
+    """How many studies the EMR holds."""
+    return int(session.scalar(select(func.count()).select_from(Study)) or 0)
 
 
 _STUDY_COLUMNS = ["study_id", "study_uid", "patient_id", "link_state", "link_method", "waiting_since", "waiting_days"]

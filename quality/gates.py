@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from emr_core.vocabulary import birads
-from quality.frames import Scope, findings_frame, images_frame, studies_frame
+from quality.frames import Scope, count_studies, findings_frame, images_frame, waiting_studies_frame
 from quality.report import write_report
 from quality.results import SuiteResult
 from quality.runner import validate
@@ -28,9 +28,12 @@ def check_images(session: Session, root: Path, scope: Scope | None = None) -> Su
 
 
 def check_linking(session: Session, max_days: float, now: datetime | None = None) -> SuiteResult:
-    """The linking suite over every study: the review queue as it stands now."""
-    frame = studies_frame(session, now)
+    """The linking suite over the studies waiting (unlinked or in the review queue) as it stands now."""
+    frame = waiting_studies_frame(session, now)
     states = frame["link_state"].value_counts().to_dict()
+    linked = count_studies(session) - len(frame)
+    if linked:
+        states["linked"] = linked
     return validate(linking_suite(max_days), frame, report={"studies_by_state": states})
 
 

@@ -20,6 +20,9 @@ from emr_core.linking.scoring import Header, Outcome, evaluate, make_header
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study, utcnow
 
 CHUNK_SIZE = 1000  # studies per transaction: bounded memory, short locks
+# Up to this many studies, the linker reads only the patients they can match (a nightly run); above it,
+# every patient in one pass, which is cheaper than tens of thousands of keyed lookups (a first import).
+CANDIDATE_INDEX_MAX_STUDIES = 50_000
 PROGRESS_MIN_STUDIES = 200
 
 
@@ -61,8 +64,8 @@ def link_studies(
     started = time.perf_counter()
     report = LinkReport()
     with session_scope(session_factory) as session:
-        index = PatientIndex.load(session)
         pending = load_pending(session, only_pending)
+        index = patient_index(session, pending)
     report.examined = len(pending)
     deferred: list[PendingStudy] = []
     with tqdm(
@@ -79,6 +82,13 @@ def link_studies(
         _link_chunk(session, index, deferred, report, None)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def patient_index(session: Session, pending: Sequence[PendingStudy]) -> PatientIndex:
+    """The patients the pending studies are compared with (see CANDIDATE_INDEX_MAX_STUDIES)."""
+    if len(pending) > CANDIDATE_INDEX_MAX_STUDIES:
+        return PatientIndex.load(session)
+    return PatientIndex.load_for(session, (item.header for item in pending))
 
 
 def load_pending(session: Session, only_pending: bool) -> list[PendingStudy]:

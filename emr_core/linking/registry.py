@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from emr_core.audit import record_events
+from emr_core.linking.candidates import chunks
 from emr_core.linking.names import fold, name_key
 from emr_core.linking.registry_audit import registry_records
 from emr_core.models import Accession, Patient, PatientIdentifier
@@ -126,7 +127,7 @@ def import_registry(session: Session, csv_path: Path | str, actor: str = "local"
     """Upsert registry patients by (patient_id, issuer); idempotent, audited; the caller commits."""
     report = RegistryImportReport()
     rows = read_registry(Path(csv_path), report)
-    existing = _existing_patients(session)
+    existing = _existing_patients(session, {row.patient_id for row in rows})
     new_rows = [r for r in rows if (r.patient_id, r.issuer) not in existing]
     _update_patients(session, rows, existing, report)
     patient_ids = {k: pid for k, (pid, _) in existing.items()}
@@ -137,8 +138,9 @@ def import_registry(session: Session, csv_path: Path | str, actor: str = "local"
     return report
 
 
-def _existing_patients(session: Session) -> dict[tuple[str, str], tuple[int, dict[str, object]]]:
-    """(identifier, issuer) -> (patient id, current registry fields) for every known patient."""
+def _existing_patients(session: Session, values: set[str]) -> dict[tuple[str, str], tuple[int, dict[str, object]]]:
+    """(identifier, issuer) -> (patient id, current registry fields) of the known patients holding these
+    identifier values. Only those: a day's registry rows must not cost a read of the whole archive."""
     stmt = select(
         PatientIdentifier.value,
         PatientIdentifier.issuer,
@@ -154,7 +156,10 @@ def _existing_patients(session: Session) -> dict[tuple[str, str], tuple[int, dic
             pid,
             {"full_name": full, "name_key": key, "birth_date": born, "sex": sex, "provisional": bool(prov)},
         )
-        for value, issuer, pid, full, key, born, sex, prov in session.execute(stmt)
+        for chunk in chunks(values)
+        for value, issuer, pid, full, key, born, sex, prov in session.execute(
+            stmt.where(PatientIdentifier.value.in_(chunk))
+        )
     }
 
 
@@ -226,7 +231,11 @@ def _upsert_accessions(
     report: RegistryImportReport,
 ) -> None:
     """Add new accession numbers and re-point those the registry now gives to another patient."""
-    known = dict(session.execute(select(Accession.accession_number, Accession.patient_id)).all())
+    listed = {number for row in rows for number in row.accessions}
+    known: dict[str, int] = {}
+    for chunk in chunks(listed):
+        query = select(Accession.accession_number, Accession.patient_id).where(Accession.accession_number.in_(chunk))
+        known.update(dict(session.execute(query).all()))
     added: dict[str, int] = {}
     moved: dict[str, int] = {}
     for row in rows:
