@@ -124,6 +124,9 @@ def record_events(session: Session, records: Sequence[AuditRecord]) -> list[Audi
     if not records:
         return []
     sink = session_sink(session)  # before the lock: creating the key on first use touches the disk
+    # The caller's own changes are written before the chain lock is taken: holding the head while
+    # waiting for another writer's row lock would deadlock with that writer waiting for the head.
+    session.flush()
     head = _lock_chain_head(session)
     # Ids are assigned here, under the lock, because each id is part of its event's hash.
     events: list[AuditEvent] = []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from emr_core.audit import verify_chain
 from emr_core.db import session_scope
 from emr_core.models import AuditEvent
 from emr_core.models_clinical import FormSubmission, PatientFile
@@ -131,3 +133,25 @@ def test_file_limits_and_type_checks_refuse_and_write_nothing(api, session_facto
     assert upload(b"", "text/plain").status_code == 422
     assert _count(session_factory, PatientFile) == 0
     assert not [p for p in (settings.root / "files").rglob("*") if p.is_file()]
+
+
+def test_concurrent_submissions_and_reads_keep_one_audit_chain(api, session_factory) -> None:
+    """Writes lock the chain head only when they record their event: concurrent writers and the reads'
+    group commits all land, each once, in one intact chain (on MariaDB, row locks, not a global lock)."""
+    patients = [_patient(api) for _ in range(3)]
+    url = "/patients/{}/forms/breast_screening_intake"
+
+    def work(n: int) -> int:
+        pid = patients[n % len(patients)]
+        if n % 3 == 0:
+            return int(api.get("clinician", f"/patients/{pid}").status_code)
+        return int(api.post("clinician", url.format(pid), json={"data": INTAKE}).status_code)
+
+    before = _count(session_factory, AuditEvent)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(work, range(24)))
+    assert codes.count(201) == 16 and codes.count(200) == 8
+    assert _count(session_factory, FormSubmission) == 16
+    with session_scope(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == before + 24
+        assert verify_chain(session) == []
