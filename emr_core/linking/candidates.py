@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 from emr_core.models import Accession, Patient, PatientIdentifier
 
 
-def near_dates(born: date) -> list[date]:
+@lru_cache(maxsize=65536)
+def near_dates(born: date) -> tuple[date, ...]:
     """Dates a birth date is commonly mistyped as: day/month swapped, year off by one."""
     found = []
     if born.day <= 12 and born.day != born.month:
@@ -24,7 +26,7 @@ def near_dates(born: date) -> list[date]:
             found.append(born.replace(year=year, day=28))
         if not (born.month == 2 and born.day == 29):
             found.append(born.replace(year=year))
-    return found
+    return tuple(found)
 
 
 @dataclass
@@ -55,16 +57,12 @@ IN_CHUNK = 1000
 
 
 class StudyKeys(Protocol):
-    """What a study can be matched by (a linker Header has these)."""
+    """What names a study's patient outright (a linker Header has these)."""
 
     @property
     def patient_id(self) -> str: ...
     @property
     def accession(self) -> str: ...
-    @property
-    def name_key(self) -> str: ...
-    @property
-    def birth_date(self) -> date | None: ...
 
 
 def chunks(values: Collection[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
@@ -75,25 +73,20 @@ def chunks(values: Collection[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]
 
 
 @dataclass
-class _BlockingKeys:
-    """The values the linker's blocks look up, gathered from many studies."""
+class _NamedKeys:
+    """The identifier values and accession numbers many studies carry."""
 
     values: set[str] = field(default_factory=set)
     accessions: set[str] = field(default_factory=set)
-    name_keys: set[str] = field(default_factory=set)
-    birth_dates: set[date] = field(default_factory=set)
 
     @classmethod
-    def of(cls, studies: Iterable[StudyKeys]) -> _BlockingKeys:
+    def of(cls, studies: Iterable[StudyKeys]) -> _NamedKeys:
         keys = cls()
         for study in studies:
             keys.values.add(study.patient_id)
             keys.accessions.add(study.accession)
-            keys.name_keys.add(study.name_key)
-            if study.birth_date is not None:
-                keys.birth_dates.update((study.birth_date, *near_dates(study.birth_date)))
-        for found in (keys.values, keys.accessions, keys.name_keys):
-            found.discard("")
+        keys.values.discard("")
+        keys.accessions.discard("")
         return keys
 
 
@@ -107,6 +100,14 @@ class PatientIndex:
     by_accession: dict[str, int] = field(default_factory=dict)
     by_birth_date: dict[date, list[int]] = field(default_factory=lambda: defaultdict(list))
     by_name_key: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # Lazy: demographic blocks are read on demand; what was read and what is asked for but not read yet.
+    lazy: bool = False
+    _read_dates: set[date] = field(default_factory=set, init=False, repr=False)
+    _read_keys: set[str] = field(default_factory=set, init=False, repr=False)
+    _wanted_dates: set[date] = field(default_factory=set, init=False, repr=False)
+    _wanted_keys: set[str] = field(default_factory=set, init=False, repr=False)
+    # Patients created during this run, in order: a deferred review is re-made only if one could change it.
+    created: list[PatientRecord] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
     def load(cls, session: Session) -> PatientIndex:
@@ -124,11 +125,12 @@ class PatientIndex:
 
     @classmethod
     def load_for(cls, session: Session, studies: Iterable[StudyKeys]) -> PatientIndex:
-        """Only the patients these studies can match: by identifier value, accession, name key or a near
-        birth date. The nightly run links ~1,000 studies against an archive of 500,000 patients: reading
-        every patient each night made its cost grow with the archive instead of with the new studies."""
-        keys = _BlockingKeys.of(studies)
-        index = cls()
+        """The patients these studies name (by identifier value or accession); the demographic blocks (name
+        key, near birth dates) only when a study needs them (`fill_blocks`). The nightly run links ~1,000
+        studies against 500,000 patients: reading every patient, or every patient born on one of the
+        ~5,000 dates near the night's birth dates, made its cost grow with the archive."""
+        keys = _NamedKeys.of(studies)
+        index = cls(lazy=True)
         ids: set[int] = set()
         for value in chunks(keys.values):
             ids.update(session.scalars(select(PatientIdentifier.patient_id).where(PatientIdentifier.value.in_(value))))
@@ -138,12 +140,25 @@ class PatientIndex:
             )
             index.by_accession.update(dict(session.execute(query).all()))
         ids.update(index.by_accession.values())
-        for names in chunks(keys.name_keys):
-            ids.update(session.scalars(select(Patient.id).where(Patient.name_key.in_(names))))
-        for days in chunks(keys.birth_dates):
-            ids.update(session.scalars(select(Patient.id).where(Patient.birth_date.in_(days))))
         index._load_patients(session, ids)
         return index
+
+    @property
+    def wants_blocks(self) -> bool:
+        """A lazy index was asked for demographic blocks it has not read yet."""
+        return bool(self._wanted_dates or self._wanted_keys)
+
+    def fill_blocks(self, session: Session) -> None:
+        """Read the demographic blocks asked for since the last fill (patients already held are kept)."""
+        ids: set[int] = set()
+        for names in chunks(self._wanted_keys):
+            ids.update(session.scalars(select(Patient.id).where(Patient.name_key.in_(names))))
+        for days in chunks(self._wanted_dates):
+            ids.update(session.scalars(select(Patient.id).where(Patient.birth_date.in_(days))))
+        self._load_patients(session, ids - self.records.keys())
+        self._read_dates |= self._wanted_dates
+        self._read_keys |= self._wanted_keys
+        self._wanted_dates, self._wanted_keys = set(), set()
 
     def _load_patients(self, session: Session, ids: Collection[int]) -> None:
         """Add these patients with every identifier they hold."""
@@ -166,6 +181,11 @@ class PatientIndex:
         for value, issuer in list(record.identifiers):
             self.add_identifier(record.id, value, issuer, attach=False)
 
+    def add_created(self, record: PatientRecord) -> None:
+        """Register a patient this run created (a provisional one)."""
+        self.add(record)
+        self.created.append(record)
+
     def add_identifier(self, patient_id: int, value: str, issuer: str, attach: bool = True) -> None:
         """Register one (value, issuer) identifier of a known patient."""
         if attach:
@@ -178,9 +198,15 @@ class PatientIndex:
         return self.issuers_by_value.get(value, {})
 
     def demographic_candidates(self, key: str, born: date | None) -> list[PatientRecord]:
-        """Patients sharing the birth date or the exact name key (the two blocking keys)."""
+        """Patients sharing the birth date or the exact name key (the two blocking keys).
+
+        A lazy index answers with what it has read and notes the blocks it lacks (`wants_blocks`)."""
+        days = (born, *near_dates(born)) if born is not None else ()
+        if self.lazy:
+            self._wanted_dates.update(d for d in days if d not in self._read_dates)
+            if key and key not in self._read_keys:
+                self._wanted_keys.add(key)
         ids: set[int] = set(self.by_name_key.get(key, ())) if key else set()
-        if born is not None:
-            for day in (born, *near_dates(born)):
-                ids.update(self.by_birth_date.get(day, ()))
+        for day in days:
+            ids.update(self.by_birth_date.get(day, ()))
         return [self.records[i] for i in sorted(ids)]

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage, LinkMethod, LinkStatus
-from emr_core.linking.candidates import PatientIndex, PatientRecord
+from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates
 from emr_core.linking.link_audit import audit_decisions
 from emr_core.linking.scoring import Header, Outcome, evaluate, make_header
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study, utcnow
@@ -67,7 +67,7 @@ def link_studies(
         pending = load_pending(session, only_pending)
         index = patient_index(session, pending)
     report.examined = len(pending)
-    deferred: list[PendingStudy] = []
+    deferred: list[Deferred] = []
     with tqdm(
         total=len(pending), unit="study", desc="linking", disable=not progress or len(pending) < PROGRESS_MIN_STUDIES
     ) as bar:
@@ -79,7 +79,7 @@ def link_studies(
     # Reviews are decided last, against every provisional patient this run created, so
     # that the next run sees the same candidates and changes nothing.
     with session_scope(session_factory) as session:
-        _link_chunk(session, index, deferred, report, None)
+        decide_deferred(session, index, deferred, report)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -131,19 +131,30 @@ def _pending(row: Any) -> PendingStudy:
     return PendingStudy(header, CurrentDecision(str(status), patient_id, inputs))
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A study that went to review in the first pass, with that outcome and how many patients the run had
+    created by then."""
+
+    item: PendingStudy
+    outcome: Outcome
+    known: int
+
+
 def _link_chunk(
     session: Session,
     index: PatientIndex,
     chunk: Sequence[PendingStudy],
     report: LinkReport,
-    deferred: list[PendingStudy] | None,
+    deferred: list[Deferred] | None,
 ) -> None:
     """Evaluate each study in memory, create provisional patients, write changes in bulk."""
+    read_blocks(session, index, [item.header for item in chunk])
     changes: list[tuple[int, int | None, dict[str, object]]] = []
     for item in chunk:
         outcome = evaluate(item.header, index)
         if deferred is not None and outcome.status is LinkStatus.REVIEW:
-            deferred.append(item)
+            deferred.append(Deferred(item, outcome, len(index.created)))
             continue
         if outcome.method is LinkMethod.PROVISIONAL and outcome.status is LinkStatus.AUTO:
             outcome.patient_id = create_provisional(session, index, item.header)
@@ -157,6 +168,50 @@ def _link_chunk(
             report.review += 1
         else:
             report.linked[str(outcome.method)] += 1
+    if changes:
+        write_decisions(session, changes)
+
+
+def read_blocks(session: Session, index: PatientIndex, headers: Sequence[Header]) -> None:
+    """Read the demographic blocks these studies will ask a lazy index for, in a few queries."""
+    if not index.lazy:
+        return
+    for header in headers:
+        evaluate(header, index)  # no side effects: it only notes the blocks it lacks
+    if index.wants_blocks:
+        index.fill_blocks(session)
+
+
+def decide_deferred(session: Session, index: PatientIndex, deferred: list[Deferred], report: LinkReport) -> None:
+    """Decide the reviews of this run last, against the provisional patients it created, so that the next
+    run sees the same candidates; a review is re-evaluated only if a patient added since could change it."""
+    changed = [d.item for d in deferred if any(could_match(d.item.header, r) for r in index.created[d.known :])]
+    again = {id(item) for item in changed}
+    settled = [d for d in deferred if id(d.item) not in again]
+    _write_reviews(session, settled, report)
+    _link_chunk(session, index, changed, report, None)
+
+
+def could_match(header: Header, record: PatientRecord) -> bool:
+    """Whether this patient can be among the header's candidates (its identifier value or a block)."""
+    if header.patient_id and any(value == header.patient_id for value, _ in record.identifiers):
+        return True
+    if header.name_key and record.name_key == header.name_key:
+        return True
+    born = header.birth_date
+    return born is not None and record.birth_date is not None and record.birth_date in (born, *near_dates(born))
+
+
+def _write_reviews(session: Session, settled: list[Deferred], report: LinkReport) -> None:
+    """Write the first-pass review outcomes that nothing since could change."""
+    changes: list[tuple[int, int | None, dict[str, object]]] = []
+    for d in settled:
+        evidence = d.outcome.evidence(d.item.header)
+        if _unchanged(d.item.current, d.outcome, str(evidence["inputs"])):
+            report.unchanged += 1
+            continue
+        changes.append((d.item.header.study_id, None, _decision_row(d.item.header, d.outcome, evidence)))
+        report.review += 1
     if changes:
         write_decisions(session, changes)
 
@@ -206,7 +261,7 @@ def create_provisional(session: Session, index: PatientIndex, header: Header) ->
     if key is None:
         raise RuntimeError("the database returned no id for the new provisional patient")
     patient_id = int(key[0])
-    index.add(PatientRecord(patient_id, header.name_key, header.birth_date, header.sex, True))
+    index.add_created(PatientRecord(patient_id, header.name_key, header.birth_date, header.sex, True))
     key = (header.patient_id, header.issuer)
     if header.patient_id and key not in index.by_identifier:
         session.execute(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 from emr_core.enums import LinkMethod, LinkStatus
 from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates
@@ -103,6 +104,7 @@ class CandidateScore:
         }
 
 
+@lru_cache(maxsize=65536)  # a study meets the same few candidate dates many times (its birth-date block)
 def compare_dates(header: date | None, patient: date | None) -> DateMatch:
     """Classify two birth dates: equal, a common slip, unknown, or different."""
     if header is None or patient is None:

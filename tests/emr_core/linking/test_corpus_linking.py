@@ -16,7 +16,7 @@ from emr_core.dicom.ingest import ingest_paths
 from emr_core.linking import import_registry, link_studies
 from emr_core.linking.candidates import PatientIndex
 from emr_core.linking.evaluation import measure_quality
-from emr_core.linking.linker import load_pending
+from emr_core.linking.linker import load_pending, read_blocks
 from emr_core.linking.scoring import evaluate
 from emr_core.settings import Settings
 from emr_core.synthetic.corpus import CorpusOptions, generate_corpus
@@ -52,13 +52,16 @@ def test_small_corpus_precision_recall_and_no_merges(
 def test_candidate_index_decides_as_the_whole_index_does(
     session_factory: sessionmaker[Session], settings: Settings, corpus: Path
 ) -> None:
-    """The nightly linker reads only the patients a study can match: every outcome stays the same."""
+    """The nightly linker reads only the patients a study names and the demographic blocks it asks for:
+    every outcome stays the same as against every patient."""
     with session_scope(session_factory) as session:
         import_registry(session, corpus / "registry.csv")
     ingest_paths(session_factory, settings, [corpus / "dicom"])
     with session_scope(session_factory) as session:
         pending = load_pending(session, only_pending=True)
-        whole, candidates = PatientIndex.load(session), PatientIndex.load_for(session, [p.header for p in pending])
+        headers = [p.header for p in pending]
+        whole, candidates = PatientIndex.load(session), PatientIndex.load_for(session, headers)
+        read_blocks(session, candidates, headers)
     assert len(pending) == 78 and len(candidates.records) < len(whole.records)
     for item in pending:
         expected, got = evaluate(item.header, whole), evaluate(item.header, candidates)
