@@ -48,6 +48,9 @@ VERSION = 1
 SIDES: tuple[str, ...] = tuple(side.value for side in BREAST_SIDES)
 VIEWS: tuple[tuple[str, str], ...] = tuple((side, view.value) for side in SIDES for view in SCREENING_VIEWS)
 FINDING_STUDY_FRACTION = 0.20
+# Exams handed to a worker at a time: each hand-over costs the parent ~0.7 ms, an eighth of the CPU the
+# exam's four small images now take to write, and the parent shares the workers' cores.
+STUDIES_PER_TASK = 8
 STUDY_IMAGE_VARIANTS: tuple[tuple[str, float], ...] = (
     ("no_view_position", 0.05),
     ("no_image_laterality", 0.05),
@@ -384,7 +387,8 @@ def _write_images(
                     progress(n)
         return
     with process_pool(workers, preload=[__name__], initializer=_single_thread_blas) as pool:
-        for n in pool.map(_render_study, units, [str(out)] * len(units), [writer] * len(units)):
+        args = (units, [str(out)] * len(units), [writer] * len(units))
+        for n in pool.map(_render_study, *args, chunksize=STUDIES_PER_TASK):
             if progress:
                 progress(n)
 
