@@ -5,8 +5,9 @@
 Writes the same corpus (bench/scale.py's archive options at --scale, same worker count) twice in one run, once
 with each writer, times each whole generate_corpus call (planning, ground truth, rendering and writing), checks
 the two corpora are byte for byte the same, and prints images/s of each (end to end, and from the first written
-exam to the last, which leaves out planning, ground truth and the pool's start), their ratios and the load average:
-other processes on the machine slow both runs alike only if the load stays steady, so read it alongside the figures.
+exam to the last, which leaves out planning, ground truth and the pool's start), the CPU time of this process per
+image (the whole cost with --workers 1, robust to other load), their ratios and the load average: other processes
+on the machine slow both runs alike only if the load stays steady, so read it alongside the figures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench modules
@@ -30,15 +32,32 @@ from emr_core.synthetic.mg_header import write_image
 WRITERS: dict[str, ImageWriter] = {"pydicom Dataset + save_as": write_reference_image, "cached bytes": write_image}
 
 
-def _timed(out: Path, options: CorpusOptions, writer: ImageWriter) -> tuple[int, float, float]:
-    """(images, seconds of the whole generate_corpus, images/s while writing images)."""
+@dataclass(frozen=True)
+class Run:
+    """What one writer took for the whole corpus."""
+
+    images: int
+    seconds: float
+    steady: float  # images/s from the first written exam to the last
+    cpu_ms: float  # CPU of this process per image: all of it with --workers 1, the parent's share otherwise
+
+    def line(self) -> str:
+        """The run's figures."""
+        return (
+            f"{self.images} images in {self.seconds:.1f} s: {self.images / self.seconds:.1f} img/s end to end, "
+            f"{self.steady:.1f} img/s while writing images, {self.cpu_ms:.2f} ms CPU/image in this process"
+        )
+
+
+def _timed(out: Path, options: CorpusOptions, writer: ImageWriter) -> Run:
+    """Generate the corpus with `writer`, timing it."""
     ticks: list[tuple[float, int]] = []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     summary = generate_corpus(out, options, lambda n: ticks.append((time.perf_counter(), n)), writer=writer)
-    seconds = time.perf_counter() - start
-    # From the first written exam to the last: planning, ground truth and the pool's start are left out.
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    # Planning, ground truth and the pool's start come before the first exam is written.
     steady = sum(n for _, n in ticks[1:]) / (ticks[-1][0] - ticks[0][0]) if len(ticks) > 1 else float("nan")
-    return summary.images, seconds, steady
+    return Run(summary.images, seconds, steady, cpu / max(summary.images, 1) * 1e3)
 
 
 def _differing(a: Path, b: Path) -> list[str]:
@@ -67,22 +86,23 @@ def main(argv: list[str] | None = None) -> int:
     options = archive_options(args.scale, args.seed, args.workers)
     root = Path(args.keep or tempfile.mkdtemp(prefix="corpus-writer-"))
     print(f"corpus x{args.scale} ({options.columns}x{options.rows}), {args.workers} workers; {_load()}")
-    rates: list[tuple[float, float]] = []
+    runs: list[Run] = []
     outs: list[Path] = []
     try:
         for i, (name, writer) in enumerate(WRITERS.items()):
             outs.append(root / f"writer{i}")
             shutil.rmtree(outs[-1], ignore_errors=True)  # a kept corpus would be found, not written
-            images, seconds, steady = _timed(outs[-1], options, writer)
-            rates.append((images / seconds, steady))
-            print(f"  {name}: {images} images in {seconds:.1f} s: {rates[-1][0]:.1f} img/s end to end,")
-            print(f"    {steady:.1f} img/s while writing images; {_load()}")
+            runs.append(_timed(outs[-1], options, writer))
+            print(f"  {name}: {runs[-1].line()}; {_load()}")
         differing = _differing(*outs)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    (old, old_steady), (new, new_steady) = rates
-    print(f"  ratio {new / old:.2f}x end to end, {new_steady / old_steady:.2f}x while writing images (target >= 4x)")
+    old, new = runs
+    print(
+        f"  ratio {old.seconds / new.seconds:.2f}x end to end, {new.steady / old.steady:.2f}x while writing images, "
+        f"{old.cpu_ms / new.cpu_ms:.2f}x in CPU/image of this process (target >= 4x)"
+    )
     print(f"  files differing: {len(differing)} {differing[:3]}")
     return 1 if differing else 0
 
