@@ -51,3 +51,13 @@ def test_fast_writer_is_byte_identical_to_the_pydicom_reference(tmp_path: Path) 
     assert sum(name.endswith(".dcm") for name in written) == reference.images
     differing = [name for name in expected if written[name] != expected[name]]
     assert not differing, differing[:5]
+
+
+def test_full_size_images_match_too(tmp_path: Path) -> None:
+    # The default 832x1024 matrix: pixel data far past 64 KiB, other spacing strings.
+    options = CorpusOptions(patients=1, seed=2)
+    generate_corpus(tmp_path / "reference", options, writer=write_reference_image)
+    generate_corpus(tmp_path / "fast", options)
+    expected, written = _files(tmp_path / "reference"), _files(tmp_path / "fast")
+    assert sum(name.endswith(".dcm") for name in written) == 4
+    assert written == expected
