@@ -244,3 +244,8 @@ def write_dataset(path: Path, ds: Dataset) -> None:
     """Write a Part 10 file (encoding comes from the file meta transfer syntax)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
+
+
+def write_reference_image(path: Path, study: StudyHeader, image: ImageHeader, pixels: np.ndarray) -> None:
+    """Write one generated image through a pydicom Dataset: the reference the fast writer must match byte for byte."""
+    write_dataset(path, build_dataset(study, image, pixels))
