@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling bench mo
 from scale_stages import archive_options  # bench/ is on sys.path first
 
 from emr_core.synthetic.corpus import CorpusOptions, ImageWriter, generate_corpus
-from emr_core.synthetic.mg_dataset import write_reference_image
-from emr_core.synthetic.mg_header import write_image
+from emr_core.synthetic.mg_header import write_image, write_reference_image
 
 WRITERS: dict[str, ImageWriter] = {"pydicom Dataset + save_as": write_reference_image, "cached bytes": write_image}
 

@@ -42,7 +42,7 @@ from emr_core.synthetic.registry import (
 from emr_core.vocabulary.dicom import BREAST_SIDES, SCREENING_VIEWS
 
 FORMAT = "sgm-synthetic-corpus"
-# Writes one image's file: mg_header.write_image, or the slower mg_dataset.write_reference_image it must match.
+# Writes one image's file: mg_header.write_image, or the slower mg_header.write_reference_image it must match.
 ImageWriter = Callable[[Path, StudyHeader, ImageHeader, np.ndarray], None]
 VERSION = 1
 SIDES: tuple[str, ...] = tuple(side.value for side in BREAST_SIDES)

@@ -35,8 +35,8 @@ def _tag_vr(keyword: str) -> tuple[int, str]:
     return tag, vr
 
 
-def _item(elements: Iterable[Element]) -> Dataset:
-    """A sequence item, set keyword by keyword as a Dataset would be."""
+def as_dataset(elements: Iterable[Element]) -> Dataset:
+    """A pydicom Dataset (or sequence item) holding these elements."""
     item = Dataset()
     for keyword, value in elements:
         setattr(item, keyword, _pydicom_value(_tag_vr(keyword)[1], value))
@@ -46,7 +46,7 @@ def _item(elements: Iterable[Element]) -> Dataset:
 def _pydicom_value(vr: str, value: object) -> object:
     """The value as it would have been assigned to a Dataset (lists for sequences and multiple values)."""
     if vr == "SQ":
-        return Sequence([_item(item) for item in cast(tuple[tuple[Element, ...], ...], value)])
+        return Sequence([as_dataset(item) for item in cast(tuple[tuple[Element, ...], ...], value)])
     if isinstance(value, tuple):
         return list(value)
     return value

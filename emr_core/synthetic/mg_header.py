@@ -1,7 +1,8 @@
-"""The MG For Presentation header as (keyword, value) elements and the fast writer of a generated image.
+"""The MG For Presentation header as (keyword, value) elements and the writers of a generated image.
 
-The elements are those `mg_dataset.build_dataset` sets, with the same values: the files must stay byte for byte
-what that pydicom reference writes (tests/emr_core/synthetic/test_mg_header.py holds them to it).
+`write_image` encodes each distinct element once and reuses its bytes; `write_reference_image` writes the same
+elements through a pydicom Dataset and save_as. Both must write the same bytes, and the files of published
+corpora must not change (tests/emr_core/synthetic/test_mg_header.py holds them to both).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.charset import default_encoding
-from pydicom.dataset import FileMetaDataset, validate_file_meta
+from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
-from emr_core.synthetic.dicom_bytes import Element, ElementEncoder, part10, pixel_data
+from emr_core.synthetic.dicom_bytes import Element, ElementEncoder, as_dataset, part10, pixel_data
 from emr_core.synthetic.mg_dataset import (
     INSTITUTION,
     MG_FOR_PRESENTATION,
@@ -191,7 +192,7 @@ def header_elements(study: StudyHeader, image: ImageHeader, rows: int, columns: 
 def image_bytes(
     study: StudyHeader, image: ImageHeader, pixels: np.ndarray, encoder: ElementEncoder = _ENCODER
 ) -> bytes:
-    """The Part 10 file of one image, as build_dataset + save_as would write it."""
+    """The Part 10 file of one image, as write_reference_image writes it."""
     encodings = UTF8 if study.identity.utf8 else default_encoding
     rows, columns = int(pixels.shape[0]), int(pixels.shape[1])
     dataset = encoder.group(header_elements(study, image, rows, columns), encodings)
@@ -204,3 +205,20 @@ def write_image(path: Path, study: StudyHeader, image: ImageHeader, pixels: np.n
     """Write one generated image's file in a single write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(image_bytes(study, image, pixels))
+
+
+def reference_dataset(study: StudyHeader, image: ImageHeader, pixels: np.ndarray) -> Dataset:
+    """The same image as a pydicom Dataset with its file meta."""
+    rows, columns = int(pixels.shape[0]), int(pixels.shape[1])
+    dataset = as_dataset(header_elements(study, image, rows, columns))
+    dataset.file_meta = FileMetaDataset()
+    for keyword, value in meta_elements(image):
+        setattr(dataset.file_meta, keyword, value)
+    dataset.PixelData = pixels.astype("<u2", copy=False).tobytes()
+    return dataset
+
+
+def write_reference_image(path: Path, study: StudyHeader, image: ImageHeader, pixels: np.ndarray) -> None:
+    """Write one generated image with pydicom's own writer: slower, the reference `write_image` must match."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reference_dataset(study, image, pixels).save_as(path, enforce_file_format=True)

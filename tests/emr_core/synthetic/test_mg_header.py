@@ -1,17 +1,33 @@
-"""The fast writer writes every corpus file byte for byte as the pydicom Dataset + save_as reference does."""
+"""The fast writer writes every corpus file byte for byte as pydicom's writer does, and as published corpora hold."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 from emr_core.synthetic import CorpusOptions, generate_corpus
 from emr_core.synthetic.corpus import STUDY_IMAGE_VARIANTS, StudyPlan, plan_corpus
-from emr_core.synthetic.mg_dataset import DEVICES, write_reference_image
+from emr_core.synthetic.mg_dataset import DEVICES
+from emr_core.synthetic.mg_header import write_reference_image
 from emr_core.synthetic.registry import STUDY_VARIANTS
 
 # 60 persons: every quota-drawn variant occurs at least once (shared_name_dob needs 50) and all 4 devices show up.
 OPTIONS = CorpusOptions(patients=60, seed=7, columns=64, rows=64, registry_extra=40)
+
+
+# Digests of every file of these corpora as they were published (before the fast writer): names and contents.
+PUBLISHED = {
+    "small": "5d45ca6b550a03501ea9b3fb9a8dba6ea387869017349cd071aee6e9eb4780f0",
+    "full size": "88f648378499e70671eed1e351a441377bb6d277466907940d14799b5150dd82",
+}
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    total = hashlib.sha256()
+    for name, content in sorted(files.items()):
+        total.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return total.hexdigest()
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -51,6 +67,7 @@ def test_fast_writer_is_byte_identical_to_the_pydicom_reference(tmp_path: Path) 
     assert sum(name.endswith(".dcm") for name in written) == reference.images
     differing = [name for name in expected if written[name] != expected[name]]
     assert not differing, differing[:5]
+    assert _digest(written) == PUBLISHED["small"]
 
 
 def test_full_size_images_match_too(tmp_path: Path) -> None:
@@ -61,3 +78,4 @@ def test_full_size_images_match_too(tmp_path: Path) -> None:
     expected, written = _files(tmp_path / "reference"), _files(tmp_path / "fast")
     assert sum(name.endswith(".dcm") for name in written) == 4
     assert written == expected
+    assert _digest(written) == PUBLISHED["full size"]
