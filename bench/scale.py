@@ -95,6 +95,7 @@ from scale_stages import (
     quality_linking_stage,
     say,
     search_index_stage,
+    steward_stage,
     study_ids,
 )
 
@@ -104,13 +105,14 @@ TARGETS = {"index_link_s": 7200.0, "memory_mib": 2048.0, "nightly_s": 120.0, "ra
 
 
 def archive_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> None:
-    """Everything the archive goes through once: registry, names, ingest, link, both gates."""
+    """What the archive goes through once: registry, names, ingest, link, the linking gate, the steward.
+    Its images gate runs last (see run): the longest stage, it decides none of the other figures."""
     stages.run("import registry", "rows", lambda: import_stage(emr, corpus))
     stages.run("search index", "patients", lambda: search_index_stage(emr))
     stages.run("ingest", "instances", lambda: ingest_stage(emr, corpus, images)[0])
     stages.run("link", "studies", lambda: link_stage(emr))
-    stages.run("quality images", "instances", lambda: quality_images_stage(emr))
     stages.run("quality linking", "waiting", lambda: quality_linking_stage(emr))
+    stages.run("steward works queue", "studies", lambda: steward_stage(emr))
 
 
 def nightly_stages(stages: Stages, emr: Emr, corpus: Path, images: int) -> float:
@@ -172,7 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"scale": args.scale, "server": args.server.split(":")[0], "load_start": load_average()}
     try:
         with MemoryWatch() as watch:
-            stages = Stages(watch)
+            stages = Stages(watch, after_each=lambda done: _save_partial(args.json, report, done))
             archive, images, increment, new_images = _corpora(args, stages, corpora_root)
             with own_database(args.server, work, "archive") as engine:
                 emr = Emr.of(engine, work / "archive", args.workers, args.batch)
@@ -185,9 +187,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     report["nightly_s"] = nightly_stages(stages, emr, increment, new_images)
                 report["sql_nightly"] = report_lines(engine, statements)
                 report["database_mib_after_nightly"] = database_mib(engine)
-            with own_database(args.server, work, "empty") as engine:
-                emr = Emr.of(engine, work / "empty", args.workers, args.batch)
-                report["nightly_empty_s"] = nightly_stages(stages, emr, increment, new_images)
+                with own_database(args.server, work, "empty") as empty:
+                    other = Emr.of(empty, work / "empty", args.workers, args.batch)
+                    report["nightly_empty_s"] = nightly_stages(stages, other, increment, new_images)
+                stages.run("quality images", "instances", lambda: quality_images_stage(emr))
         report["images"], report["new_images"] = images, new_images
         report["stages"] = [{**asdict(s), "rate": round(s.rate, 1)} for s in stages.done]
         report["load_end"] = load_average()
@@ -196,6 +199,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.keep is None:
             shutil.rmtree(corpora_root, ignore_errors=True)
     return summarise(report)
+
+
+def _save_partial(path: Path | None, report: dict[str, Any], done: list[Any]) -> None:
+    """The figures so far, so that a run stopped part way (x50 takes hours) still leaves them."""
+    if path is not None:
+        partial = {**report, "partial": True, "stages": [{**asdict(s), "rate": round(s.rate, 1)} for s in done]}
+        path.write_text(json.dumps(partial, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def summarise(report: dict[str, Any]) -> dict[str, Any]:
@@ -248,7 +258,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=200, help="ingest rows per database transaction")
     parser.add_argument("--queries", type=int, default=300, help="searches and charts timed over HTTP")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--json", type=Path, help="also write the report here (and the stages so far after each one)")
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emr_core.clinical.search import index_new_patients
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.dicom.ingest import ingest_paths
-from emr_core.linking import import_registry, link_studies
+from emr_core.linking import decide, import_registry, link_studies, review_queue
 from emr_core.migrate import upgrade
 from emr_core.models import Study
 from emr_core.settings import Settings
@@ -72,10 +72,11 @@ def say(message: str) -> None:
 
 @dataclass
 class Stages:
-    """Runs stages one after another and keeps their figures."""
+    """Runs stages one after another and keeps their figures (`after_each` sees them as each one ends)."""
 
     watch: MemoryWatch
     done: list[StageFigures] = field(default_factory=list)
+    after_each: Callable[[list[StageFigures]], None] | None = None
 
     def run(self, name: str, unit: str, work: Callable[[], int]) -> StageFigures:
         """Run `work` (which returns how many rows it handled) and record its figures."""
@@ -89,6 +90,8 @@ class Stages:
         figures = StageFigures(name, round(seconds, 2), rows, unit, load_average(), memory)
         self.done.append(figures)
         say(figures.line())
+        if self.after_each is not None:
+            self.after_each(self.done)
         return figures
 
 
@@ -211,6 +214,21 @@ def link_stage(emr: Emr) -> int:
     report = link_studies(emr.sessions)
     say(f"  linked {report.total_linked:,} of {report.examined:,}, {report.review} to review")
     return report.examined
+
+
+def steward_stage(emr: Emr, batch: int = 500) -> int:
+    """A data steward works the review queue, as the linking gate requires within SGM_LINK_REVIEW_MAX_DAYS:
+    each queued study goes to the linker's best candidate, or to a new patient when it had none."""
+    decided = 0
+    while True:
+        with session_scope(emr.sessions) as session:
+            queued = review_queue(session, limit=batch)
+            for item in queued:
+                best = item.candidates[0]["patient_id"] if item.candidates else None
+                decide(session, item.study_uid, best, "bench-steward")
+        decided += len(queued)
+        if len(queued) < batch:
+            return decided
 
 
 def study_ids(emr: Emr, uids: list[str]) -> list[int]:
