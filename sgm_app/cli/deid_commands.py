@@ -104,15 +104,19 @@ def deidentify_command(ctx: CliContext, source: Path, out: Path, workers: int) -
 
     from emr_core.deid import DeidKeyError, DeidWorkers, find_files, key_path, load_or_create_key
 
+    key = key_path(ctx.settings)
+    # The site secret is made on the first run only once the database is known to be usable, so that a
+    # run against the wrong data folder or an unmigrated database leaves no stray secret behind.
+    sessions = None if key.exists() else ctx.sessions()
     try:
-        secret = load_or_create_key(key_path(ctx.settings))
+        secret = load_or_create_key(key)
     except DeidKeyError as exc:
         raise click.ClickException(str(exc)) from None
     files = find_files([source], skip=out)
     # The workers load the DICOM stack while this process loads the database's; no file goes to them
     # before the database is known to take the audit trail (no export without it).
     with DeidWorkers(secret, out, min(workers, len(files) or 1)) as pool:
-        sessions = ctx.sessions()
+        sessions = sessions or ctx.sessions()
         importlib.import_module("emr_core.audit")  # its ORM models, loaded while the workers still load
         with tqdm(total=len(files), unit="file", desc="deidentify", disable=None) as bar:
             results = list(pool.run(files, progress=lambda _: bar.update()))

@@ -79,3 +79,4 @@ def test_no_file_is_released_without_a_database_to_audit_to(tmp_path: Path) -> N
     refused = CliRunner().invoke(cli, args, env=env)
     assert refused.exit_code != 0 and "database not migrated: run `sgm db upgrade`" in refused.output
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))
+    assert not any((tmp_path / "sgm").rglob("*.key")), "no site secret is made for a database it cannot audit to"
