@@ -212,7 +212,9 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     """Add the totals the targets are about."""
     stages = report["stages"]
     report["index_link_s"] = round(sum(s["seconds"] for s in stages if s["name"] in INDEXED_AND_LINKED), 1)
-    report["memory_peak_mib"] = max(max(s["memory_mib"].values(), default=0.0) for s in stages)
+    # The target is the platform's processes: the corpus generator (test data, planned in memory) is left out.
+    measured = [s for s in stages if not s["name"].startswith("generate")]
+    report["memory_peak_mib"] = max(max(s["memory_mib"].values(), default=0.0) for s in measured)
     report["nightly_ratio"] = round(report["nightly_s"] / max(report["nightly_empty_s"], 1e-9), 2)
     return report
 
@@ -237,7 +239,9 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  search {kind:<30} p50 {latency['p50']} ms  p95 {latency['p95']} ms")
     print(f"  (HTTP measured at load {http['load']})")
     print(f"indexed and linked      {report['index_link_s']:,.1f} s  (target x50 < {t['index_link_s']:.0f} s)")
-    print(f"peak memory, any process {report['memory_peak_mib']:,.1f} MiB  (target < {t['memory_mib']:.0f})")
+    print(
+        f"peak memory, any process {report['memory_peak_mib']:,.1f} MiB  (target < {t['memory_mib']:.0f}; not the generator)"
+    )
     nightly, empty, ratio = report["nightly_s"], report["nightly_empty_s"], report["nightly_ratio"]
     print(f"nightly increment       {nightly:.1f} s on the archive, {empty:.1f} s on an empty one: ratio {ratio:.2f}")
     print(f"  (targets < {t['nightly_s']:.0f} s, < {t['ratio']:g}x)")

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sgm_app.web import assets
 from sgm_app.web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translations
 from sgm_app.web.labels import AUDIT_ACTIONS, AUDIT_OUTCOMES
+from sgm_app.web.link_reasons import date_match, dicom_person_name, link_reason, link_via
 from sgm_app.web.session import CSRF_FIELD, csrf_token
 
 ENV = Environment(
@@ -24,6 +25,8 @@ ENV = Environment(
 ENV.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
 ENV.globals.update(vendor=assets.vendor, own=assets.OWN_URL, LANGUAGES=LANGUAGES, CSRF_FIELD=CSRF_FIELD)
 ENV.globals.update(AUDIT_ACTIONS=AUDIT_ACTIONS, AUDIT_OUTCOMES=AUDIT_OUTCOMES)
+ENV.globals.update(link_reason=link_reason, link_via=link_via, date_match=date_match)
+ENV.filters["person_name"] = dicom_person_name
 
 
 PAGE_HEADERS = {
