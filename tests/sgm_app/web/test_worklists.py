@@ -84,7 +84,7 @@ def _queue_a_study(server: WebServer) -> tuple[str, int, int]:
                 status=LinkStatus.REVIEW.value,
                 evidence={
                     "header": {"name": study.dicom_patient_name, "accession": study.accession_number},
-                    "reasons": ["two close candidates"],
+                    "reasons": ["two candidates close in score", "accession match but birth date differs (near)"],
                     "candidates": candidates,
                 },
             )
@@ -96,7 +96,7 @@ def _queue_a_study(server: WebServer) -> tuple[str, int, int]:
 def test_steward_decides_a_review_item_in_one_click(page: Any, web_server: WebServer) -> None:
     _, other, study_id = _queue_a_study(web_server)
     sign_in(page, "data_steward", "/ui/review")
-    item = page.locator("section.card", has_text="two close candidates")
+    item = page.locator("section.card", has_text="two candidates close in score")
     assert item.get_by_role("columnheader", name="Candidate 2").is_visible()
     item.get_by_role("button", name="Link to candidate 2").click()
     assert page.get_by_role("status").inner_text() == "Decision recorded."
@@ -106,7 +106,24 @@ def test_steward_decides_a_review_item_in_one_click(page: Any, web_server: WebSe
         )
         assert current.status == LinkStatus.MANUAL.value and current.patient_id == other
         assert current.decided_by == "data_steward"
-    assert page.locator("section.card", has_text="two close candidates").count() == 0
+    assert page.locator("section.card", has_text="two candidates close in score").count() == 0
+
+
+def test_the_review_queue_reads_in_vietnamese(page: Any, web_server: WebServer) -> None:
+    _queue_a_study(web_server)
+    sign_in(page, "data_steward", "/ui/review")
+    page.get_by_label("Language").select_option("vi")  # submits by itself
+    page.get_by_role("heading", name="Duyệt liên kết hồ sơ", level=1).wait_for()
+    item = page.locator("section.card").first
+    badges = item.locator(".badge").all_inner_texts()
+    assert badges[:2] == [
+        "hai ứng viên có điểm gần nhau",
+        "khớp theo số tiếp nhận nhưng ngày sinh khác (gần giống (có thể gõ nhầm))",
+    ]
+    evidence = item.get_by_role("row", name="Bằng chứng").inner_text()
+    assert "thông tin nhân khẩu" in evidence and "demographics" not in evidence
+    name = item.get_by_role("row", name="Họ tên").locator("td").first.inner_text()
+    assert name and "^" not in name
 
 
 def test_a_clinician_may_not_decide_links(page: Any, web_server: WebServer) -> None:
