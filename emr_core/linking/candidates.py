@@ -108,6 +108,7 @@ class PatientIndex:
     _wanted_keys: set[str] = field(default_factory=set, init=False, repr=False)
     # Patients created during this run, in order: a deferred review is re-made only if one could change it.
     created: list[PatientRecord] = field(default_factory=list, init=False, repr=False)
+    _created_position: dict[int, int] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, session: Session) -> PatientIndex:
@@ -184,7 +185,19 @@ class PatientIndex:
     def add_created(self, record: PatientRecord) -> None:
         """Register a patient this run created (a provisional one)."""
         self.add(record)
+        self._created_position[record.id] = len(self.created)
         self.created.append(record)
+
+    def created_in_reach(self, value: str, name_key: str, born: date | None, since: int) -> bool:
+        """Whether a patient this run created after the first `since` is among a study's candidates: it holds
+        the study's identifier value, or sits in its name-key or birth-date block."""
+        if since >= len(self.created):
+            return False
+        ids = list(self.by_identifier_value(value).values()) if value else []
+        ids += self.by_name_key.get(name_key, ()) if name_key else ()
+        for day in (born, *near_dates(born)) if born is not None else ():
+            ids += self.by_birth_date.get(day, ())
+        return any(self._created_position.get(pid, -1) >= since for pid in ids)
 
     def add_identifier(self, patient_id: int, value: str, issuer: str, attach: bool = True) -> None:
         """Register one (value, issuer) identifier of a known patient."""

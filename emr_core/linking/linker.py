@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage, LinkMethod, LinkStatus
-from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates
+from emr_core.linking.candidates import PatientIndex, PatientRecord
 from emr_core.linking.link_audit import audit_decisions
 from emr_core.linking.scoring import Header, Outcome, evaluate, make_header
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study, utcnow
@@ -185,21 +185,16 @@ def read_blocks(session: Session, index: PatientIndex, headers: Sequence[Header]
 def decide_deferred(session: Session, index: PatientIndex, deferred: list[Deferred], report: LinkReport) -> None:
     """Decide the reviews of this run last, against the provisional patients it created, so that the next
     run sees the same candidates; a review is re-evaluated only if a patient added since could change it."""
-    changed = [d.item for d in deferred if any(could_match(d.item.header, r) for r in index.created[d.known :])]
+    changed = [d.item for d in deferred if _could_change(index, d)]
     again = {id(item) for item in changed}
     settled = [d for d in deferred if id(d.item) not in again]
     _write_reviews(session, settled, report)
     _link_chunk(session, index, changed, report, None)
 
 
-def could_match(header: Header, record: PatientRecord) -> bool:
-    """Whether this patient can be among the header's candidates (its identifier value or a block)."""
-    if header.patient_id and any(value == header.patient_id for value, _ in record.identifiers):
-        return True
-    if header.name_key and record.name_key == header.name_key:
-        return True
-    born = header.birth_date
-    return born is not None and record.birth_date is not None and record.birth_date in (born, *near_dates(born))
+def _could_change(index: PatientIndex, deferred: Deferred) -> bool:
+    header = deferred.item.header
+    return index.created_in_reach(header.patient_id, header.name_key, header.birth_date, deferred.known)
 
 
 def _write_reviews(session: Session, settled: list[Deferred], report: LinkReport) -> None:

@@ -222,3 +222,22 @@ def test_sex_contradiction_blocks_identifier_link(session_factory: sessionmaker[
     load_registry(session_factory, tmp_path)
     add_study(session_factory, "7.1", "10000006", "HIS", "Dang^Thao^Thu", date(1972, 5, 9), sex="M")
     assert link_studies(session_factory).review == 1
+
+
+def test_a_review_is_remade_when_a_later_study_of_the_run_creates_a_candidate(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Reviews are decided after the run's provisional patients exist, but re-made only when one of them is in
+    the study's blocks: here the second study's new patient shares the first one's name."""
+    load_registry(session_factory, tmp_path)
+    add_study(session_factory, "8.1", "", "", "Pham^Hoa^Thi", None)  # no birth date: every Phạm Thị Hoa is close
+    add_study(session_factory, "8.2", "MG0000099", "PACS_MG", "Pham^Hoa^Thi", date(1975, 3, 3))  # nobody known
+    report = link_studies(session_factory)
+    assert report.provisional_patients == 1 and report.review == 1
+    with session_scope(session_factory) as session:
+        newcomer = current(session, "8.2")[0].patient_id
+        _study, decision = current(session, "8.1")
+        shown = {c["patient_id"] for c in decision.evidence["candidates"]}
+        assert decision.status == "review" and newcomer in shown
+        assert {registry_id(session, "10000004"), registry_id(session, "10000005")} <= shown
+    assert link_studies(session_factory).unchanged == 1
