@@ -34,12 +34,18 @@
   // A score tag sits above its box, unless the viewer's top edge leaves it no room there (a box touching the
   // image's top, or panned up to the edge): then inside the box, or below a box too short to hold it as well as
   // show what it marks, so the score is never cut off.
+  // Sideways, a tag starts at its box's left edge but slides back inside the viewer when the box sits at (or
+  // was zoomed or panned past) the viewer's left or right edge.
   function placeTags(viewer) {
-    const top = viewer.element.getBoundingClientRect().top;
+    const frame = viewer.element.getBoundingClientRect();
     for (const tag of viewer.element.querySelectorAll(".ai-score")) {
       const box = tag.parentElement.getBoundingClientRect();
       const high = tag.offsetHeight;
-      tag.dataset.place = box.top - top >= high ? "above" : box.height >= 2 * high ? "inside" : "below";
+      tag.dataset.place = box.top - frame.top >= high ? "above" : box.height >= 2 * high ? "inside" : "below";
+      tag.style.transform = "";
+      const left = tag.getBoundingClientRect().left;
+      const shift = Math.max(frame.left - left, Math.min(0, frame.right - (left + tag.offsetWidth)));
+      if (shift) tag.style.transform = `translateX(${shift}px)`;
     }
   }
 

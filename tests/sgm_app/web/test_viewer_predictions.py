@@ -185,6 +185,14 @@ PAN_TO_TOP = """(y) => {
 }"""
 
 
+# Pan the RMLO view sideways so that image column x sits at `at` (0 left, 1 right) of the viewer's width.
+PAN_COLUMN_TO = """([x, at]) => {
+  const v = window.sgmViewers.find(w => w.sgmPosition === 'RMLO'), b = v.viewport.getBounds(true);
+  const column = v.viewport.imageToViewportCoordinates(new OpenSeadragon.Point(x, 0)).x;
+  v.viewport.panBy(new OpenSeadragon.Point(column - (b.x + at * b.width), 0), true);
+}"""
+
+
 def _edge_patient(server: WebServer) -> tuple[int, int]:
     """Another patient than _predicted_patient's: its newest study gets boxes touching the image's top edge."""
     with session_scope(server.sessions) as session:
@@ -239,3 +247,11 @@ def test_a_score_tag_without_room_above_its_box_moves_inside_or_below(page: Any,
     rmlo = next(row for row in page.evaluate(TAGS) if row["position"] == "RMLO")
     assert rmlo["box"][1] == pytest.approx(rmlo["frame"][1], abs=1.0), rmlo
     assert rmlo["box"][1] - 0.5 <= rmlo["tag"][1] and rmlo["tag"][3] <= rmlo["box"][3], rmlo
+    # Panned sideways until the box starts at the viewer's right edge, then ends at its left one: the tag
+    # slides back inside the viewer, never cut off.
+    for column, at in ((20, 0.97), (60, 0.03)):
+        page.evaluate(PAN_COLUMN_TO, [column, at])
+        page.wait_for_timeout(300)
+        rmlo = next(row for row in page.evaluate(TAGS) if row["position"] == "RMLO")
+        (fl, _ft, fr, _fb), (tl, _tt, tr, _tb) = rmlo["frame"], rmlo["tag"]
+        assert fl - 0.5 <= tl and tr <= fr + 0.5 and tr - tl > 20, rmlo
