@@ -23,7 +23,12 @@ def test_new_patients_are_indexed_in_batches(
         session.execute(insert(Patient), [{"full_name": n, "name_key": name_key(n)} for n in NAMES])
     written: list[int] = []
     real = search.index_patients
-    monkeypatch.setattr(search, "index_patients", lambda s, rows: written.append(len(rows)) or real(s, rows))
+
+    def counted(session: Session, rows: list[tuple[int, str]]) -> int:
+        written.append(len(rows))
+        return real(session, rows)
+
+    monkeypatch.setattr(search, "index_patients", counted)
     with session_scope(session_factory) as session:
         assert search.index_new_patients(session) == 10
     assert written == [3, 3, 3, 1]
