@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, insert, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -93,13 +93,21 @@ def patient_index(session: Session, pending: Sequence[PendingStudy]) -> PatientI
 
 def load_pending(session: Session, only_pending: bool) -> list[PendingStudy]:
     """Studies to examine: undecided or in review (all non-manual ones if not only_pending)."""
+    return [_pending(row) for row in session.execute(pending_query(only_pending))]
+
+
+def pending_query(only_pending: bool) -> Select[Any]:
+    """The query behind load_pending, in study order."""
     current = and_(LinkDecision.study_id == Study.id, LinkDecision.is_current.is_(True))
     retry = (
         LinkDecision.status == LinkStatus.REVIEW.value
         if only_pending
         else LinkDecision.status != LinkStatus.MANUAL.value
     )
-    stmt = (
+    # Undecided and in-review studies have no patient: that indexed test keeps the nightly run from
+    # scanning every study of the archive (2.8 s at x50) for its ~1,000 new ones.
+    unlinked = Study.patient_id.is_(None) if only_pending else true()
+    return (
         select(
             Study.id,
             Study.study_uid,
@@ -115,10 +123,9 @@ def load_pending(session: Session, only_pending: bool) -> list[PendingStudy]:
             LinkDecision.evidence,
         )
         .outerjoin(LinkDecision, current)
-        .where(or_(LinkDecision.id.is_(None), retry))
+        .where(unlinked, or_(LinkDecision.id.is_(None), retry))
         .order_by(Study.id)
     )
-    return [_pending(row) for row in session.execute(stmt)]
 
 
 def _pending(row: Any) -> PendingStudy:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emr_core.db import session_scope
 from emr_core.enums import LedgerStage, LinkMethod, LinkStatus
 from emr_core.linking import decide, import_registry, link_studies
+from emr_core.linking.linker import pending_query
 from emr_core.models import LedgerEntry, LinkDecision, Patient, PatientIdentifier, Study
 
 REGISTRY = """patient_id,issuer,full_name,birth_date,sex,accession_numbers
@@ -241,3 +242,17 @@ def test_a_review_is_remade_when_a_later_study_of_the_run_creates_a_candidate(
         assert decision.status == "review" and newcomer in shown
         assert {registry_id(session, "10000004"), registry_id(session, "10000005")} <= shown
     assert link_studies(session_factory).unchanged == 1
+
+
+def test_the_pending_studies_are_found_through_the_patient_index(session_factory: sessionmaker[Session]) -> None:
+    """The nightly run's pending query asks the studies' patient_id index, not every study of the archive."""
+    engine = session_factory.kw["bind"]
+    sql = str(pending_query(only_pending=True).compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SEARCH studies USING INDEX ix_studies_patient_id" in plan, plan
+        else:
+            rows = conn.exec_driver_sql(f"EXPLAIN {sql}").mappings().all()
+            studies = next(row for row in rows if row["table"] == "studies")
+            assert studies["key"] == "ix_studies_patient_id", rows
