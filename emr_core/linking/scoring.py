@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from emr_core.enums import LinkMethod, LinkStatus
-from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates
+from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates, one_digit_apart
 from emr_core.linking.names import name_key, name_similarity
 from emr_core.linking.registry import normalise_sex
 
@@ -113,8 +113,7 @@ def compare_dates(header: date | None, patient: date | None) -> DateMatch:
         return DateMatch.EXACT
     if header in near_dates(patient) or patient in near_dates(header):
         return DateMatch.NEAR
-    a, b = header.strftime("%Y%m%d"), patient.strftime("%Y%m%d")
-    if sum(x != y for x, y in zip(a, b, strict=True)) == 1:  # one mistyped digit
+    if one_digit_apart(header, patient):
         return DateMatch.NEAR
     return DateMatch.DIFFERENT
 
