@@ -41,7 +41,7 @@ def _digits(day: date) -> str:
 @lru_cache(maxsize=16384)
 def agreeing_dates(born: date) -> frozenset[date]:
     """Every date `dates_may_agree` with `born`: its slips, the dates it is a slip of, one-digit typos."""
-    found = {born, *near_dates(born)}
+    found: set[date | None] = {born, *near_dates(born)}
     for year in (born.year - 1, born.year + 1):  # born is the safe-day re-typing of a slipped year's 29th-31st
         found.update(_valid(year, born.month, day) for day in (29, 30, 31) if born.day == 28)
     digits = _digits(born)

@@ -107,7 +107,7 @@ def pending_query(only_pending: bool) -> Select[Any]:
     # Undecided and in-review studies have no patient: that indexed test keeps the nightly run from
     # scanning every study of the archive (2.8 s at x50) for its ~1,000 new ones.
     unlinked = Study.patient_id.is_(None) if only_pending else true()
-    return (
+    query = (
         select(
             Study.id,
             Study.study_uid,
@@ -126,6 +126,7 @@ def pending_query(only_pending: bool) -> Select[Any]:
         .where(unlinked, or_(LinkDecision.id.is_(None), retry))
         .order_by(Study.id)
     )
+    return cast("Select[Any]", query)  # the row type differs between SQLAlchemy 2.0 and 2.1
 
 
 def _pending(row: Any) -> PendingStudy:

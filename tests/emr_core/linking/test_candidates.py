@@ -57,8 +57,9 @@ def _namesakes(session: Session, born: date) -> dict[str, int]:
     others = (date(1900 + n, 1 + n % 12, 1 + n % 27) for n in range(100))
     for day in [day for day in others if not dates_may_agree(born, day)][:38]:
         session.add(Patient(full_name="Nguyễn Thị Lan", name_key=name_key("Nguyễn Thị Lan"), sex="F", birth_date=day))
-    for label, day in (("typo", born.replace(day=born.day + 1)), ("unknown", None)):
-        patient = Patient(full_name="Nguyễn Thị Lan", name_key=name_key("Nguyễn Thị Lan"), sex="F", birth_date=day)
+    labelled: list[tuple[str, date | None]] = [("typo", born.replace(day=born.day + 1)), ("unknown", None)]
+    for label, when in labelled:
+        patient = Patient(full_name="Nguyễn Thị Lan", name_key=name_key("Nguyễn Thị Lan"), sex="F", birth_date=when)
         session.add(patient)
         session.flush()
         ids[label] = patient.id
