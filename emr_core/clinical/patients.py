@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from emr_core.clinical.search import index_patients
+from emr_core.clinical.search import reindex_renamed
 from emr_core.linking.names import name_key
 from emr_core.models import Accession, LinkDecision, Patient, PatientIdentifier, Study
 from emr_core.models_clinical import (
@@ -106,7 +106,7 @@ def update_demographics(session: Session, patient_id: int, change: Demographics)
     if "full_name" in changed:
         patient.name_key = name_key(patient.full_name)
         patient.provisional = False
-        index_patients(session, [(patient.id, patient.full_name)])
+        reindex_renamed(session, [(patient.id, patient.full_name)])
     session.flush()
     return changed
 

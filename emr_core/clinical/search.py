@@ -55,17 +55,39 @@ def index_patients(session: Session, patients: list[tuple[int, str]]) -> int:
     return len(ids)
 
 
+def reindex_renamed(session: Session, patients: list[tuple[int, str]]) -> int:
+    """Rewrite the keys of renamed patients up to the highest indexed id. Those above it are left to
+    index_new_patients: keys for them now would raise that mark over patients never indexed (a second
+    registry import before the first search), and searches would never find those."""
+    mark = _indexed_mark(session)
+    return index_patients(session, [(pid, name) for pid, name in patients if pid <= mark])
+
+
+def index_created_patient(session: Session, patient_id: int, full_name: str) -> None:
+    """Keys for a patient just created; first for patients created before it and never indexed (a registry
+    import since the last search), so that the mark its keys raise stays true."""
+    mark = _indexed_mark(session)
+    if (session.scalar(select(func.max(Patient.id)).where(Patient.id < patient_id)) or 0) > mark:
+        index_new_patients(session)
+    if session.scalar(select(PatientSearchKey.patient_id).where(PatientSearchKey.patient_id == patient_id)) is None:
+        index_patients(session, [(patient_id, full_name)])
+
+
+def _indexed_mark(session: Session) -> int:
+    """The highest indexed patient id: every patient up to it has keys."""
+    return session.scalar(select(func.max(PatientSearchKey.patient_id))) or 0
+
+
 def has_unindexed_patients(session: Session) -> bool:
     """True when patients were added since the last indexing (two primary-key lookups)."""
-    newest = session.scalar(select(func.max(Patient.id))) or 0
-    return newest > (session.scalar(select(func.max(PatientSearchKey.patient_id))) or 0)
+    return (session.scalar(select(func.max(Patient.id))) or 0) > _indexed_mark(session)
 
 
 def index_new_patients(session: Session) -> int:
-    """Index patients created since the last indexed id (cheap: a primary-key range scan), _BATCH at a time:
-    after a registry import of 500,000 patients, all their names and words at once took 700 MB."""
-    last = session.scalar(select(func.max(PatientSearchKey.patient_id))) or 0
-    done = 0
+    """Index patients created since the last indexed id (cheap: a primary-key range scan), _BATCH at a time
+    (every patient up to the new mark then has keys): after a registry import of 500,000 patients, all their
+    names and words at once took 700 MB."""
+    last, done = _indexed_mark(session), 0
     while True:
         query = select(Patient.id, Patient.full_name).where(Patient.id > last).order_by(Patient.id).limit(_BATCH)
         fresh = [(row.id, row.full_name) for row in session.execute(query)]

@@ -193,10 +193,10 @@ def _reindex(session: Session, patients: list[tuple[int, str]]) -> None:
     under their current name at once (the keys live in the database). New patients need nothing here: the
     API indexes ids above the highest indexed one before each search."""
     # Imported here: clinical.search uses linking.names, and this package's __init__ imports this module.
-    from emr_core.clinical.search import index_patients
+    from emr_core.clinical.search import reindex_renamed
 
     for start in range(0, len(patients), _INDEX_BATCH):
-        index_patients(session, patients[start : start + _INDEX_BATCH])
+        reindex_renamed(session, patients[start : start + _INDEX_BATCH])
 
 
 def _create_patients(session: Session, rows: list[RegistryRow]) -> dict[tuple[str, str], int]:

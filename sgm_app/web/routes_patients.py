@@ -17,7 +17,12 @@ from emr_core.clinical.patients import (
     writable_patient,
 )
 from emr_core.clinical.roles import Permission
-from emr_core.clinical.search import has_unindexed_patients, index_new_patients, index_patients, search_patients
+from emr_core.clinical.search import (
+    has_unindexed_patients,
+    index_created_patient,
+    index_new_patients,
+    search_patients,
+)
 from emr_core.enums import AuditAction, AuditEventId
 from emr_core.linking.names import name_key
 from emr_core.models import Patient, PatientIdentifier, utcnow
@@ -137,7 +142,7 @@ def _create(web: Web, values: dict[str, Any], identifier: str, issuer: str) -> i
         session.flush()
         if identifier:
             session.add(PatientIdentifier(patient_id=patient.id, value=identifier, issuer=issuer))
-        index_patients(session, [(patient.id, patient.full_name)])
+        index_created_patient(session, patient.id, patient.full_name)
         session.flush()
         web.ctx.log(
             session, AuditEventId.PATIENT_RECORD, AuditAction.CREATE, event_type="patient", patient_ref=ref(patient.id)

@@ -22,8 +22,8 @@ from emr_core.clinical.roles import Permission
 from emr_core.clinical.search import (
     SearchQuery,
     has_unindexed_patients,
+    index_created_patient,
     index_new_patients,
-    index_patients,
     search_patients,
 )
 from emr_core.enums import AuditAction, AuditEventId
@@ -110,7 +110,7 @@ def create(body: PatientIn, ctx: Annotated[Ctx, Depends(require(Permission.PATIE
             session.add_all(
                 PatientIdentifier(patient_id=patient.id, value=i.value, issuer=i.issuer) for i in body.identifiers
             )
-            index_patients(session, [(patient.id, patient.full_name)])
+            index_created_patient(session, patient.id, patient.full_name)
             session.flush()
             ctx.log(
                 session,
