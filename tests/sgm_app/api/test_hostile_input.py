@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -104,10 +103,8 @@ def _asgi_upload(app: Any, headers: list[tuple[bytes, bytes]], chunks: int) -> t
 
 
 def test_anonymous_upload_is_refused_before_its_body_is_read(api, settings) -> None:
-    started = time.monotonic()
     status, read = _asgi_upload(api.client.app, [], chunks=200)  # 200 MiB offered, no token
-    assert status == 401 and read == 0
-    assert time.monotonic() - started < 2.0
+    assert status == 401 and read == 0  # not one chunk taken (a wall-clock bound here failed on a loaded machine)
     bad = [(b"authorization", b"Bearer forged")]
     assert _asgi_upload(api.client.app, bad, chunks=200) == (401, 0)
     # A signed-in caller's oversized upload stops at the limit (64 KiB in the fixture), not at 200 MiB.
