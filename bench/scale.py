@@ -7,60 +7,56 @@ x1 is the seed's hospital: 18,000 mammograms (four per exam, 30% of women with a
 patients; x50 is 900,000 instances and 500,000 patients. Small pixel matrices (64x80), real headers.
 Stages, each with wall time, rows per second, the load average and the peak memory of every process
 (this one and its pool workers, the forkserver, the API server):
-generate the corpora (reused from --keep DIR), import the registry, index patient names for search,
-ingest (header indexing and managed storage), link, the images and linking quality gates; then the
-database size (information_schema), patient search and chart (patient page) p95 over HTTP on a real
-`sgm api serve`; then one day of new exams (--increment) as the nightly run does it (registry rows of the
-day, ingest, link, gates on the new studies) on this archive and on an empty one, and their ratio.
-Each run creates its own databases and drops them at the end; corpora live under --keep or /tmp.
+generate the corpora (reused from --keep DIR; in a process of their own), import the registry, index patient
+names for search, ingest (header indexing and managed storage), link, the linking gate, a data steward working
+the review queue (as the blocking linking gate requires within SGM_LINK_REVIEW_MAX_DAYS); then the database
+size (information_schema), patient search and chart (patient page) p95 over HTTP on a real `sgm api serve`;
+then one day of new exams (--increment) as the nightly run does it (registry rows of the day, ingest, link,
+gates on the new studies) on this archive and on an empty one, and their ratio; last, the archive's images
+gate. --json holds the stages so far after each one. Each run creates its own databases and drops them at
+the end; corpora live under --keep or /tmp.
 
 Targets (issue 13): x50 indexed and linked in under 2 hours with every process under 2 GB; the nightly
 increment under 2 minutes and within 2x of the empty-archive increment; search p95 < 100 ms and chart
 p95 < 200 ms at 500,000 patients.
 
-Measured on the shared 2-core machine against MariaDB (2026-12-02, corpora reused), at a 1-minute load
-average of 3-6 from other engineers' work; wall seconds and rows/s:
+Measured on this 2-core machine against MariaDB at its default 128 MB buffer pool; wall seconds and rows/s.
+x0.1 and x1 at a load of 3-6 and x5 at 2-3 (2026-12-02, the code before the nightly and search changes);
+x50 on 2026-12-03 at a load of 1-3 (the linker, MariaDB and the corpus' own images gate), with the code of
+ed7056f for the archive stages and of ac23372 (search cap) for the HTTP, nightly and images-gate stages:
 
-    stage                  x0.1 (1,800 images)   x1 (18,004 images)   growth for 10x the data
-    import registry             0.2    4,950/s        2.1    4,735/s   10.5x (linear)
-    search index                0.3    3,000/s        0.7   14,994/s    2.3x (fixed cost at x0.1)
-    ingest                     10.5      172/s       55.1      327/s    5.2x (pool start-up; 363/s marginal)
-    link                        0.5      957/s        5.0      900/s   10x   (linear)
-    quality images              4.1      437/s       25.7      701/s    6.3x (fixed GX cost per frame)
-    quality linking             0.1    9,000/s        0.2   19,570/s
-    indexed and linked         11.5                  62.8
-    peak memory, any process    447 MiB               484 MiB (this process, in the images gate)
-    database size                 5.2 MiB              39.8 MiB
-    search p95 / chart p95     28 / 20 ms            50 / 12 ms (common words only: 29 -> 61 ms)
-    nightly, 1,000 exams       21.4 s vs 19.2 s empty (1.11)   15.8 s vs 13.8 s empty (1.14)
+    stage               x0.1 (1,800)     x1 (18,004)      x5 (90,012)       x50 (900,120 images)
+    import registry      0.2  4,950/s     2.1  4,735/s     15.1  3,270/s       92.0   5,380/s
+    search index         0.3  3,000/s     0.7 14,994/s      6.1  8,085/s       55.7   8,887/s
+    ingest              10.5    172/s    55.1    327/s    134.9    667/s    1,219.3     738/s
+    link                 0.5    957/s     5.0    900/s     53.2    423/s      459.8     489/s (10,071 to review)
+    indexed and linked  11.5             62.8             209.4             1,826.8 s = 30 min (target 2 h)
+    linking gate / steward                                                    3.9 s / 94.6 s (10,071 decisions)
+    images gate          4.1    437/s    25.7    701/s    163.3    551/s    1,608.5     562/s (4,440 failing)
+    database size        5.2 MiB         39.8 MiB         170.6 MiB         1,477.8 MiB
+    search p95 / chart  28 / 20 ms       50 / 12 ms       108 / 38 ms        69 / 10 ms (targets 100 / 200)
+    nightly, 1,000      21.4 / 19.2 s    15.8 / 13.8 s    36.2 / 24.6 s     13.1 / 9.6 s (archive / empty EMR)
+      ratio              1.11             1.14             1.47              1.36 (target 2)
 
-At a load of 10-17 the same x1 run took 85-114 s to index and link, search p95 108-255 ms, chart p95
-34-61 ms, nightly 41-42 s vs 48 s empty: figures here move with the neighbours' load, not only ours.
-x5 was not run (writing its 90,000 images alone takes ~30 min here at 54 images/s) and x50 not at all:
-both cores are shared. Projected to x50 from the x1 rates (every stage grew linearly or better), at a
-load of 3-6: import ~2 min, search index ~0.5 min, ingest ~42-46 min, link ~4 min: indexed and linked
-~52 min (target 2 h; ~75 min at a load of 10-15); images gate ~21 min, linking gate ~12 s; database
-~2 GB; search p95 likely over 100 ms (the common-words query doubled for 10x the patients, the others
-stayed at 20-30 ms), chart p95 ~12-20 ms. The nightly run: 13.8 s on an empty archive plus what grows
-with the archive, 50x its x1 share: the registry import's read of every patient (+0.2 s at x1: ~10 s),
-the linker's index of every patient and the review queue it re-examines each night (+0.3 s: ~15 s;
-a steward empties that queue, the bench does not), the linking gate (~5 s): ~45 s, under the 2 minutes
-but ~3x the empty-archive run, not within 2x. Next: read only the patients the new studies can match
-(identifier, accession, name key, birth dates) in the import and the linker, not all of them.
-Plans (printed at the end of each run): the one statement that read more than it needed was the images
-gate's, a scan of every study for a nightly scope (an OR across two tables; now two queries); the full
-reads left (patient_identifiers, type=ALL) are the import's and the linker's reads of every patient,
-which no index shortens. So no index was added, and no migration.
-Memory, measured apart at x0.1 and x1: the ingest process stays flat while it works (202 -> 215 MiB
-for 18,000 files: the path list and queued tasks, ~0.6 KB a file, ~0.55 GB at x50); the registry import
-grew ~4 KB a row (2 GB at x50) until it created patients 5,000 at a time (now ~2.4 KB a row at x1, most
-of it the one batch in flight, so less at x50); pool workers (~233 MiB) and the API server (~410 MiB)
-do not grow with the archive. Risk the projection cannot see: the linker's birth-date block holds ~50x
-more candidates per study at x50, and its in-memory index of every patient ~50x more rows.
-Run x5 first to check that:
-    python bench/scale.py --scale 5 --keep /data/sgm-scale          (~45 min, ~1.2 GB of corpus)
-x50 needs ~12 GB of corpus and ~12 GB of managed storage; writing the corpus takes ~3-4.5 h here (once:
---keep reuses it), the measured stages ~1.5 h more:
+The x50 run of 2026-12-02 (load about 3) before the blocking, pending-study and search changes: link
+1,743.6 s (129/s, the same 214,959 links and 10,071 reviews), indexed and linked 53 min, search p95 196 ms,
+chart 46 ms, nightly 42.5 s against 16.2 s (2.62). What changed: the linker reads a name-key block as
+(patient, birth date) pairs and loads only namesakes whose birth date may agree (the night's blocks held
+~110,000 patients), and finds pending studies through studies.patient_id (2.8 s of scanning every study);
+search looks at 250 matching patients instead of 2,000 before it says truncated.
+x50 search p95 by kind: full name 99 ms (no diacritics) and 129 ms (with; max 252), family + given 52 ms,
+common words only 22 ms, given name prefix + birth date 16 ms, identifier 11 ms. x50 nightly on the
+archive: import 0.5 s, ingest 6.6 s (5.3 s on the empty EMR), link 2.9 s (0.5 s), gates 3.0 s (3.2 s).
+The x50 images gate ran at a load of 4-5 (a CI run beside it). Its failing rows come from the corpus'
+deliberate header quirks: on the nightly corpus, 8 images whose side no field the indexer reads states
+(ImageLaterality left out on purpose) and the same 8 failing "all four views" in their 2 exams. The night's name-key read (0.44 s) scans the patients table: the keys' blocks hold a
+fifth of it, so MariaDB prefers the scan; a (name_key, birth_date) index would make it index-only.
+Peak memory at x50, every process: 1,072 MiB (the linker's whole-archive index), import 708 MiB, ingest
+638 MiB and its pool workers 226 MiB, the API server under 851 MiB; the corpus generator (test data, its own
+process) is left out.
+Run x5 first to check a change (~15 min with corpora reused), then x50 (~1 h 20 min, ~12 GB of corpus and
+~12 GB of managed storage; writing the corpus takes ~23 min once, --keep reuses it):
+    python bench/scale.py --scale 5 --keep /data/sgm-scale
     python bench/scale.py --scale 50 --keep /data/sgm-scale --work /data/sgm-scale-work --json x50.json
 """
 
