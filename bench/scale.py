@@ -49,8 +49,9 @@ common words only 22 ms, given name prefix + birth date 16 ms, identifier 11 ms.
 archive: import 0.5 s, ingest 6.6 s (5.3 s on the empty EMR), link 2.9 s (0.5 s), gates 3.0 s (3.2 s).
 The x50 images gate ran at a load of 4-5 (a CI run beside it). Its failing rows come from the corpus'
 deliberate header quirks: on the nightly corpus, 8 images whose side no field the indexer reads states
-(ImageLaterality left out on purpose) and the same 8 failing "all four views" in their 2 exams. The night's name-key read (0.44 s) scans the patients table: the keys' blocks hold a
-fifth of it, so MariaDB prefers the scan; a (name_key, birth_date) index would make it index-only.
+(ImageLaterality left out on purpose) and the same 8 failing "all four views" in their 2 exams.
+The night's name-key read (0.44 s) scans the patients table: the keys' blocks hold a fifth of it, so
+MariaDB prefers the scan; a (name_key, birth_date) index would make it index-only.
 Peak memory at x50, every process: 1,072 MiB (the linker's whole-archive index), import 708 MiB, ingest
 638 MiB and its pool workers 226 MiB, the API server under 851 MiB; the corpus generator (test data, its own
 process) is left out.
