@@ -146,7 +146,7 @@ class PatientIndex:
     lazy: bool = False
     _read_dates: set[date] = field(default_factory=set, init=False, repr=False)
     _wanted_dates: set[date] = field(default_factory=set, init=False, repr=False)
-    # A name-key block is read as (patient, birth date) pairs first (an index-only read); only the members whose
+    # A name-key block is read as (patient, birth date) pairs first (two narrow columns); only the members whose
     # birth date may agree with a study's are loaded: at x50 the night's name keys hold ~110,000 patients.
     _key_members: dict[str, dict[date | None, list[int]]] = field(default_factory=dict, init=False, repr=False)
     _wanted_keys: dict[str, set[date | None]] = field(default_factory=dict, init=False, repr=False)
