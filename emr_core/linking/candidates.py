@@ -49,7 +49,6 @@ def agreeing_dates(born: date) -> frozenset[date]:
         for other in "0123456789".replace(digit, ""):
             typed = digits[:place] + other + digits[place + 1 :]
             found.add(_valid(int(typed[:4]), int(typed[4:6]), int(typed[6:])))
-    found.discard(None)
     return frozenset(day for day in found if day is not None and dates_may_agree(born, day))
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from emr_core.enums import LinkMethod, LinkStatus
-from emr_core.linking.candidates import PatientIndex, PatientRecord, near_dates, one_digit_apart
+from emr_core.linking.candidates import PatientIndex, PatientRecord, dates_may_agree
 from emr_core.linking.names import name_key, name_similarity
 from emr_core.linking.registry import normalise_sex
 
@@ -111,11 +111,7 @@ def compare_dates(header: date | None, patient: date | None) -> DateMatch:
         return DateMatch.MISSING
     if header == patient:
         return DateMatch.EXACT
-    if header in near_dates(patient) or patient in near_dates(header):
-        return DateMatch.NEAR
-    if one_digit_apart(header, patient):
-        return DateMatch.NEAR
-    return DateMatch.DIFFERENT
+    return DateMatch.NEAR if dates_may_agree(header, patient) else DateMatch.DIFFERENT
 
 
 def score_candidate(header: Header, record: PatientRecord, via: str) -> CandidateScore:
