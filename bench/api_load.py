@@ -115,6 +115,15 @@ async def load(port: int, token: str, ids: list[int], clients: int, requests: in
     return [ms for lat, _ in results for ms in lat], sum(e for _, e in results), elapsed
 
 
+# Lua: wrk's own summary of a run, on one line this module parses.
+WRK_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %.3f %.1f %.1f %.1f %.1f\\n", summary.requests,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
 WRK_SCRIPT = """
 local ids = {%(ids)s}
 wrk.headers["Authorization"] = "Bearer %(token)s"
@@ -122,34 +131,26 @@ math.randomseed(7)
 request = function()
   return wrk.format("GET", "/patients/" .. ids[math.random(#ids)])
 end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %%d %%d %%.3f %%.1f %%.1f %%.1f %%.1f\\n", summary.requests,
-    e.connect + e.read + e.write + e.status + e.timeout, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
-end
 """
+
+
+def wrk_result(script: Path, port: int, clients: int, seconds: int) -> dict[str, float]:
+    """Run wrk with this Lua script (WRK_DONE appended) for `seconds` with `clients` connections."""
+    script.write_text(script.read_text() + WRK_DONE)
+    command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
+    output = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 60, check=True
+    ).stdout
+    fields = next(line for line in output.splitlines() if line.startswith("RESULT")).split()[1:]
+    names = ("requests", "errors", "seconds", "p50", "p95", "p99", "max")
+    return dict(zip(names, map(float, fields), strict=True))
 
 
 def wrk_load(port: int, token: str, ids: list[int], clients: int, seconds: int, folder: Path) -> dict[str, float]:
     """Run wrk for `seconds` with `clients` connections; returns its counts and latency percentiles (ms)."""
     script = folder / "patient_pages.lua"
     script.write_text(WRK_SCRIPT % {"ids": ",".join(map(str, ids)), "token": token})
-    command = [
-        "wrk",
-        "-t2",
-        f"-c{clients}",
-        f"-d{seconds}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        f"http://127.0.0.1:{port}",
-    ]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-    fields = next(line for line in output.splitlines() if line.startswith("RESULT")).split()[1:]
-    names = ("requests", "errors", "seconds", "p50", "p95", "p99", "max")
-    return dict(zip(names, map(float, fields), strict=True))
+    return wrk_result(script, port, clients, seconds)
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from emr_core.audit_message import audit_message
@@ -85,30 +85,26 @@ def legacy_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical_text(event).encode("utf-8")).hexdigest()
 
 
-def _lock_chain_head(session: Session) -> AuditChainHead:
-    """Lock and read the chain head: writers of the chain queue here, one at a time."""
+def _lock_chain_head(session: Session) -> tuple[int, str]:
+    """Lock and read the chain head (newest id and hash): writers of the chain queue here, one at a time."""
+    newest = select(AuditChainHead.last_event_id, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
     if session.get_bind().dialect.name in ("mysql", "mariadb"):
         # One round trip: the row lock and the read together.
-        head = session.execute(
-            select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
-        ).scalar_one_or_none()
+        head = session.execute(newest.with_for_update()).one_or_none()
     else:
         # SQLite has no row locks: a write first takes the database lock before we read.
         session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
-        head = session.get(AuditChainHead, 1, populate_existing=True)
-    if head is None:
-        head = _rebuild_head(session)
-    return head
+        head = session.execute(newest).one_or_none()
+    return (head[0], head[1]) if head is not None else _rebuild_head(session)
 
 
-def _rebuild_head(session: Session) -> AuditChainHead:
+def _rebuild_head(session: Session) -> tuple[int, str]:
     """The head row is gone: continue after the newest surviving event (verify reports the loss)."""
     last_id = session.scalar(select(func.max(AuditEvent.id))) or 0
     last_hash = session.scalar(select(AuditEvent.row_hash).where(AuditEvent.id == last_id)) if last_id else None
-    head = AuditChainHead(id=1, last_event_id=last_id, last_hash=last_hash or GENESIS_HASH)
-    session.add(head)
+    session.add(AuditChainHead(id=1, last_event_id=last_id, last_hash=last_hash or GENESIS_HASH))
     session.flush()
-    return head
+    return last_id, last_hash or GENESIS_HASH
 
 
 def _new_event(record: AuditRecord, event_id: int, prev_hash: str, key: bytes) -> AuditEvent:
@@ -119,25 +115,31 @@ def _new_event(record: AuditRecord, event_id: int, prev_hash: str, key: bytes) -
     return event
 
 
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {column: getattr(event, column) for column in (*HASHED_FIELDS, "row_hash")}
+
+
 def record_events(session: Session, records: Sequence[AuditRecord]) -> list[AuditEvent]:
-    """Append events to the chain inside the caller's transaction, in order."""
+    """Append events to the chain inside the caller's transaction, in order; returns them (not in the session)."""
     if not records:
         return []
     sink = session_sink(session)  # before the lock: creating the key on first use touches the disk
     # The caller's own changes are written before the chain lock is taken: holding the head while
     # waiting for another writer's row lock would deadlock with that writer waiting for the head.
     session.flush()
-    head = _lock_chain_head(session)
+    last_id, last_hash = _lock_chain_head(session)
     # Ids are assigned here, under the lock, because each id is part of its event's hash.
     events: list[AuditEvent] = []
-    last_id, last_hash = head.last_event_id, head.last_hash
     for record in records:
         last_id += 1
         events.append(_new_event(record, last_id, last_hash, sink.key))
         last_hash = events[-1].row_hash
-    session.add_all(events)
-    head.last_event_id, head.last_hash = last_id, last_hash
-    session.flush()
+    # Bulk statements, not the unit of work: the chain lock is held until commit, and every request
+    # is audited, so each millisecond here is a millisecond every other writer waits.
+    session.execute(insert(AuditEvent), [_row(event) for event in events])
+    session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == 1).values(last_event_id=last_id, last_hash=last_hash)
+    )
     messages = [audit_message(event, sink.site) for event in events] if sink.sender is not None else []
     defer(session, sink, last_id, last_hash, messages)
     return events

@@ -84,11 +84,14 @@ class CheckpointFile:
     def append(self, event_id: int, row_hash: str) -> None:
         body = f"{CHECKPOINT_VERSION} {event_id} {row_hash} {datetime.now(UTC).isoformat(timespec='seconds')}"
         line = f"{body} {seal(self.key, body)}\n".encode("ascii")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # One write() of a short line with O_APPEND: concurrent writers never interleave. No fsync, like
         # the database's own commits (SQLite WAL, synchronous=NORMAL): it survives a crash of the process;
         # after a power loss a missing line is only a gap, never a false alarm.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except FileNotFoundError:  # the folder is made on first use (or again if it was removed)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, line)
         finally:

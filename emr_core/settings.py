@@ -185,11 +185,12 @@ class Settings(BaseSettings):
         """PNG renderings for Label Studio, one folder per long side (also its local-files document root)."""
         return self.root / "rendered"
 
-    @property
+    # Cached: every audited commit looks its sink up by these, and resolve() walks the disk.
+    @cached_property
     def audit_key_path(self) -> Path:
         return (self.audit_key_file or self.root / "secrets" / "audit.key").expanduser().resolve()
 
-    @property
+    @cached_property
     def audit_checkpoint_path(self) -> Path:
         return (self.audit_checkpoint_file or self.root / "audit" / "checkpoints.log").expanduser().resolve()
 

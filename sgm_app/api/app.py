@@ -22,7 +22,7 @@ from emr_core.settings import Settings
 from sgm_app import web
 from sgm_app.api import errors
 from sgm_app.api.body_guard import BodyGuard
-from sgm_app.api.deps import TOKEN_COOKIE, authenticate
+from sgm_app.api.deps import TOKEN_COOKIE, authenticated
 from sgm_app.api.routers import admin, auth, files, forms, patients, predictions, research, studies, tasks
 from sgm_app.api.state import ApiState
 
@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, max_upload_bytes: int = DEFAULT_MAX_BYTES)
     web.install(app)  # first: its pages (/, /login) take precedence over the API's bare ones
     app.add_middleware(
         BodyGuard,
-        authenticate=lambda request: authenticate(request, state),
+        authenticate=lambda request: authenticated(request, state),
         upload_limit=max_upload_bytes,
         exempt=web.checks_its_own_writes,
     )

@@ -6,7 +6,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from anyio import to_thread
 from starlette.requests import Request
 from starlette.routing import Match
 
@@ -36,7 +35,7 @@ class BodyGuard:
         self,
         app: Any,
         *,
-        authenticate: Callable[[Request], object],
+        authenticate: Callable[[Request], Awaitable[object]],
         upload_limit: int,
         exempt: Callable[[str], bool] = lambda _path: False,
     ) -> None:
@@ -67,7 +66,7 @@ class BodyGuard:
             return
         if scope["path"] not in _ANONYMOUS and self._routed(scope):
             try:  # the token is checked before a single body byte is read
-                await to_thread.run_sync(self.authenticate, Request(scope))
+                await self.authenticate(Request(scope))
             except ApiError as exc:
                 await _reply(send, exc.status, exc.message)
                 return

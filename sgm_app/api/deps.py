@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import update
@@ -123,30 +124,39 @@ def authenticate(request: Request, state: ApiState) -> Principal:
     return principal
 
 
-def current_principal(
+async def authenticated(request: Request, state: ApiState) -> Principal:
+    """`authenticate` from the event loop: a recently verified token costs no thread and no query."""
+    # A hop to the thread pool costs more than the whole check of a cached token, and every request
+    # makes this check: only a token not seen lately (a query, maybe an audited 401) goes to a thread.
+    token = _bearer(request)
+    principal = state.tokens.get(token_hash(token)) if token else None
+    return principal if principal is not None else await to_thread.run_sync(authenticate, request, state)
+
+
+async def current_principal(
     request: Request, state: Annotated[ApiState, Depends(get_state)], _: Credentials = None
 ) -> Principal:
     """Dependency form of `authenticate`, for endpoints any signed-in user may call."""
-    return authenticate(request, state)
+    return await authenticated(request, state)
 
 
-def require(permission: Permission) -> Callable[..., Ctx]:
+def require(permission: Permission) -> Callable[..., Awaitable[Ctx]]:
     """A dependency granting the request only when the caller's role has `permission`."""
 
-    def dependency(request: Request, state: Annotated[ApiState, Depends(get_state)], _: Credentials = None) -> Ctx:
-        principal = authenticate(request, state)
+    async def dependency(
+        request: Request, state: Annotated[ApiState, Depends(get_state)], _: Credentials = None
+    ) -> Ctx:
+        principal = await authenticated(request, state)
         ctx = Ctx(state, principal, client_address(request))
         if not allowed(principal.role, permission):
-            _append(
-                state,
-                ctx.record(
-                    AuditEventId.SECURITY_ALERT,
-                    AuditAction.EXECUTE,
-                    event_type="permission_denied",
-                    outcome=AuditOutcome.MINOR_FAILURE,
-                    detail={"permission": permission.value, "method": request.method, "path": request.url.path},
-                ),
+            denial = ctx.record(
+                AuditEventId.SECURITY_ALERT,
+                AuditAction.EXECUTE,
+                event_type="permission_denied",
+                outcome=AuditOutcome.MINOR_FAILURE,
+                detail={"permission": permission.value, "method": request.method, "path": request.url.path},
             )
+            await to_thread.run_sync(_append, state, denial)
             raise ApiError(403, f"role {principal.role!r} may not {permission.value}")
         return ctx
 
