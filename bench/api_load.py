@@ -137,7 +137,7 @@ end
 def wrk_result(script: Path, port: int, clients: int, seconds: int) -> dict[str, float]:
     """Run wrk with this Lua script (WRK_DONE appended) for `seconds` with `clients` connections."""
     script.write_text(script.read_text() + WRK_DONE)
-    command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
+    command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
     output = subprocess.run(
         [*command, f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 60, check=True
     ).stdout

@@ -14,6 +14,23 @@ more than half of one, which on a 2-core machine is CPU the server would otherwi
 percentiles of the mix. `--client httpx` (the default without wrk) makes the load from this process
 instead, a fixed number of requests per client, and times reads and writes apart.
 Target (issue 13): no errors and a p95 under 300 ms for the mix on MariaDB at 50 clients.
+
+Measured 2026-12-03 on the 2-core machine, MariaDB with its default settings (figures drifted by ~25%
+over the day with the same code, so compare runs made side by side):
+- wrk, 1 server process: 123-168 req/s, p95 of the mix 396-555 ms, no errors; 2 processes (what
+  the compose and Kubernetes files run): 200-241 req/s, p95 407-482 ms. httpx from this process,
+  1 server process: 103-143 req/s, p95 0.77-1.29 s (the load generator takes ~0.6 of a core).
+- Where the time goes: the server is CPU-bound in one process (0.92-0.96 of a core) at 6-7 ms of CPU
+  per request (reads alone 5.5 ms, form writes alone 9.1 ms; /health alone 0.73 ms, 1,388 req/s);
+  the patient page's five queries cost 2.3 ms in-process with PyMySQL, 1.5 ms with mysqlclient. The
+  reads' audit group commit is ~8% of the mix; row-lock waits on the audit chain head ~2 ms per
+  request with 1 process, ~5 ms with 2; the disk is not a factor (a commit costs 0.55 ms).
+- Tried without a measurable change (A/B side by side, 128-137 against 131-132 req/s): the token
+  check on the event loop, bulk audit inserts, GIL switch interval 0.5-50 ms, 2-8 handler threads
+  (2 halve the context switches, 86 to 45 per request, and lose a little throughput), no pool
+  pre-ping and no reset on return; mysqlclient gave about +10%.
+- So the target needs about half the CPU per request: requests that do not hop between threads
+  (an async driver) and fewer round trips, rather than tuning this design.
 """
 
 from __future__ import annotations
