@@ -134,9 +134,9 @@ end
 """
 
 
-def wrk_result(script: Path, port: int, clients: int, seconds: int) -> dict[str, float]:
-    """Run wrk with this Lua script (WRK_DONE appended) for `seconds` with `clients` connections."""
-    script.write_text(script.read_text() + WRK_DONE)
+def wrk_result(lua: str, script: Path, port: int, clients: int, seconds: int) -> dict[str, float]:
+    """Run wrk with this Lua (WRK_DONE appended, written to `script`) for `seconds` with `clients` connections."""
+    script.write_text(lua + WRK_DONE)
     command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script)]
     output = subprocess.run(
         [*command, f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 60, check=True
@@ -148,9 +148,8 @@ def wrk_result(script: Path, port: int, clients: int, seconds: int) -> dict[str,
 
 def wrk_load(port: int, token: str, ids: list[int], clients: int, seconds: int, folder: Path) -> dict[str, float]:
     """Run wrk for `seconds` with `clients` connections; returns its counts and latency percentiles (ms)."""
-    script = folder / "patient_pages.lua"
-    script.write_text(WRK_SCRIPT % {"ids": ",".join(map(str, ids)), "token": token})
-    return wrk_result(script, port, clients, seconds)
+    lua = WRK_SCRIPT % {"ids": ",".join(map(str, ids)), "token": token}
+    return wrk_result(lua, folder / "patient_pages.lua", port, clients, seconds)
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:

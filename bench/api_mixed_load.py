@@ -106,10 +106,8 @@ def wrk_mix(port: int, token: str, ids: list[int], args: argparse.Namespace, fol
     """The same mix from wrk for `args.seconds`; its request count, errors and percentiles of the mix."""
     rng = random.Random(7)
     bodies = ",".join("[==[" + json.dumps({"data": intake(rng)}) + "]==]" for _ in range(16))
-    script = folder / "mixed.lua"
     values = {"ids": ",".join(map(str, ids)), "bodies": bodies, "share": args.write_share, "form": FORM}
-    script.write_text(WRK_MIX % {**values, "token": token})
-    return wrk_result(script, port, args.clients, args.seconds)
+    return wrk_result(WRK_MIX % {**values, "token": token}, folder / "mixed.lua", port, args.clients, args.seconds)
 
 
 async def _client(
@@ -151,6 +149,14 @@ async def mixed_load(
     return done, failed, elapsed
 
 
+def verdict(mix: dict[str, float], errors: int) -> bool:
+    """Print the mix's percentiles and whether they meet the target; True when they do."""
+    print("mix         " + "  ".join(f"{k} {mix[k]:.1f} ms" for k in ("p50", "p95", "p99", "max")))
+    ok = errors == 0 and mix["p95"] < TARGET_P95_MS
+    print(f"{'meets' if ok else 'MISSES'} the target: no errors and p95 of the mix under {TARGET_P95_MS:.0f} ms")
+    return ok
+
+
 def report(done: Latencies, failed: Latencies, seconds: float, label: str) -> bool:
     """Print the figures; True when the mix meets the target."""
     total = sum(len(v) for v in done.values()) + sum(len(v) for v in failed.values())
@@ -163,10 +169,7 @@ def report(done: Latencies, failed: Latencies, seconds: float, label: str) -> bo
             + "  ".join(f"{k} {figures[k]:.1f} ms" for k in ("p50", "p95", "p99", "max"))
         )
     mix = percentiles(done["read"] + done["write"])
-    print("mix         " + "  ".join(f"{k} {mix[k]:.1f} ms" for k in ("p50", "p95", "p99", "max")))
-    ok = errors == 0 and mix["p95"] < TARGET_P95_MS
-    print(f"{'meets' if ok else 'MISSES'} the target: no errors and p95 of the mix under {TARGET_P95_MS:.0f} ms")
-    return ok
+    return verdict(mix, errors)
 
 
 def report_wrk(result: dict[str, float], label: str) -> bool:
@@ -175,10 +178,7 @@ def report_wrk(result: dict[str, float], label: str) -> bool:
         f"{result['requests']:.0f} requests from wrk, {label}: {result['requests'] / result['seconds']:.0f} req/s, "
         f"errors {result['errors']:.0f}"
     )
-    print("mix         " + "  ".join(f"{k} {result[k]:.1f} ms" for k in ("p50", "p95", "p99", "max")))
-    ok = result["errors"] == 0 and result["p95"] < TARGET_P95_MS
-    print(f"{'meets' if ok else 'MISSES'} the target: no errors and p95 of the mix under {TARGET_P95_MS:.0f} ms")
-    return ok
+    return verdict(result, int(result["errors"]))
 
 
 def run(url: str, args: argparse.Namespace, folder: Path) -> bool:

@@ -104,11 +104,16 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _cached(state: ApiState, token: str) -> tuple[str, Principal | None]:
+    """The token's cache key and the principal it was recently verified for, if any."""
+    key = token_hash(token) if token else ""
+    return key, state.tokens.get(key) if token else None
+
+
 def authenticate(request: Request, state: ApiState) -> Principal:
     """The user behind the bearer token; 401 (audited) when it is missing or invalid."""
     token = _bearer(request)
-    key = token_hash(token) if token else ""
-    principal = state.tokens.get(key) if token else None
+    key, principal = _cached(state, token)
     if token and principal is None:
         with session_scope(state.sessions) as session:
             principal = authenticate_token(session, token)
@@ -128,8 +133,7 @@ async def authenticated(request: Request, state: ApiState) -> Principal:
     """`authenticate` from the event loop: a recently verified token costs no thread and no query."""
     # A hop to the thread pool costs more than the whole check of a cached token, and every request
     # makes this check: only a token not seen lately (a query, maybe an audited 401) goes to a thread.
-    token = _bearer(request)
-    principal = state.tokens.get(token_hash(token)) if token else None
+    _, principal = _cached(state, _bearer(request))
     return principal if principal is not None else await to_thread.run_sync(authenticate, request, state)
 
 
