@@ -8,7 +8,8 @@ import sys
 import click
 
 from sgm_app.cli.context import CliContext, pass_cli
-from sgm_app.gateway.nginx import GatewayError, GatewayLayout
+from sgm_app.gateway.nginx import GatewayLayout
+from sgm_app.nginx import NginxError
 
 
 def _layout(ctx: CliContext) -> GatewayLayout:
@@ -30,7 +31,7 @@ def gateway_config(ctx: CliContext) -> None:
     layout = _layout(ctx)
     try:
         click.echo(str(write_config(layout)))
-    except GatewayError as exc:
+    except NginxError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -52,7 +53,7 @@ def gateway_serve(ctx: CliContext) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         nginx = start_nginx(layout)
-    except GatewayError as exc:
+    except NginxError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"reading gateway on {layout.url} -> Label Studio {server.url} (access endpoint :{layout.auth_port})")
     try:

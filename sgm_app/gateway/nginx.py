@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
-import shutil
-import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-NGINX_BIN = "/usr/sbin/nginx"
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-
-
-class GatewayError(RuntimeError):
-    """nginx is missing or refuses the configuration; the message says which."""
+from sgm_app import nginx
+from sgm_app.nginx import temp_paths
 
 
 @dataclass(frozen=True)
@@ -115,10 +107,9 @@ http {{
 
 
 def render(layout: GatewayLayout) -> str:
-    temp = "\n  ".join(f"{name}_temp_path {layout.home}/temp/{name};" for name in TEMP_DIRS)
     return TEMPLATE.format(
         home=layout.home,
-        temp_paths=temp,
+        temp_paths=temp_paths(layout.home),
         ls_port=layout.label_studio_port,
         auth_port=layout.auth_port,
         port=layout.port,
@@ -127,52 +118,11 @@ def render(layout: GatewayLayout) -> str:
     )
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or (NGINX_BIN if Path(NGINX_BIN).is_file() else None)
-    if not found:
-        raise GatewayError("nginx is not installed (apt-get install nginx-light or nginx)")
-    return found
-
-
 def write_config(layout: GatewayLayout) -> Path:
     """Render the configuration and create nginx's folders; checks it with `nginx -t`."""
-    for sub in ("run", "logs", *(f"temp/{n}" for n in TEMP_DIRS)):
-        (layout.home / sub).mkdir(parents=True, exist_ok=True)
-    layout.conf.write_text(render(layout), encoding="utf-8")
-    test = subprocess.run(
-        [
-            nginx_binary(),
-            "-t",
-            "-q",
-            "-p",
-            str(layout.home),
-            "-c",
-            str(layout.conf),
-            "-e",
-            str(layout.home / "logs/error.log"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if test.returncode != 0:
-        raise GatewayError(f"nginx refuses {layout.conf}: {test.stderr.strip()}")
-    return layout.conf
-
-
-def _end_with_parent() -> None:
-    """In the child before exec: SIGTERM when the parent dies, however it dies (SIGKILL included)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    return nginx.write_config(layout.home, layout.conf, render(layout))
 
 
 def start_nginx(layout: GatewayLayout) -> subprocess.Popen[bytes]:
-    """nginx in the foreground (daemon off) as our child; stop it with terminate().
-
-    Should we be killed before we can, nginx gets SIGTERM from the kernel (a master that outlived us would
-    keep the port and its workers forever)."""
-    conf = write_config(layout)
-    return subprocess.Popen(
-        [nginx_binary(), "-p", str(layout.home), "-c", str(conf), "-e", str(layout.home / "logs/error.log")],
-        preexec_fn=_end_with_parent,  # noqa: PLW1509 - only prctl, no lock taken; we start nginx from one thread
-    )
+    """nginx in front of Label Studio as our foreground child; stop it with terminate()."""
+    return nginx.start_nginx(layout.home, write_config(layout))

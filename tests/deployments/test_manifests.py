@@ -125,6 +125,8 @@ def test_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() -> None
     user = re.findall(r"^USER\s+(\S+)", runtime, flags=re.MULTILINE)
     assert user and user[-1].split(":")[0] not in {"0", "root"}
     assert "COPY --from=builder /opt/venv" in runtime, "the runtime stage takes the built virtualenv only"
+    # `sgm api serve --workers 2` (the emr service) puts nginx in front of its processes.
+    assert re.search(r"apt-get install [^\n]*\bnginx\b", runtime), "the runtime stage installs nginx"
     assert re.search(r"^HEALTHCHECK [^\n]*\\\n\s+CMD \[\"sgm-healthcheck\"", runtime, flags=re.MULTILINE)
     assert not re.search(r"(PASSWORD|TOKEN|SECRET)\s*=", text), "no secret in the image"
 
