@@ -1,7 +1,7 @@
 """50 concurrent clients mixing patient pages with 30% form submissions on a real `sgm api serve`; bounded.
 
     python bench/api_mixed_load.py [--client wrk|httpx] [--clients 50] [--requests 40] [--seconds 20]
-                                   [--write-share 0.3] [--patients 5000] [--workers 1]
+                                   [--write-share 0.3] [--patients 5000] [--workers 2]
                                    [--database-url mysql+pymysql://root@127.0.0.1:3306]
 
 Reads are patient pages (GET /patients/{id}); writes submit the shipped breast screening intake form to a
@@ -15,22 +15,26 @@ percentiles of the mix. `--client httpx` (the default without wrk) makes the loa
 instead, a fixed number of requests per client, and times reads and writes apart.
 Target (issue 13): no errors and a p95 under 300 ms for the mix on MariaDB at 50 clients.
 
-Measured 2026-12-03 on the 2-core machine, MariaDB with its default settings (figures drifted by ~25%
-over the day with the same code, so compare runs made side by side):
-- wrk, 1 server process: 123-168 req/s, p95 of the mix 396-555 ms, no errors; 2 processes (what
-  the compose and Kubernetes files run): 200-241 req/s, p95 407-482 ms. httpx from this process,
-  1 server process: 103-143 req/s, p95 0.77-1.29 s (the load generator takes ~0.6 of a core).
-- Where the time goes: the server is CPU-bound in one process (0.92-0.96 of a core) at 6-7 ms of CPU
-  per request (reads alone 5.5 ms, form writes alone 9.1 ms; /health alone 0.73 ms, 1,388 req/s);
-  the patient page's five queries cost 2.3 ms in-process with PyMySQL, 1.5 ms with mysqlclient. The
-  reads' audit group commit is ~8% of the mix; row-lock waits on the audit chain head ~2 ms per
-  request with 1 process, ~5 ms with 2; the disk is not a factor (a commit costs 0.55 ms).
-- Tried without a measurable change (A/B side by side, 128-137 against 131-132 req/s): the token
-  check on the event loop, bulk audit inserts, GIL switch interval 0.5-50 ms, 2-8 handler threads
-  (2 halve the context switches, 86 to 45 per request, and lose a little throughput), no pool
-  pre-ping and no reset on return; mysqlclient gave about +10%.
-- So the target needs about half the CPU per request: requests that do not hop between threads
-  (an async driver) and fewer round trips, rather than tuning this design.
+Measured 2026-12-03 on the 2-core machine, MariaDB with its default settings (figures drift by ~25%
+over a day with the same code, so compare runs made side by side):
+- Now, 2 server processes (`--workers 2`, what the compose and Kubernetes files run; nginx in front):
+  290-302 req/s, p95 of the mix 258-270 ms, p50 155-161 ms, no errors: the target is met. Server CPU
+  4.6-4.8 ms per request. One process: 145 req/s, p95 532 ms (one core cannot serve 50 clients so).
+- Before, with uvicorn's own workers: 200-241 req/s, p95 354-482 ms. Three changes, measured in turn:
+  1. uvicorn's workers share one listening socket and the first to wake takes the waiting connections:
+     one process held 46 of wrk's 50 keep-alive connections, the other 4. nginx in front, handing each
+     request to the process with fewer in flight (`least_conn`), took p95 to 317 ms at the same rate.
+  2. 4 handler threads per process instead of 8: a request waits in line for a thread rather than
+     sharing a core with every other request (317 -> 275-291 ms; 2 threads gave 257-279 ms).
+  3. The patient page awaits its audit commit on the event loop instead of parking a handler thread on
+     it, and the audit chain is written with Core statements instead of the ORM's execute path: CPU
+     5.5 -> 4.8 ms per request, 232 -> 296 req/s.
+- Where the time goes now (py-spy, one process): SQLAlchemy's ORM execute path and PyMySQL's pure-Python
+  result parsing are a third of the CPU; the reads' audit group commit about a tenth; MariaDB takes ~1.4 ms
+  of CPU per request. httpx from this process takes ~0.6 of a core from the server, which is why wrk is the
+  default.
+- Tried earlier without a measurable change: GIL switch interval 0.5-50 ms, no pool pre-ping, no reset on
+  return; mysqlclient gave about +10% but needs a compiler and MariaDB's headers to install.
 """
 
 from __future__ import annotations
@@ -222,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="duration of a wrk run")
     parser.add_argument("--write-share", type=float, default=0.3, help="share of requests that submit a form")
     parser.add_argument("--patients", type=int, default=5000)
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (2, as deployed: nginx in front)")
     parser.add_argument("--database-url", help="a MySQL/MariaDB server URL, without a database name")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="sgm-bench-mixed-") as tmp:

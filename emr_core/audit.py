@@ -85,16 +85,19 @@ def legacy_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical_text(event).encode("utf-8")).hexdigest()
 
 
+_NEWEST = select(AuditChainHead.last_event_id, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
+
+
 def _lock_chain_head(session: Session) -> tuple[int, str]:
     """Lock and read the chain head (newest id and hash): writers of the chain queue here, one at a time."""
-    newest = select(AuditChainHead.last_event_id, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+    connection = session.connection()  # Core statements: the ORM's execute path costs more than the query
+    if connection.dialect.name in ("mysql", "mariadb"):
         # One round trip: the row lock and the read together.
-        head = session.execute(newest.with_for_update()).one_or_none()
+        head = connection.execute(_NEWEST.with_for_update()).one_or_none()
     else:
         # SQLite has no row locks: a write first takes the database lock before we read.
-        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
-        head = session.execute(newest).one_or_none()
+        connection.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
+        head = connection.execute(_NEWEST).one_or_none()
     return (head[0], head[1]) if head is not None else _rebuild_head(session)
 
 
@@ -134,10 +137,11 @@ def record_events(session: Session, records: Sequence[AuditRecord]) -> list[Audi
         last_id += 1
         events.append(_new_event(record, last_id, last_hash, sink.key))
         last_hash = events[-1].row_hash
-    # Bulk statements, not the unit of work: the chain lock is held until commit, and every request
-    # is audited, so each millisecond here is a millisecond every other writer waits.
-    session.execute(insert(AuditEvent), [_row(event) for event in events])
-    session.execute(
+    # Core statements, not the unit of work nor the ORM's bulk path: the chain lock is held until commit,
+    # and every request    # is audited, so each millisecond here is a millisecond every other writer waits.
+    connection = session.connection()
+    connection.execute(insert(AuditEvent), [_row(event) for event in events])
+    connection.execute(
         update(AuditChainHead).where(AuditChainHead.id == 1).values(last_event_id=last_id, last_hash=last_hash)
     )
     messages = [audit_message(event, sink.site) for event in events] if sink.sender is not None else []

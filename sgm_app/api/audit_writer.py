@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 
+from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from emr_core.audit import AuditRecord, record_events
@@ -55,6 +57,17 @@ class AuditWriter:
         done: Future[None] = Future()
         self._queue.put((record, done))
         done.result(timeout=WAIT_SECONDS)
+
+    async def append_from_loop(self, record: AuditRecord) -> None:
+        """`append` for an async endpoint: waits for the commit on the event loop, not in a handler thread."""
+        # Handler threads are few on purpose; one parked on a commit is a thread no request can use,
+        # and reads waiting here together also make the writer's batches larger.
+        if self._thread is None:
+            await to_thread.run_sync(self.append, record)
+            return
+        done: Future[None] = Future()
+        self._queue.put((record, done))
+        await asyncio.wait_for(asyncio.wrap_future(done), WAIT_SECONDS)
 
     def _write_periodic(self, everything: bool = False) -> None:
         records = self._periodic(everything=everything) if self._periodic is not None else []

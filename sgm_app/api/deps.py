@@ -90,6 +90,10 @@ class Ctx:
         """Record an event after the data was read; returns once it is committed (group commit)."""
         self.state.audit_writer.append(self.record(event_id, action, **fields))
 
+    async def audit_from_loop(self, event_id: AuditEventId, action: AuditAction, **fields: Any) -> None:
+        """`audit` for an async endpoint: the wait for the commit holds no handler thread."""
+        await self.state.audit_writer.append_from_loop(self.record(event_id, action, **fields))
+
 
 def _append(state: ApiState, record: AuditRecord) -> None:
     with state.writer(), session_scope(state.sessions) as session:
