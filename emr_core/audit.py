@@ -138,7 +138,7 @@ def record_events(session: Session, records: Sequence[AuditRecord]) -> list[Audi
         events.append(_new_event(record, last_id, last_hash, sink.key))
         last_hash = events[-1].row_hash
     # Core statements, not the unit of work nor the ORM's bulk path: the chain lock is held until commit,
-    # and every request    # is audited, so each millisecond here is a millisecond every other writer waits.
+    # and every request is audited, so each millisecond here is a millisecond every other writer waits.
     connection = session.connection()
     connection.execute(insert(AuditEvent), [_row(event) for event in events])
     connection.execute(

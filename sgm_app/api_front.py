@@ -176,9 +176,8 @@ def serve(layout: FrontLayout, started: str) -> int:
     names = [f"API worker {k}" for k in range(layout.workers)]
     try:
         _wait_until_listening(layout, processes)
-        processes.insert(
-            0, nginx.start_nginx(layout.home, conf, error_log="stderr")
-        )  # stopped first: no request meets a gone worker
+        # First in the list, so stopped first: no request arrives for a worker already gone.
+        processes.insert(0, nginx.start_nginx(layout.home, conf, error_log="stderr"))
         names.insert(0, "nginx")
         print(started, flush=True)
         while all(p.poll() is None for p in processes):

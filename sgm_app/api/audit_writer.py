@@ -67,7 +67,8 @@ class AuditWriter:
             return
         done: Future[None] = Future()
         self._queue.put((record, done))
-        await asyncio.wait_for(asyncio.wrap_future(done), WAIT_SECONDS)
+        # Shielded: a client that goes away cancels its request, which must not cancel the record.
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), WAIT_SECONDS)
 
     def _write_periodic(self, everything: bool = False) -> None:
         records = self._periodic(everything=everything) if self._periodic is not None else []
@@ -104,13 +105,16 @@ class AuditWriter:
                 return
 
     def _settle(self, batch: list[_Item]) -> None:
+        # Every record is written; only the waits still wanted are answered (after this call a wait can
+        # no longer be cancelled, and answering a cancelled one would raise and end this thread).
+        waiting = [done for _, done in batch if done.set_running_or_notify_cancel()]
         try:
             self._write(batch)
         except Exception as exc:
-            for _, done in batch:
+            for done in waiting:
                 done.set_exception(exc)
             return
-        for _, done in batch:
+        for done in waiting:
             done.set_result(None)
 
     def _write(self, batch: list[_Item]) -> None:
