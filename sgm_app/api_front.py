@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,7 @@ TEMPLATE = """# Rendered by `sgm api serve --workers N`; edits are overwritten.
 {user}worker_processes 1;
 daemon off;
 master_process on;
+worker_shutdown_timeout 30s;  # a graceful stop (SIGQUIT) lets requests in flight finish, within this time
 pid {home}/run/nginx.pid;
 error_log stderr warn;
 events {{ worker_connections 4096; }}
@@ -83,17 +85,25 @@ http {{
       proxy_request_buffering off;
       proxy_read_timeout 300s;
       proxy_intercept_errors off;
-      error_page 502 503 504 = @unavailable;
     }}
-    # nginx's own refusals answer in the API's JSON shape, like every other error.
-    # (A URI, not a named location: a request line that did not parse has no URI to carry over.)
-    error_page 400 414 494 =400 /_front/malformed;
+    # nginx's own refusals answer in the API's JSON shape, like every other error. Declared here only, so
+    # that every location inherits them (a location declaring any error_page inherits none). URIs, not
+    # named locations: a request line that did not parse has no URI to carry over.
+    error_page 400 414 494 505 =400 /_front/malformed;
+    error_page 404 =404 /_front/missing;
+    error_page 502 503 504 =503 /_front/unavailable;
     location = /_front/malformed {{
       internal;
       default_type application/json;
       return 400 '{{"detail": "malformed request", "errors": []}}';
     }}
-    location @unavailable {{
+    location = /_front/missing {{
+      internal;
+      default_type application/json;
+      return 404 '{{"detail": "not found", "errors": []}}';
+    }}
+    location = /_front/unavailable {{
+      internal;
       default_type application/json;
       return 503 '{{"detail": "the EMR API did not answer; try again shortly", "errors": []}}';
     }}
@@ -144,48 +154,104 @@ def _start_workers(layout: FrontLayout) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def _wait_until_listening(layout: FrontLayout, workers: list[subprocess.Popen[bytes]]) -> None:
-    """Until every worker has bound its socket (uvicorn binds after its startup); fails if one exits."""
+def _wait_for(paths: list[Path], processes: list[subprocess.Popen[bytes]], what: str) -> None:
+    """Until every path exists (a worker's socket is bound after its startup); fails if a process exits first."""
     deadline = time.monotonic() + START_SECONDS
-    while not all(layout.socket(k).exists() for k in range(layout.workers)):
-        if any(w.poll() is not None for w in workers):
-            raise nginx.NginxError("an API worker exited during startup (its error is above)")
+    while not all(path.exists() for path in paths):
+        if any(p.poll() is not None for p in processes):
+            raise nginx.NginxError(f"{what} exited during startup (its error is above)")
         if time.monotonic() > deadline:
-            raise nginx.NginxError(f"the API workers did not start within {START_SECONDS:.0f} s")
+            raise nginx.NginxError(f"{what} did not start within {START_SECONDS:.0f} s")
         time.sleep(0.1)
 
 
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
+def _port_is_free(layout: FrontLayout) -> None:
+    """Refuse at once a port another process listens on (nginx would retry for seconds, then give up)."""
+    family = socket.AF_INET6 if ":" in layout.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as trial:
+        trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx does: TIME_WAIT is no obstacle
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            trial.bind((layout.host, layout.port))
+        except OSError as exc:
+            raise nginx.NginxError(f"cannot listen on {layout.listen}: {exc.strerror}") from None
+
+
+def _wait_for_port(layout: FrontLayout, processes: list[subprocess.Popen[bytes]]) -> None:
+    """Until nginx accepts connections on the port; fails if it (or a worker) exits first, as when the port is taken."""
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(layout.host, layout.host)
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        if any(p.poll() is not None for p in processes):
+            raise nginx.NginxError(f"nginx or an API worker exited during startup; is port {layout.port} taken?")
+        try:
+            socket.create_connection((probe, layout.port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise nginx.NginxError(
+                    f"nginx did not listen on port {layout.port} within {START_SECONDS:.0f} s"
+                ) from None
+            time.sleep(0.1)
+
+
+def _end(process: subprocess.Popen[bytes], how: signal.Signals, seconds: float) -> None:
+    if process.poll() is None:
+        process.send_signal(how)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _end_orphans() -> None:
+    """Stop what was handed to us as a subreaper: nginx workers whose master died (they would keep the port)."""
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    for pid in {int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _stop(front: subprocess.Popen[bytes] | None, workers: list[subprocess.Popen[bytes]]) -> None:
+    # nginx first and gracefully (SIGQUIT: requests in flight finish, within worker_shutdown_timeout), so no
+    # request meets a worker already gone; then the workers, which finish theirs on SIGTERM.
+    if front is not None:
+        _end(front, signal.SIGQUIT, 40)
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        _end(worker, signal.SIGTERM, 30)
+    _end_orphans()
+
+
+def _status(code: int | None) -> str:
+    return f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"status {code}"
 
 
 def serve(layout: FrontLayout, started: str) -> int:
     """Run the workers and nginx until SIGTERM/SIGINT (0) or until one of them exits (1)."""
     # A plain SIGTERM would end Python without running `finally`, leaving the children behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    nginx.become_subreaper()
+    _port_is_free(layout)
     conf = nginx.write_config(layout.home, layout.conf, render(layout), error_log="stderr")
-    processes = _start_workers(layout)
-    names = [f"API worker {k}" for k in range(layout.workers)]
+    workers, front = _start_workers(layout), None
     try:
-        _wait_until_listening(layout, processes)
-        # First in the list, so stopped first: no request arrives for a worker already gone.
-        processes.insert(0, nginx.start_nginx(layout.home, conf, error_log="stderr"))
-        names.insert(0, "nginx")
+        _wait_for([layout.socket(k) for k in range(layout.workers)], workers, "an API worker")
+        front = nginx.start_nginx(layout.home, conf, error_log="stderr")
+        _wait_for_port(layout, [front, *workers])
         print(started, flush=True)
-        while all(p.poll() is None for p in processes):
+        named = [("nginx", front), *((f"API worker {k}", w) for k, w in enumerate(workers))]
+        while all(p.poll() is None for _, p in named):
             time.sleep(0.5)
-        name, gone = next((n, p) for n, p in zip(names, processes, strict=True) if p.poll() is not None)
-        print(f"error: {name} exited with status {gone.returncode}; stopping the others", file=sys.stderr)
+        name, gone = next((n, p) for n, p in named if p.poll() is not None)
+        print(f"error: {name} exited with {_status(gone.returncode)}; stopping the others", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        _stop(processes)
+        _stop(front, workers)

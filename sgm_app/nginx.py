@@ -10,6 +10,7 @@ from pathlib import Path
 
 NGINX_BIN = "/usr/sbin/nginx"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
@@ -51,6 +52,12 @@ def end_with_parent() -> None:
     """In the child before exec: SIGTERM when the parent dies, however it dies (SIGKILL included)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (an nginx worker whose master died) become our children, for us to stop."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def start_nginx(home: Path, conf: Path, error_log: str | None = None) -> subprocess.Popen[bytes]:

@@ -105,18 +105,53 @@ def test_errors_stay_json_and_a_stalled_client_holds_no_one_up(front) -> None:
         bad.sendall(b"\x16\x03\x01garbage that is not HTTP\r\n\r\n")
         reply = bad.recv(4096)
         assert reply.startswith(b"HTTP/1.1 400") and b'"detail": "malformed request"' in reply
+    bad_chunks = b"POST /auth/login HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n"
+    for request in (bad_chunks, b"GET / HTTP/9.9\r\nHost: a\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", port)) as peer:
+            peer.sendall(request)
+            reply = peer.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 400") and b"application/json" in reply, reply[:300]
         assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
 
 
-def test_sigterm_stops_everything_and_frees_the_port(front) -> None:
-    server, base, _ = front
+def test_sigterm_lets_requests_in_flight_finish_then_stops_everything(front) -> None:
+    server, base, token = front
     children = _children(server.pid)
     sockets = _sockets(server)
     assert len(children) >= 3  # nginx master (and its worker), two API processes
-    server.send_signal(signal.SIGTERM)
+    body = b'{"full_name": "Le^Thi In Flight"}'
+    head = f"POST /patients HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json"
+    with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=30) as client:
+        client.sendall(f"{head}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)  # while the request is half sent
+        time.sleep(1.0)
+        client.sendall(body[10:])
+        assert _status_of(client) == 201
     assert server.wait(timeout=60) == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not any(Path(path).parent.parent.exists() for path in sockets), "the run's private folder is removed"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/health", timeout=2)
+
+
+def _status_of(client: socket.socket) -> int:
+    reply = b""
+    while b"\r\n" not in reply:
+        chunk = client.recv(4096)
+        assert chunk, "the connection closed without an answer"
+        reply += chunk
+    return int(reply.split()[1])
+
+
+def test_a_killed_nginx_master_leaves_no_worker_holding_the_port(front) -> None:
+    server, base, _ = front
+    master = next(pid for pid in _children(server.pid) if b"nginx" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    children = _children(server.pid)
+    os.kill(master, signal.SIGKILL)
+    _, err = server.communicate(timeout=60)
+    assert server.returncode == 1 and "nginx exited with signal SIGKILL" in err
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/health", timeout=2)
 
@@ -132,3 +167,17 @@ def test_a_worker_that_dies_ends_the_server_with_a_clear_error(front) -> None:
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/health", timeout=2)
+
+
+def test_a_port_already_taken_is_refused_at_once_in_one_line(sgm, settings) -> None:
+    require_peer(shutil.which("nginx") is not None or Path("/usr/sbin/nginx").is_file(), "nginx is not installed")
+    env = {**os.environ, "SGM_HOME": str(settings.home), "SGM_DATABASE_URL": settings.url}
+    command = [sys.executable, "-c", "from sgm_app.cli import main; main()", "api", "serve", "--workers", "2"]
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        argv = [*command, "--port", str(port)]
+        ran = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert ran.returncode == 1 and ran.stdout == ""
+    assert ran.stderr.strip() == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
