@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,10 +154,10 @@ def _start_workers(layout: FrontLayout) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def _wait_for(paths: list[Path], processes: list[subprocess.Popen[bytes]], what: str) -> None:
-    """Until every path exists (a worker's socket is bound after its startup); fails if a process exits first."""
+def _wait_until(ready: Callable[[], bool], processes: list[subprocess.Popen[bytes]], what: str) -> None:
+    """Poll `ready` until it holds; fails if one of the processes exits first or time runs out."""
     deadline = time.monotonic() + START_SECONDS
-    while not all(path.exists() for path in paths):
+    while not ready():
         if any(p.poll() is not None for p in processes):
             raise nginx.NginxError(f"{what} exited during startup (its error is above)")
         if time.monotonic() > deadline:
@@ -176,27 +176,18 @@ def _port_is_free(layout: FrontLayout) -> None:
             raise nginx.NginxError(f"cannot listen on {layout.listen}: {exc.strerror}") from None
 
 
-def _wait_for_port(layout: FrontLayout, processes: list[subprocess.Popen[bytes]]) -> None:
-    """Until nginx accepts connections on the port; fails if it (or a worker) exits first, as when the port is taken."""
+def _accepts(layout: FrontLayout) -> bool:
+    """Whether the port accepts a connection (nginx listens)."""
     probe = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(layout.host, layout.host)
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        if any(p.poll() is not None for p in processes):
-            raise nginx.NginxError(f"nginx or an API worker exited during startup; is port {layout.port} taken?")
-        try:
-            socket.create_connection((probe, layout.port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise nginx.NginxError(
-                    f"nginx did not listen on port {layout.port} within {START_SECONDS:.0f} s"
-                ) from None
-            time.sleep(0.1)
+    try:
+        socket.create_connection((probe, layout.port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
-def _end(process: subprocess.Popen[bytes], how: signal.Signals, seconds: float) -> None:
-    if process.poll() is None:
-        process.send_signal(how)
+def _reap(process: subprocess.Popen[bytes], seconds: float) -> None:
+    """Wait for a process already asked to stop; kill it after `seconds`."""
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -219,12 +210,14 @@ def _stop(front: subprocess.Popen[bytes] | None, workers: list[subprocess.Popen[
     # nginx first and gracefully (SIGQUIT: requests in flight finish, within worker_shutdown_timeout), so no
     # request meets a worker already gone; then the workers, which finish theirs on SIGTERM.
     if front is not None:
-        _end(front, signal.SIGQUIT, 40)
-    for worker in workers:
+        if front.poll() is None:
+            front.send_signal(signal.SIGQUIT)
+        _reap(front, 40)
+    for worker in workers:  # all asked first, then waited for: they stop side by side
         if worker.poll() is None:
-            worker.terminate()
+            worker.terminate()  # once: a second SIGTERM makes uvicorn drop its requests in flight
     for worker in workers:
-        _end(worker, signal.SIGTERM, 30)
+        _reap(worker, 30)
     _end_orphans()
 
 
@@ -241,9 +234,10 @@ def serve(layout: FrontLayout, started: str) -> int:
     conf = nginx.write_config(layout.home, layout.conf, render(layout), error_log="stderr")
     workers, front = _start_workers(layout), None
     try:
-        _wait_for([layout.socket(k) for k in range(layout.workers)], workers, "an API worker")
+        sockets = [layout.socket(k) for k in range(layout.workers)]
+        _wait_until(lambda: all(path.exists() for path in sockets), workers, "an API worker")
         front = nginx.start_nginx(layout.home, conf, error_log="stderr")
-        _wait_for_port(layout, [front, *workers])
+        _wait_until(lambda: _accepts(layout), [front, *workers], "nginx or an API worker")
         print(started, flush=True)
         named = [("nginx", front), *((f"API worker {k}", w) for k, w in enumerate(workers))]
         while all(p.poll() is None for _, p in named):

@@ -48,16 +48,18 @@ def write_config(home: Path, conf: Path, text: str, error_log: str | None = None
     return conf
 
 
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, value)
+
+
 def end_with_parent() -> None:
     """In the child before exec: SIGTERM when the parent dies, however it dies (SIGKILL included)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def become_subreaper() -> None:
     """Orphaned descendants (an nginx worker whose master died) become our children, for us to stop."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def start_nginx(home: Path, conf: Path, error_log: str | None = None) -> subprocess.Popen[bytes]:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgm_app import nginx
-from sgm_app.nginx import temp_paths
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ http {{
 def render(layout: GatewayLayout) -> str:
     return TEMPLATE.format(
         home=layout.home,
-        temp_paths=temp_paths(layout.home),
+        temp_paths=nginx.temp_paths(layout.home),
         ls_port=layout.label_studio_port,
         auth_port=layout.auth_port,
         port=layout.port,

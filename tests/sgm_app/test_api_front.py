@@ -20,7 +20,7 @@ from sqlalchemy import select
 from emr_core.db import make_engine, make_session_factory, session_scope
 from emr_core.models import AuditEvent
 from tests.conftest import require_peer
-from tests.support.servers import free_port
+from tests.support.servers import free_port, status_of_one_response
 
 
 def _children(pid: int) -> list[int]:
@@ -127,21 +127,12 @@ def test_sigterm_lets_requests_in_flight_finish_then_stops_everything(front) -> 
         server.send_signal(signal.SIGTERM)  # while the request is half sent
         time.sleep(1.0)
         client.sendall(body[10:])
-        assert _status_of(client) == 201
+        assert status_of_one_response(client) == 201
     assert server.wait(timeout=60) == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not any(Path(path).parent.parent.exists() for path in sockets), "the run's private folder is removed"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/health", timeout=2)
-
-
-def _status_of(client: socket.socket) -> int:
-    reply = b""
-    while b"\r\n" not in reply:
-        chunk = client.recv(4096)
-        assert chunk, "the connection closed without an answer"
-        reply += chunk
-    return int(reply.split()[1])
 
 
 def test_a_killed_nginx_master_leaves_no_worker_holding_the_port(front) -> None:

@@ -112,3 +112,19 @@ def mlflow_server(root: Path, seconds: float = 300) -> Iterator[int]:
     # Its first start creates the tables: minutes on a loaded 2-core machine.
     with _server(command, f"http://127.0.0.1:{port}/health", seconds, root / "mlflow.log"):
         yield port
+
+
+def status_of_one_response(sock: socket.socket) -> int:
+    """The status of one HTTP/1.1 response read off a raw socket (its body read too, by Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the keep-alive connection"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return int(head.split()[1])

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from sgm_app.cli import _register, cli
+from tests.support.servers import status_of_one_response
 
 
 @pytest.fixture
@@ -79,23 +80,8 @@ def _two_requests_on_one_connection(port: int, idle: float) -> list[int]:
         for wait in (0.0, idle):
             time.sleep(wait)
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            statuses.append(_status_of_one_response(sock))
+            statuses.append(status_of_one_response(sock))
     return statuses
-
-
-def _status_of_one_response(sock: socket.socket) -> int:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        assert chunk, "the server closed the keep-alive connection"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-    )
-    while len(body) < length:
-        body += sock.recv(4096)
-    return int(head.split()[1])
 
 
 def test_cli_report_and_followup_run(sgm, tmp_path) -> None:
